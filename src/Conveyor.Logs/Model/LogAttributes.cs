@@ -1,0 +1,106 @@
+using System.Collections;
+using System.Diagnostics.CodeAnalysis;
+
+namespace Conveyor.Logs.Model;
+
+/// <summary>
+/// An insertion-ordered set of attributes. Keys are unique; setting an existing key replaces its value.
+/// </summary>
+/// <remarks>
+/// Values are one of: <see cref="string"/>, <see cref="long"/>, <see cref="double"/>, <see cref="bool"/>,
+/// <c>null</c> (a JSON null), <see cref="IReadOnlyList{T}"/> of such values (a JSON array) or
+/// <see cref="IReadOnlyDictionary{TKey, TValue}"/> of string to such values (an object, e.g.
+/// <c>syslog.structured_data</c>). Integers are always stored as <see cref="long"/> so that readers test
+/// one type. A record carries a dozen or so attributes, so a list with linear lookup beats a hash table here.
+/// </remarks>
+public sealed class LogAttributes : IReadOnlyCollection<KeyValuePair<string, object?>>
+{
+    private readonly List<KeyValuePair<string, object?>> _items = new(12);
+
+    /// <inheritdoc />
+    public int Count => _items.Count;
+
+    /// <summary>Sets <paramref name="key"/> to <paramref name="value"/>, replacing any value it had.</summary>
+    public void Set(string key, object? value)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        var i = IndexOf(key);
+        if (i >= 0)
+        {
+            _items[i] = new(key, value);
+        }
+        else
+        {
+            _items.Add(new(key, value));
+        }
+    }
+
+    /// <summary>Sets an integer attribute.</summary>
+    public void Set(string key, long value) => Set(key, (object)value);
+
+    /// <summary>Gets the value of <paramref name="key"/>.</summary>
+    public bool TryGetValue(string key, out object? value)
+    {
+        var i = IndexOf(key);
+        value = i >= 0 ? _items[i].Value : null;
+        return i >= 0;
+    }
+
+    /// <summary>Gets a string value; false when absent or not a string.</summary>
+    public bool TryGetString(string key, [NotNullWhen(true)] out string? value)
+    {
+        TryGetValue(key, out var v);
+        value = v as string;
+        return value is not null;
+    }
+
+    /// <summary>Gets an integer value; false when absent or not an integer.</summary>
+    public bool TryGetInt64(string key, out long value)
+    {
+        if (TryGetValue(key, out var v) && v is long l)
+        {
+            value = l;
+            return true;
+        }
+
+        value = 0;
+        return false;
+    }
+
+    /// <summary>True when <paramref name="key"/> is present (even with a null value).</summary>
+    public bool Contains(string key) => IndexOf(key) >= 0;
+
+    /// <summary>Removes <paramref name="key"/>; false when it was absent.</summary>
+    public bool Remove(string key)
+    {
+        var i = IndexOf(key);
+        if (i < 0)
+        {
+            return false;
+        }
+
+        _items.RemoveAt(i);
+        return true;
+    }
+
+    /// <inheritdoc />
+    public List<KeyValuePair<string, object?>>.Enumerator GetEnumerator() => _items.GetEnumerator();
+
+    IEnumerator<KeyValuePair<string, object?>> IEnumerable<KeyValuePair<string, object?>>.GetEnumerator() => _items.GetEnumerator();
+
+    IEnumerator IEnumerable.GetEnumerator() => _items.GetEnumerator();
+
+    private int IndexOf(string key)
+    {
+        var items = _items;
+        for (var i = 0; i < items.Count; i++)
+        {
+            if (string.Equals(items[i].Key, key, StringComparison.Ordinal))
+            {
+                return i;
+            }
+        }
+
+        return -1;
+    }
+}

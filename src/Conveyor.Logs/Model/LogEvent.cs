@@ -1,0 +1,63 @@
+namespace Conveyor.Logs.Model;
+
+/// <summary>
+/// One log record, shaped after the OpenTelemetry log data model (SPEC §2), plus the
+/// <see cref="Id"/> that makes storage idempotent and the <see cref="Source"/> it came from.
+/// </summary>
+/// <remarks>
+/// An event is built by one parser and then owned by one worker at a time; it is not
+/// thread-safe, and after it is handed to sinks it must not change.
+/// </remarks>
+public sealed class LogEvent
+{
+    private LogAttributes? _resource;
+
+    /// <summary>Creates an event whose body is the raw record and whose observed time is now.</summary>
+    /// <param name="id">Stable per input record (source + position), so a replay yields the same id.</param>
+    /// <param name="source">The name of the source that received the record.</param>
+    /// <param name="body">The original line, or for syslog the MSG part.</param>
+    /// <param name="observedTimestamp">When Conveyor received the record.</param>
+    public LogEvent(string id, string source, string body, DateTimeOffset observedTimestamp)
+    {
+        ArgumentNullException.ThrowIfNull(id);
+        ArgumentNullException.ThrowIfNull(source);
+        ArgumentNullException.ThrowIfNull(body);
+        Id = id;
+        Source = source;
+        Body = body;
+        ObservedTimestamp = observedTimestamp;
+    }
+
+    /// <summary>Stable per input record; the key of idempotent storage.</summary>
+    public string Id { get; }
+
+    /// <summary>The name of the source that received the record.</summary>
+    public string Source { get; }
+
+    /// <summary>When the event happened, as the record says, with the record's own offset; null when the record has no time.</summary>
+    public DateTimeOffset? Timestamp { get; set; }
+
+    /// <summary>When Conveyor received the record.</summary>
+    public DateTimeOffset ObservedTimestamp { get; set; }
+
+    /// <summary>The severity as the record wrote it, or as an enricher derived it (e.g. <c>ERROR</c>); null when unknown.</summary>
+    public string? SeverityText { get; set; }
+
+    /// <summary>OpenTelemetry severity number 1–24; 0 means unspecified.</summary>
+    public int SeverityNumber { get; set; }
+
+    /// <summary>The original line, or for syslog the MSG part.</summary>
+    public string Body { get; set; }
+
+    /// <summary>Semantic-convention attributes of the record.</summary>
+    public LogAttributes Attributes { get; } = new();
+
+    /// <summary>Attributes of the producing entity (service, host); allocated on first use.</summary>
+    public LogAttributes Resource => _resource ??= new LogAttributes();
+
+    /// <summary>True when <see cref="Resource"/> holds at least one attribute, without allocating it.</summary>
+    public bool HasResource => _resource is { Count: > 0 };
+
+    /// <summary>The time used for ordering and retention: <see cref="Timestamp"/>, else <see cref="ObservedTimestamp"/>.</summary>
+    public DateTimeOffset EffectiveTimestamp => Timestamp ?? ObservedTimestamp;
+}
