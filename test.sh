@@ -42,14 +42,15 @@ start_postgres() {
   chown -R postgres:postgres "$pg_dir"
   runuser -u postgres -- "$pg_bin/initdb" -D "$pg_dir/data" -U postgres --auth-local=trust --auth-host=trust \
     -E UTF8 --locale=C.UTF-8 --no-sync >"$work/initdb.log" 2>&1 || { cat "$work/initdb.log" >&2; exit 1; }
-  runuser -u postgres -- "$pg_bin/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/pg.log" -w -t 60 \
-    -o "-p $port -k $pg_dir/sock -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
-    start >/dev/null
+  local opts="-p $port -k $pg_dir/sock -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+  runuser -u postgres -- "$pg_bin/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/pg.log" -w -t 60 -o "$opts" start >/dev/null
   psql -q -h "$pg_dir/sock" -p "$port" -U postgres -v ON_ERROR_STOP=1 \
     -c "CREATE ROLE conveyor LOGIN PASSWORD 'conveyor' SUPERUSER" -c "CREATE DATABASE conveyor OWNER conveyor" >/dev/null
   export CONVEYOR_TEST_POSTGRES="Host=127.0.0.1;Port=$port;Username=conveyor;Password=conveyor;Database=conveyor"
-  # Tests that stop and restart the server mid-stream need to know how.
-  export CONVEYOR_TEST_PG_CTL="$pg_bin/pg_ctl" CONVEYOR_TEST_PG_DATA="$pg_dir/data"
+  # Tests that stop and restart the server mid-stream need to know how:
+  #   runuser -u postgres -- $CONVEYOR_TEST_PG_CTL -D $CONVEYOR_TEST_PG_DATA -m fast -w stop
+  #   runuser -u postgres -- $CONVEYOR_TEST_PG_CTL -D $CONVEYOR_TEST_PG_DATA -l $CONVEYOR_TEST_PG_DATA/../pg.log -w -o "$CONVEYOR_TEST_PG_OPTS" start
+  export CONVEYOR_TEST_PG_CTL="$pg_bin/pg_ctl" CONVEYOR_TEST_PG_DATA="$pg_dir/data" CONVEYOR_TEST_PG_OPTS="$opts"
   echo "== PostgreSQL $("$pg_bin/postgres" --version | awk '{print $3}') on 127.0.0.1:$port"
 }
 
