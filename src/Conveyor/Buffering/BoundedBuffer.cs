@@ -141,6 +141,7 @@ public sealed partial class BoundedBuffer<T> : IBufferStatisticsSource
                 TooLarge = _tooLarge,
                 BlockedTime = _time.GetElapsedTime(0, blocked),
                 BlockedWriters = _writers.Count,
+                WaitingReaders = _readers.Count,
                 OldestItemAge = _queue.Count == 0 ? TimeSpan.Zero : _time.GetElapsedTime(_queue.PeekHead().EnqueuedAt, now),
                 IsWriterCompleted = _writerCompleted,
             };

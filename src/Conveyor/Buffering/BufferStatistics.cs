@@ -45,6 +45,9 @@ public readonly record struct BufferStatistics
     /// <summary>Writers waiting for room now.</summary>
     public int BlockedWriters { get; init; }
 
+    /// <summary>Readers waiting for items now.</summary>
+    public int WaitingReaders { get; init; }
+
     /// <summary>How long the oldest queued item has waited; zero when empty.</summary>
     public TimeSpan OldestItemAge { get; init; }
 

@@ -1,0 +1,63 @@
+using System.Diagnostics;
+
+namespace Conveyor.Tests.Buffering;
+
+[CollectionDefinition(nameof(CpuMeasuringCollection), DisableParallelization = true)]
+public sealed class CpuMeasuringCollection;
+
+/// <summary>Runs alone, because it measures the whole process's CPU time.</summary>
+[Collection(nameof(CpuMeasuringCollection))]
+public sealed class IdleTests
+{
+    [Fact]
+    public async Task EmptyBuffer_EightWaitingConsumers_BurnAlmostNoCpu()
+    {
+        var buffer = new BoundedBuffer<int>(16);
+        var consumers = Enumerable.Range(0, 8).Select(_ => Task.Run(async () =>
+        {
+            var batch = new List<int>();
+            while (await buffer.Reader.ReadBatchAsync(batch, 10, TimeSpan.FromMilliseconds(5)) > 0)
+            {
+                batch.Clear();
+            }
+        })).ToArray();
+        await TestWait.UntilAsync(() => buffer.GetStatistics().WaitingReaders == 8, "all consumers wait");
+
+        // Tests that ran before this one leave background work behind (tier-1 JIT, thread-pool spin-down, GC);
+        // wait until the process is quiet in a short window before measuring the long one.
+        var process = Process.GetCurrentProcess();
+        await WaitUntilQuietAsync(process);
+        var before = process.TotalProcessorTime;
+        var wall = Stopwatch.StartNew();
+
+        // The one sleep in the suite: idleness is the thing measured, over a fixed window.
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        process.Refresh();
+        var used = process.TotalProcessorTime - before;
+        wall.Stop();
+
+        buffer.Writer.Complete();
+        await TestWait.Within(Task.WhenAll(consumers));
+
+        // Polling consumers would burn most of a core; waiting ones cost only the runtime's own background work.
+        Assert.True(used < TimeSpan.FromMilliseconds(150), $"idle consumers used {used.TotalMilliseconds:F0} ms CPU in {wall.ElapsedMilliseconds} ms");
+    }
+
+    private static async Task WaitUntilQuietAsync(Process process)
+    {
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        var deadline = Stopwatch.StartNew();
+        while (deadline.Elapsed < TimeSpan.FromSeconds(15))
+        {
+            process.Refresh();
+            var start = process.TotalProcessorTime;
+            await Task.Delay(250);
+            process.Refresh();
+            if (process.TotalProcessorTime - start < TimeSpan.FromMilliseconds(20))
+            {
+                return;
+            }
+        }
+    }
+}
