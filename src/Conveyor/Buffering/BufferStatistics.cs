@@ -68,3 +68,13 @@ public readonly record struct BufferStatistics
         _ => 0,
     };
 }
+
+/// <summary>Anything that reports <see cref="BufferStatistics"/> under a name.</summary>
+public interface IBufferStatisticsSource
+{
+    /// <summary>The name used as the <c>buffer</c> tag.</summary>
+    string Name { get; }
+
+    /// <summary>A consistent snapshot of the counters.</summary>
+    BufferStatistics GetStatistics();
+}

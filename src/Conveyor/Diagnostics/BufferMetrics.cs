@@ -45,13 +45,3 @@ internal static class BufferMetrics
         return live.ConvertAll(static s => (s.Name, s.GetStatistics()));
     }
 }
-
-/// <summary>Anything that reports <see cref="BufferStatistics"/> under a name.</summary>
-public interface IBufferStatisticsSource
-{
-    /// <summary>The name used as the <c>buffer</c> tag.</summary>
-    string Name { get; }
-
-    /// <summary>A consistent snapshot of the counters.</summary>
-    BufferStatistics GetStatistics();
-}

@@ -1,0 +1,335 @@
+using System.Diagnostics;
+using Conveyor.Diagnostics;
+using Polly;
+using Polly.Retry;
+
+namespace Conveyor;
+
+/// <summary>
+/// Workers that take batches from a buffer and run a handler on them, with retries for transient failures,
+/// dead-letters for the rest, and a drain that reports what it could not finish. Build one with
+/// <see cref="Stage"/>'s factory methods.
+/// </summary>
+/// <remarks>
+/// <para>What holds: every item a worker takes is, exactly once, processed, dead-lettered or (after a drain
+/// deadline) returned in <see cref="DrainResult{T}.Left"/>; so <c>Received = Processed + DeadLettered + InFlight + Left</c>.</para>
+/// <para>A failing item never stops the stage: a permanent failure of a batch is bisected until the poison items
+/// are alone, and only those are dead-lettered. Only a throwing dead-letter handler faults the stage.</para>
+/// </remarks>
+/// <typeparam name="TIn">The input item type.</typeparam>
+public class ConsumerStage<TIn> : IAsyncDisposable
+{
+    private readonly BufferReader<TIn> _input;
+    private readonly StageOptions<TIn> _options;
+    private readonly ResiliencePipeline _retry;
+    private readonly CancellationTokenSource _stop;
+    private readonly List<TIn>?[] _inFlight;
+    private readonly TagList _tags;
+    private readonly Lock _leftLock = new();
+    private readonly List<TIn> _left = [];
+    private Task _completion = Task.CompletedTask;
+
+    private long _received;
+    private long _processed;
+    private long _deadLettered;
+    private long _retries;
+    private long _leftCount;
+
+    private protected ConsumerStage(BufferReader<TIn> input, StageOptions<TIn> options, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        _input = input;
+        _options = options;
+        _stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        _inFlight = new List<TIn>?[options.Workers];
+        _tags = new TagList { { MetricNames.TagStage, options.Name } };
+        _retry = BuildRetry(options);
+    }
+
+    /// <summary>The stage's name.</summary>
+    public string Name => _options.Name;
+
+    /// <summary>
+    /// Completes when the input is completed and drained and every worker has finished (or after a drain deadline).
+    /// Faults if a dead-letter handler threw; cancelled if the token given at start fired.
+    /// </summary>
+    public Task Completion => _completion;
+
+    /// <summary>The stage's counters.</summary>
+    public StageStatistics GetStatistics()
+    {
+        long inFlight = 0;
+        for (var i = 0; i < _inFlight.Length; i++)
+        {
+            inFlight += Volatile.Read(ref _inFlight[i])?.Count ?? 0;
+        }
+
+        return new StageStatistics
+        {
+            Received = Interlocked.Read(ref _received),
+            Processed = Interlocked.Read(ref _processed),
+            DeadLettered = Interlocked.Read(ref _deadLettered),
+            Retries = Interlocked.Read(ref _retries),
+            Left = Interlocked.Read(ref _leftCount),
+            InFlight = inFlight,
+            Workers = _options.Workers,
+        };
+    }
+
+    /// <summary>
+    /// Waits until the stage has processed everything its input holds (call the input writer's <c>Complete</c>
+    /// first: a drain does not stop intake by itself), for at most <paramref name="timeout"/>. When the time is up,
+    /// the handlers are cancelled and every item not processed — in a handler or still queued — is returned as left.
+    /// </summary>
+    public async Task<DrainResult<TIn>> DrainAsync(TimeSpan timeout)
+    {
+        try
+        {
+            await _completion.WaitAsync(timeout, _options.TimeProvider).ConfigureAwait(false);
+            return new DrainResult<TIn>(true, []);
+        }
+        catch (TimeoutException)
+        {
+        }
+
+        await _stop.CancelAsync().ConfigureAwait(false);
+        try
+        {
+            await _completion.ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        List<TIn> left;
+        lock (_leftLock)
+        {
+            while (_input.TryRead(out var item))
+            {
+                _left.Add(item);
+                _leftCount++;
+            }
+
+            left = [.. _left];
+        }
+
+        return new DrainResult<TIn>(false, left);
+    }
+
+    /// <summary>Cancels the workers at once, without draining; items not processed are counted as left.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync().ConfigureAwait(false);
+        try
+        {
+            await _completion.ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
+            // The completion's outcome was observable through Completion; disposal only has to stop the workers.
+        }
+
+        _stop.Dispose();
+        GC.SuppressFinalize(this);
+    }
+
+    private protected void Start()
+    {
+        var workers = new Task[_options.Workers];
+        for (var i = 0; i < workers.Length; i++)
+        {
+            var worker = i;
+            workers[i] = Task.Run(() => RunWorkerAsync(worker));
+        }
+
+        _completion = CompleteAsync(workers);
+    }
+
+    /// <summary>Handles one batch: the handler proper. Transform stages also emit the results here.</summary>
+    private protected virtual ValueTask HandleAsync(List<TIn> batch, long sequence, CancellationToken cancellationToken) => default;
+
+    /// <summary>Runs once the workers are done, with the input's error if it had one; transform stages complete their output.</summary>
+    private protected virtual void OnWorkersDone(Exception? error)
+    {
+    }
+
+    /// <summary>Takes the next batch; ordered stages override this to number batches in the order they were read.</summary>
+    private protected virtual async ValueTask<(int Count, long Sequence)> ReadAsync(List<TIn> batch, CancellationToken cancellationToken)
+    {
+        var n = await _input.ReadBatchAsync(batch, _options.BatchMaxItems, _options.BatchMaxBytes, _options.BatchLinger, cancellationToken).ConfigureAwait(false);
+        return (n, 0);
+    }
+
+    private protected BufferReader<TIn> Input => _input;
+
+    private protected StageOptions<TIn> Options => _options;
+
+    private protected CancellationToken Stopping => _stop.Token;
+
+    /// <summary>
+    /// Runs <paramref name="attempt"/> under the retry policy; on final failure, bisects a permanently failing batch
+    /// and dead-letters what still fails. <paramref name="attempt"/> must undo its partial effects when it throws.
+    /// </summary>
+    private protected async ValueTask ProcessAsync(List<TIn> batch, Func<List<TIn>, CancellationToken, ValueTask> attempt, CancellationToken cancellationToken)
+    {
+        var attempts = 0;
+        try
+        {
+            await _retry.ExecuteAsync(
+                async ct =>
+                {
+                    attempts++;
+                    var started = _options.TimeProvider.GetTimestamp();
+                    await attempt(batch, ct).ConfigureAwait(false);
+                    ConveyorMeter.StageHandlerDuration.Record(_options.TimeProvider.GetElapsedTime(started).TotalSeconds, _tags);
+                },
+                cancellationToken).ConfigureAwait(false);
+            Interlocked.Add(ref _processed, batch.Count);
+            ConveyorMeter.StageProcessed.Add(batch.Count, _tags);
+        }
+        catch (Exception error) when (!(error is OperationCanceledException && cancellationToken.IsCancellationRequested))
+        {
+            if (batch.Count > 1 && !_options.Retry.IsTransient(error))
+            {
+                // A permanent failure of a batch says nothing about which items are bad: halve until they are alone.
+                var half = batch.Count / 2;
+                await ProcessAsync(batch.GetRange(0, half), attempt, cancellationToken).ConfigureAwait(false);
+                await ProcessAsync(batch.GetRange(half, batch.Count - half), attempt, cancellationToken).ConfigureAwait(false);
+                return;
+            }
+
+            foreach (var item in batch)
+            {
+                await DeadLetterAsync(item, error, attempts, cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private async ValueTask DeadLetterAsync(TIn item, Exception error, int attempts, CancellationToken cancellationToken)
+    {
+        if (_options.DeadLetter is { } handler)
+        {
+            await handler(new DeadLetter<TIn>(item, error, attempts, _options.Name), cancellationToken).ConfigureAwait(false);
+        }
+
+        Interlocked.Increment(ref _deadLettered);
+        ConveyorMeter.StageDeadLettered.Add(1, _tags);
+    }
+
+    private async Task RunWorkerAsync(int worker)
+    {
+        var batch = new List<TIn>(Math.Min(_options.BatchMaxItems, 4096));
+        var stopping = _stop.Token;
+        while (true)
+        {
+            batch.Clear();
+            int count;
+            long sequence;
+            try
+            {
+                (count, sequence) = await ReadAsync(batch, stopping).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+            {
+                // A cancelled read holds no items (the buffer returns what it took instead of throwing).
+                return;
+            }
+
+            if (count == 0)
+            {
+                return;
+            }
+
+            Interlocked.Add(ref _received, count);
+            if (_options.BatchMaxItems > 1)
+            {
+                ConveyorMeter.StageBatchSize.Record(count, _tags);
+            }
+
+            Volatile.Write(ref _inFlight[worker], batch);
+            try
+            {
+                await HandleAsync(batch, sequence, stopping).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+            {
+                // Drain deadline or disposal: the whole batch is reported as left, none of it as processed.
+                lock (_leftLock)
+                {
+                    _left.AddRange(batch);
+                    _leftCount += batch.Count;
+                }
+
+                Volatile.Write(ref _inFlight[worker], null);
+                return;
+            }
+
+            Volatile.Write(ref _inFlight[worker], null);
+        }
+    }
+
+    private async Task CompleteAsync(Task[] workers)
+    {
+        Exception? workerError = null;
+        try
+        {
+            await Task.WhenAll(workers).ConfigureAwait(false);
+        }
+        catch (Exception) when (workers.All(static w => w.IsCompletedSuccessfully || w.IsCanceled))
+        {
+        }
+        catch (Exception error)
+        {
+            workerError = error;
+        }
+
+        Exception? inputError = null;
+        if (_input.Completion.IsFaulted)
+        {
+            inputError = _input.Completion.Exception?.InnerException;
+        }
+
+        OnWorkersDone(workerError ?? inputError);
+        if (workerError is not null)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(workerError);
+        }
+
+        if (inputError is not null)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(inputError);
+        }
+    }
+
+    private ResiliencePipeline BuildRetry(StageOptions<TIn> options)
+    {
+        var retry = options.Retry;
+        if (retry.MaxAttempts <= 1)
+        {
+            return ResiliencePipeline.Empty;
+        }
+
+        return new ResiliencePipelineBuilder { TimeProvider = options.TimeProvider }
+            .AddRetry(new RetryStrategyOptions
+            {
+                MaxRetryAttempts = retry.MaxAttempts == int.MaxValue ? int.MaxValue : retry.MaxAttempts - 1,
+                Delay = retry.BaseDelay,
+                MaxDelay = retry.MaxDelay,
+                BackoffType = DelayBackoffType.Exponential,
+                UseJitter = retry.UseJitter,
+                ShouldHandle = args => ValueTask.FromResult(
+                    args.Outcome.Exception is { } e
+                    && !(e is OperationCanceledException && args.Context.CancellationToken.IsCancellationRequested)
+                    && retry.IsTransient(e)),
+                OnRetry = _ =>
+                {
+                    Interlocked.Increment(ref _retries);
+                    ConveyorMeter.StageRetries.Add(1, _tags);
+                    return default;
+                },
+            })
+            .Build();
+    }
+}
