@@ -1,0 +1,315 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Conveyor.Tests.Consumers;
+
+public sealed class ConsumerStageTests
+{
+    private static StageOptions<int> NoRetry(int workers = 1) => new() { Workers = workers, Retry = new RetryOptions { MaxAttempts = 1 } };
+
+    [Fact]
+    public async Task ForEach_ManyWorkers_ProcessesEveryItemOnce()
+    {
+        var buffer = new BoundedBuffer<int>(64);
+        var seen = new ConcurrentDictionary<int, int>();
+        var stage = Stage.ForEach(buffer.Reader, (item, _) =>
+        {
+            seen.AddOrUpdate(item, 1, static (_, n) => n + 1);
+            return ValueTask.CompletedTask;
+        }, NoRetry(workers: 4));
+
+        for (var i = 0; i < 10_000; i++)
+        {
+            await buffer.Writer.WriteAsync(i);
+        }
+
+        buffer.Writer.Complete();
+        await TestWait.Within(stage.Completion);
+        Assert.Equal(10_000, seen.Count);
+        Assert.All(seen.Values, n => Assert.Equal(1, n));
+        var s = stage.GetStatistics();
+        Assert.Equal(10_000, s.Received);
+        Assert.Equal(10_000, s.Processed);
+        Assert.Equal(0, s.InFlight);
+    }
+
+    [Fact]
+    public async Task ForEachBatch_BatchLimits_AreRespected()
+    {
+        var buffer = new BoundedBuffer<int>(1000);
+        for (var i = 0; i < 95; i++)
+        {
+            buffer.Writer.TryWrite(i);
+        }
+
+        buffer.Writer.Complete();
+        var sizes = new ConcurrentBag<int>();
+        var stage = Stage.ForEachBatch(buffer.Reader, (batch, _) =>
+        {
+            sizes.Add(batch.Count);
+            return ValueTask.CompletedTask;
+        }, new StageOptions<int> { BatchMaxItems = 10 });
+        await TestWait.Within(stage.Completion);
+        Assert.Equal(95, sizes.Sum());
+        Assert.All(sizes, n => Assert.InRange(n, 1, 10));
+    }
+
+    [Fact]
+    public async Task Handler_TransientFailure_IsRetriedWithBackoffThenSucceeds()
+    {
+        var time = new FakeTimeProvider();
+        var buffer = new BoundedBuffer<int>(8);
+        var attempts = 0;
+        var done = new TaskCompletionSource();
+        var stage = Stage.ForEach(buffer.Reader, (_, _) =>
+        {
+            if (++attempts < 3)
+            {
+                throw new IOException("database unavailable");
+            }
+
+            done.TrySetResult();
+            return ValueTask.CompletedTask;
+        }, new StageOptions<int> { TimeProvider = time, Retry = new RetryOptions { MaxAttempts = 5, BaseDelay = TimeSpan.FromSeconds(1), UseJitter = false } });
+
+        buffer.Writer.TryWrite(1);
+        await TestWait.UntilAsync(() => { time.Advance(TimeSpan.FromMilliseconds(500)); return done.Task.IsCompleted; }, "the third attempt succeeds");
+        buffer.Writer.Complete();
+        await TestWait.Within(stage.Completion);
+        var s = stage.GetStatistics();
+        Assert.Equal(3, attempts);
+        Assert.Equal(2, s.Retries);
+        Assert.Equal(1, s.Processed);
+        Assert.Equal(0, s.DeadLettered);
+    }
+
+    [Fact]
+    public async Task Handler_TransientFailureExhausted_DeadLettersWithAttempts()
+    {
+        var time = new FakeTimeProvider();
+        var buffer = new BoundedBuffer<int>(8);
+        var dead = new ConcurrentBag<DeadLetter<int>>();
+        var stage = Stage.ForEach(buffer.Reader, (_, _) => throw new TimeoutException("slow"), new StageOptions<int>
+        {
+            Name = "store",
+            TimeProvider = time,
+            Retry = new RetryOptions { MaxAttempts = 3, BaseDelay = TimeSpan.FromSeconds(1) },
+            DeadLetter = (d, _) =>
+            {
+                dead.Add(d);
+                return ValueTask.CompletedTask;
+            },
+        });
+        buffer.Writer.TryWrite(7);
+        await TestWait.UntilAsync(() => { time.Advance(TimeSpan.FromSeconds(1)); return !dead.IsEmpty; }, "the item is dead-lettered");
+        var d = Assert.Single(dead);
+        Assert.Equal(7, d.Item);
+        Assert.Equal(3, d.Attempts);
+        Assert.Equal("store", d.Stage);
+        Assert.IsType<TimeoutException>(d.Error);
+    }
+
+    [Fact]
+    public async Task ForEachBatch_PermanentFailureOfOneItem_DeadLettersOnlyThatItem()
+    {
+        var buffer = new BoundedBuffer<int>(100);
+        for (var i = 0; i < 64; i++)
+        {
+            buffer.Writer.TryWrite(i);
+        }
+
+        buffer.Writer.Complete();
+        var stored = new ConcurrentBag<int>();
+        var dead = new ConcurrentBag<int>();
+        var stage = Stage.ForEachBatch(buffer.Reader, (batch, _) =>
+        {
+            // A sink that refuses a whole batch when it contains a poison item, as a database constraint would.
+            if (batch.Contains(13) || batch.Contains(40))
+            {
+                throw new PermanentFailureException("constraint violated");
+            }
+
+            foreach (var item in batch)
+            {
+                stored.Add(item);
+            }
+
+            return ValueTask.CompletedTask;
+        }, new StageOptions<int>
+        {
+            BatchMaxItems = 64,
+            DeadLetter = (d, _) =>
+            {
+                dead.Add(d.Item);
+                return ValueTask.CompletedTask;
+            },
+        });
+
+        await TestWait.Within(stage.Completion);
+        Assert.Equal([13, 40], dead.Order());
+        Assert.Equal(62, stored.Count);
+        Assert.Equal(64, stored.Count + dead.Count);
+        Assert.Equal(62, stage.GetStatistics().Processed);
+        Assert.Equal(2, stage.GetStatistics().DeadLettered);
+    }
+
+    [Fact]
+    public async Task ForEach_PoisonItem_DoesNotStopTheStage()
+    {
+        var buffer = new BoundedBuffer<int>(100);
+        var processed = new ConcurrentBag<int>();
+        var stage = Stage.ForEach(buffer.Reader, (item, _) =>
+        {
+            if (item == 2)
+            {
+                throw new FormatException("bad");
+            }
+
+            processed.Add(item);
+            return ValueTask.CompletedTask;
+        });
+        foreach (var i in new[] { 1, 2, 3, 4 })
+        {
+            buffer.Writer.TryWrite(i);
+        }
+
+        buffer.Writer.Complete();
+        await TestWait.Within(stage.Completion);
+        Assert.Equal([1, 3, 4], processed.Order());
+        Assert.Equal(1, stage.GetStatistics().DeadLettered);
+    }
+
+    [Fact]
+    public async Task DeadLetterHandlerThrows_FaultsTheStage()
+    {
+        var buffer = new BoundedBuffer<int>(8);
+        var stage = Stage.ForEach(buffer.Reader, (_, _) => throw new FormatException("bad"), new StageOptions<int>
+        {
+            DeadLetter = (_, _) => throw new IOException("dead-letter store is down"),
+        });
+        buffer.Writer.TryWrite(1);
+        buffer.Writer.Complete();
+        await Assert.ThrowsAsync<IOException>(() => TestWait.Within(stage.Completion));
+    }
+
+    [Fact]
+    public async Task Transform_Ordered_KeepsInputOrderAcrossWorkers()
+    {
+        var input = new BoundedBuffer<int>(64);
+        var output = new BoundedBuffer<int>(10_000);
+        var stage = Stage.Transform(input.Reader, async (item, ct) =>
+        {
+            // Later items often finish first; ordering must not depend on luck.
+            if (item % 3 == 0)
+            {
+                await Task.Yield();
+            }
+
+            return item * 10;
+        }, output.Writer, new StageOptions<int> { Workers = 4, Ordered = true });
+
+        var producer = Task.Run(async () =>
+        {
+            for (var i = 0; i < 5_000; i++)
+            {
+                await input.Writer.WriteAsync(i);
+            }
+
+            input.Writer.Complete();
+        });
+        var results = new List<int>();
+        await foreach (var item in ReadAll(output.Reader))
+        {
+            results.Add(item);
+        }
+
+        await TestWait.Within(producer);
+        await TestWait.Within(stage.Completion);
+        Assert.Equal(Enumerable.Range(0, 5_000).Select(i => i * 10), results);
+    }
+
+    [Fact]
+    public async Task Transform_InputCompletedWithError_CompletesOutputWithIt()
+    {
+        var input = new BoundedBuffer<int>(8);
+        var output = new BoundedBuffer<int>(8);
+        var stage = Stage.Transform(input.Reader, (i, _) => ValueTask.FromResult(i), output.Writer);
+        input.Writer.TryWrite(1);
+        input.Writer.Complete(new InvalidDataException("source broke"));
+        Assert.Equal(1, await TestWait.Within(output.Reader.ReadAsync()));
+        await Assert.ThrowsAsync<InvalidDataException>(() => TestWait.Within(output.Completion));
+        await Assert.ThrowsAsync<InvalidDataException>(() => TestWait.Within(stage.Completion));
+    }
+
+    [Fact]
+    public async Task DrainAsync_BeforeDeadline_ProcessesEverythingAndFlushesPartialBatch()
+    {
+        var time = new FakeTimeProvider();
+        var buffer = new BoundedBuffer<int>(new BufferOptions<int> { Capacity = 100, TimeProvider = time });
+        var batches = new ConcurrentBag<int>();
+        var stage = Stage.ForEachBatch(buffer.Reader, (batch, _) =>
+        {
+            batches.Add(batch.Count);
+            return ValueTask.CompletedTask;
+        }, new StageOptions<int> { BatchMaxItems = 50, BatchLinger = TimeSpan.FromHours(1), TimeProvider = time });
+
+        for (var i = 0; i < 7; i++)
+        {
+            buffer.Writer.TryWrite(i);
+        }
+
+        buffer.Writer.Complete();
+        var result = await TestWait.Within(stage.DrainAsync(TimeSpan.FromSeconds(30)));
+        Assert.True(result.Completed);
+        Assert.Empty(result.Left);
+        Assert.Equal(7, batches.Sum());
+    }
+
+    [Fact]
+    public async Task DrainAsync_DeadlinePasses_ReportsInFlightAndQueuedAsLeft()
+    {
+        var time = new FakeTimeProvider();
+        var buffer = new BoundedBuffer<int>(new BufferOptions<int> { Capacity = 100, TimeProvider = time });
+        var started = new TaskCompletionSource();
+        var processed = 0;
+        var stage = Stage.ForEach(buffer.Reader, async (item, ct) =>
+        {
+            if (item == 3)
+            {
+                started.TrySetResult();
+                await Task.Delay(Timeout.Infinite, ct);
+            }
+
+            Interlocked.Increment(ref processed);
+        }, new StageOptions<int> { TimeProvider = time, Retry = new RetryOptions { MaxAttempts = 1 } });
+
+        for (var i = 0; i < 10; i++)
+        {
+            buffer.Writer.TryWrite(i);
+        }
+
+        buffer.Writer.Complete();
+        await TestWait.Within(started.Task);
+        var drain = stage.DrainAsync(TimeSpan.FromSeconds(5));
+        Assert.False(drain.IsCompleted);
+        time.Advance(TimeSpan.FromSeconds(5));
+        var result = await TestWait.Within(drain);
+
+        Assert.False(result.Completed);
+        Assert.Equal(3, processed);
+        Assert.Equal([3, 4, 5, 6, 7, 8, 9], result.Left.Order());
+        var s = stage.GetStatistics();
+        Assert.Equal(10, s.Processed + s.DeadLettered + s.Left + buffer.Count);
+    }
+
+    private static async IAsyncEnumerable<int> ReadAll(BufferReader<int> reader)
+    {
+        while (await reader.WaitToReadAsync())
+        {
+            while (reader.TryRead(out var item))
+            {
+                yield return item;
+            }
+        }
+    }
+}
