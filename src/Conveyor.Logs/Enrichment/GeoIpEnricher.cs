@@ -41,9 +41,10 @@ public sealed class GeoIpEnricher : ILogEnricher, IDisposable
         {
             record = _reader.Find<Dictionary<string, object>>(ip);
         }
-        catch (InvalidDatabaseException)
+        catch (Exception ex) when (ex is InvalidDatabaseException or ArgumentException)
         {
-            // A corrupt record must not stop the pipeline; the event simply stays without geo attributes.
+            // A corrupt record, or an IPv6 client against an IPv4-only database, must not stop the pipeline:
+            // the event simply stays without geo attributes.
             return;
         }
 

@@ -36,7 +36,13 @@ public sealed class UserAgentClassifier(int cacheSize = 10_000)
     ];
 
     /// <summary>Generic markers of automated clients, tried after <see cref="Bots"/>.</summary>
-    private static readonly string[] BotMarkers = ["bot", "spider", "crawl", "slurp", "fetch", "monitor", "scan", "check"];
+    private static readonly string[] BotMarkers = ["bot", "spider", "crawl", "slurp", "fetch", "monitor", "scan", "check", "feed", "rss", "nutch", "validator", "sleuth", "scout", "embed", "preview", "archiver"];
+
+    /// <summary>
+    /// Contact details in a user agent (a URL or an e-mail address) mark automated clients, which name themselves so
+    /// site owners can reach them; browsers do not.
+    /// </summary>
+    private static readonly string[] ContactMarkers = ["http://", "https://", "www.", "@"];
 
     /// <summary>Browsers: the token whose version follows (e.g. <c>Chrome/</c>), most specific first.</summary>
     private static readonly (string Token, string Name)[] Browsers =
@@ -45,7 +51,9 @@ public sealed class UserAgentClassifier(int cacheSize = 10_000)
         ("SamsungBrowser/", "Samsung Internet"), ("YaBrowser/", "Yandex Browser"), ("UCBrowser/", "UC Browser"),
         ("Vivaldi/", "Vivaldi"), ("FxiOS/", "Firefox"), ("Firefox/", "Firefox"), ("CriOS/", "Chrome"), ("Chromium/", "Chromium"),
         ("Chrome/", "Chrome"), ("MSIE ", "Internet Explorer"), ("Trident/", "Internet Explorer"), ("Version/", "Safari"),
-        ("Safari/", "Safari"),
+        ("Safari/", "Safari"), ("Epiphany/", "Epiphany"), ("conkeror/", "Conkeror"), ("SeaMonkey/", "SeaMonkey"),
+        ("Lynx/", "Lynx"), ("Links (", "Links"), ("w3m/", "w3m"), ("Opera Mini/", "Opera Mini"), ("UP.Browser/", "Openwave"),
+        ("Dalvik/", "Dalvik"), ("CFNetwork/", "CFNetwork"), ("AppleWebKit/", "WebKit"), ("Gecko/", "Gecko"),
     ];
 
     /// <summary>Operating systems: a substring and the name, most specific first.</summary>
@@ -101,6 +109,15 @@ public sealed class UserAgentClassifier(int cacheSize = 10_000)
             }
         }
 
+        foreach (var marker in ContactMarkers)
+        {
+            if (ua.Contains(marker, StringComparison.Ordinal))
+            {
+                var (name, version) = FirstProduct(ua);
+                return new UserAgentInfo(name, version, os, "bot", true);
+            }
+        }
+
         foreach (var (token, name) in Browsers)
         {
             var at = ua.IndexOf(token, StringComparison.Ordinal);
@@ -137,7 +154,7 @@ public sealed class UserAgentClassifier(int cacheSize = 10_000)
             return "tablet";
         }
 
-        if (ua.Contains("Mobi", StringComparison.Ordinal) || os is "iOS" or "Android" or "Windows Phone")
+        if (ua.Contains("Mobi", StringComparison.Ordinal) || ua.Contains("MIDP", StringComparison.Ordinal) || os is "iOS" or "Android" or "Windows Phone")
         {
             return "mobile";
         }
@@ -184,6 +201,27 @@ public sealed class UserAgentClassifier(int cacheSize = 10_000)
 
         var version = end < ua.Length && ua[end] == '/' ? VersionAfter(ua, end + 1, 0) : null;
         return (ua[start..end], version);
+    }
+
+    /// <summary>The product a client names first: after <c>compatible;</c> in a Mozilla-style string, else the leading word.</summary>
+    private static (string Name, string? Version) FirstProduct(string ua)
+    {
+        var start = 0;
+        var compatible = ua.IndexOf("compatible; ", StringComparison.Ordinal);
+        if (compatible >= 0)
+        {
+            start = compatible + "compatible; ".Length;
+        }
+
+        var end = start;
+        while (end < ua.Length && ua[end] is not ('/' or ';' or '(' or ')') && !(ua[end] == ' ' && end + 1 < ua.Length && ua[end + 1] is '(' or '+' or '-'))
+        {
+            end++;
+        }
+
+        var name = ua[start..end].Trim();
+        var version = end < ua.Length && ua[end] == '/' ? VersionAfter(ua, end + 1, 0) : null;
+        return (name.Length > 0 ? name : "Other bot", version);
     }
 
     private static bool IsWordChar(char c) => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.';

@@ -116,7 +116,8 @@ internal sealed class JsonLineParser(TimeZoneInfo zone) : ILogParser
             case JsonTokenType.String:
                 return reader.GetString();
             case JsonTokenType.Number:
-                return reader.TryGetInt64(out var l) ? l : reader.GetDouble();
+                // Boxed per branch: a ternary would widen the long to double.
+                return reader.TryGetInt64(out var l) ? (object)l : reader.GetDouble();
             case JsonTokenType.True:
                 return true;
             case JsonTokenType.False:

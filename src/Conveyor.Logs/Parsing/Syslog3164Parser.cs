@@ -189,7 +189,7 @@ internal sealed class Syslog3164Parser(TimeZoneInfo zone) : ILogParser
     private bool TryAt(int year, int month, int day, int hour, int minute, int second, out DateTimeOffset value)
     {
         value = default;
-        if (year < 1 || month < 1 || day < 1 || day > DateTime.DaysInMonth(year, month))
+        if (year < 1 || month < 1 || day < 1 || day > DateTime.DaysInMonth(year, month) || hour > 23 || minute > 59 || second > 59)
         {
             return false;
         }
