@@ -8,6 +8,7 @@ internal static class CommandLine
     public static RootCommand Build()
     {
         var root = new RootCommand("Conveyor: a bounded, back-pressured log pipeline. Receive, parse, enrich, store and search logs.");
+        root.Subcommands.Add(ParseCommand.Create());
         return root;
     }
 }

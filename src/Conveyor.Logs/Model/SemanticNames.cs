@@ -17,6 +17,16 @@ public static class SemanticNames
     public const string HttpRequestHeaderReferer = "http.request.header.referer";
     public const string UserAgentOriginal = "user_agent.original";
 
+    /// <summary>The RFC 1413 ident field of an access log, when it is not <c>-</c>.</summary>
+    public const string UserIdent = "user.ident";
+
+    /// <summary>The virtual host an access log wrote before the client (<c>%v</c>), without its port.</summary>
+    public const string ServerAddress = "server.address";
+    public const string ServerPort = "server.port";
+
+    /// <summary>A forwarded-for chain an access log wrote before the client, verbatim.</summary>
+    public const string HttpRequestHeaderXForwardedFor = "http.request.header.x-forwarded-for";
+
     /// <summary>Fields an access log wrote after the user agent, kept verbatim.</summary>
     public const string LogRecordTrailing = "log.record.trailing";
 

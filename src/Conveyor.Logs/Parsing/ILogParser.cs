@@ -1,0 +1,64 @@
+using Conveyor.Logs.Model;
+
+namespace Conveyor.Logs.Parsing;
+
+/// <summary>
+/// Turns one record (a line, or a syslog frame) into a <see cref="LogEvent"/> or a <see cref="DeadLetter"/>.
+/// </summary>
+/// <remarks>
+/// Implementations are immutable after construction, so one instance serves every worker thread at once.
+/// <see cref="Parse"/> never throws, whatever bytes it is given: a record it cannot read becomes a dead letter
+/// whose reason names the format, what was expected and where.
+/// </remarks>
+public interface ILogParser
+{
+    /// <summary>The format name, e.g. <c>combined</c>; dead letters carry it as their parser.</summary>
+    string Name { get; }
+
+    /// <summary>Parses one record given as UTF-8 bytes without its line terminator.</summary>
+    ParseOutcome Parse(ReadOnlySpan<byte> line, in LineContext context);
+}
+
+/// <summary>Where a record came from and when it arrived.</summary>
+/// <param name="Source">The source's name.</param>
+/// <param name="Id">Stable per record (source + position), so a replay yields the same id.</param>
+/// <param name="ReceivedAt">When Conveyor received the record; the event's observed time, and the clock that
+/// resolves the missing year of RFC 3164 timestamps.</param>
+public readonly record struct LineContext(string Source, string Id, DateTimeOffset ReceivedAt);
+
+/// <summary>Either an event or a dead letter, never both.</summary>
+public readonly struct ParseOutcome
+{
+    private ParseOutcome(LogEvent? logEvent, DeadLetter? deadLetter)
+    {
+        Event = logEvent;
+        DeadLetter = deadLetter;
+    }
+
+    /// <summary>The parsed event; null when the record was refused.</summary>
+    public LogEvent? Event { get; }
+
+    /// <summary>Why and what was refused; null on success.</summary>
+    public DeadLetter? DeadLetter { get; }
+
+    /// <summary>True when <see cref="Event"/> is set.</summary>
+    public bool Succeeded => Event is not null;
+
+    /// <summary>A successful outcome.</summary>
+    public static ParseOutcome Success(LogEvent logEvent)
+    {
+        ArgumentNullException.ThrowIfNull(logEvent);
+        return new(logEvent, null);
+    }
+
+    /// <summary>A refused record.</summary>
+    public static ParseOutcome Failure(DeadLetter deadLetter)
+    {
+        ArgumentNullException.ThrowIfNull(deadLetter);
+        return new(null, deadLetter);
+    }
+
+    /// <summary>A refused record built from its raw bytes; invalid UTF-8 becomes U+FFFD.</summary>
+    public static ParseOutcome Failure(string parser, string reason, ReadOnlySpan<byte> line, in LineContext context) =>
+        new(null, new DeadLetter(context.Id, context.Source, parser, reason, Utf8.Decode(line), context.ReceivedAt));
+}
