@@ -77,33 +77,24 @@ public sealed class PostgresSink : ILogSink
             return;
         }
 
-        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-            await EnsurePartitionsAsync(connection, batch, cancellationToken).ConfigureAwait(false);
-            await using var tx = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-            await PostgresSchema.ExecuteAsync(
-                connection,
-                "CREATE TEMP TABLE IF NOT EXISTS conveyor_stage (LIKE events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
-                cancellationToken).ConfigureAwait(false);
-            await CopyAsync(connection, batch, cancellationToken).ConfigureAwait(false);
-            await PostgresSchema.ExecuteAsync(
-                connection,
-                $"INSERT INTO events ({Columns}) SELECT {Columns} FROM conveyor_stage ON CONFLICT (id, ts) DO NOTHING",
-                cancellationToken).ConfigureAwait(false);
-            await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception e) when (Classify(e) is { } failure)
-        {
-            OnFailure(failure);
-            throw failure;
-        }
-        finally
-        {
-            _gate.Release();
-        }
+        await RunAsync(
+            async (connection, ct) =>
+            {
+                await EnsurePartitionsAsync(connection, batch, ct).ConfigureAwait(false);
+                await using var tx = await connection.BeginTransactionAsync(ct).ConfigureAwait(false);
+                await PostgresSchema.ExecuteAsync(
+                    connection,
+                    "CREATE TEMP TABLE IF NOT EXISTS conveyor_stage (LIKE events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
+                    ct).ConfigureAwait(false);
+                await CopyAsync(connection, batch, ct).ConfigureAwait(false);
+                await PostgresSchema.ExecuteAsync(
+                    connection,
+                    $"INSERT INTO events ({Columns}) SELECT {Columns} FROM conveyor_stage ON CONFLICT (id, ts) DO NOTHING",
+                    ct).ConfigureAwait(false);
+                await tx.CommitAsync(ct).ConfigureAwait(false);
+                return 0;
+            },
+            cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc />
@@ -115,32 +106,22 @@ public sealed class PostgresSink : ILogSink
             return;
         }
 
-        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-            await using var cmd = new NpgsqlCommand(
-                "INSERT INTO dead_letters (id, time, source, parser, reason, raw_line) "
-                + "SELECT * FROM unnest(@id, @time, @source, @parser, @reason, @raw) ON CONFLICT (id) DO NOTHING",
-                connection);
-            cmd.Parameters.AddWithValue("id", batch.Select(d => Clean(d.Id)).ToArray());
-            cmd.Parameters.AddWithValue("time", batch.Select(d => d.Time.UtcDateTime).ToArray());
-            cmd.Parameters.AddWithValue("source", batch.Select(d => Clean(d.Source)).ToArray());
-            cmd.Parameters.AddWithValue("parser", batch.Select(d => Clean(d.Parser)).ToArray());
-            cmd.Parameters.AddWithValue("reason", batch.Select(d => Clean(d.Reason)).ToArray());
-            cmd.Parameters.AddWithValue("raw", batch.Select(d => Clean(d.RawLine)).ToArray());
-            await cmd.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception e) when (Classify(e) is { } failure)
-        {
-            OnFailure(failure);
-            throw failure;
-        }
-        finally
-        {
-            _gate.Release();
-        }
+        await RunAsync(
+            async (connection, ct) =>
+            {
+                await using var cmd = new NpgsqlCommand(
+                    "INSERT INTO dead_letters (id, time, source, parser, reason, raw_line) "
+                    + "SELECT * FROM unnest(@id, @time, @source, @parser, @reason, @raw) ON CONFLICT (id) DO NOTHING",
+                    connection);
+                cmd.Parameters.AddWithValue("id", batch.Select(d => Clean(d.Id)).ToArray());
+                cmd.Parameters.AddWithValue("time", batch.Select(d => d.Time.UtcDateTime).ToArray());
+                cmd.Parameters.AddWithValue("source", batch.Select(d => Clean(d.Source)).ToArray());
+                cmd.Parameters.AddWithValue("parser", batch.Select(d => Clean(d.Parser)).ToArray());
+                cmd.Parameters.AddWithValue("reason", batch.Select(d => Clean(d.Reason)).ToArray());
+                cmd.Parameters.AddWithValue("raw", batch.Select(d => Clean(d.RawLine)).ToArray());
+                return await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+            },
+            cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc />
@@ -170,49 +151,41 @@ public sealed class PostgresSink : ILogSink
             return default;
         }
 
-        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            var now = _time.GetUtcNow();
-            var firstKept = DateOnly.FromDateTime(now.UtcDateTime).AddDays(-days);
-            await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-            var names = new List<string>();
-            await using (var cmd = new NpgsqlCommand(
-                "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'events'::regclass", connection))
-            await using (var reader = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
+        return await RunAsync(
+            async (connection, ct) =>
             {
-                while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                var now = _time.GetUtcNow();
+                var firstKept = DateOnly.FromDateTime(now.UtcDateTime).AddDays(-days);
+                var names = new List<string>();
+                await using (var cmd = new NpgsqlCommand(
+                    "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'events'::regclass", connection))
+                await using (var reader = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false))
                 {
-                    names.Add(reader.GetString(0));
+                    while (await reader.ReadAsync(ct).ConfigureAwait(false))
+                    {
+                        names.Add(reader.GetString(0));
+                    }
                 }
-            }
 
-            long dropped = 0;
-            foreach (var name in names)
-            {
-                if (DateOnly.TryParseExact(name.AsSpan("events_p".Length), "yyyyMMdd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var day)
-                    && day < firstKept && name == PostgresSchema.PartitionName(day))
+                long dropped = 0;
+                foreach (var name in names)
                 {
-                    await PostgresSchema.ExecuteAsync(connection, $"DROP TABLE IF EXISTS {name}", cancellationToken).ConfigureAwait(false);
-                    _partitions.Remove(day);
-                    dropped++;
+                    if (name.StartsWith("events_p", StringComparison.Ordinal)
+                    && DateOnly.TryParseExact(name.AsSpan("events_p".Length), "yyyyMMdd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var day)
+                        && day < firstKept && name == PostgresSchema.PartitionName(day))
+                    {
+                        await PostgresSchema.ExecuteAsync(connection, $"DROP TABLE IF EXISTS {name}", ct).ConfigureAwait(false);
+                        _partitions.Remove(day);
+                        dropped++;
+                    }
                 }
-            }
 
-            await using var delete = new NpgsqlCommand("DELETE FROM dead_letters WHERE time < @cutoff", connection);
-            delete.Parameters.AddWithValue("cutoff", (now - TimeSpan.FromDays(days)).UtcDateTime);
-            var letters = await delete.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-            return new RetentionResult(0, letters, dropped);
-        }
-        catch (Exception e) when (Classify(e) is { } failure)
-        {
-            OnFailure(failure);
-            throw failure;
-        }
-        finally
-        {
-            _gate.Release();
-        }
+                await using var delete = new NpgsqlCommand("DELETE FROM dead_letters WHERE time < @cutoff", connection);
+                delete.Parameters.AddWithValue("cutoff", (now - TimeSpan.FromDays(days)).UtcDateTime);
+                var letters = await delete.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+                return new RetentionResult(0, letters, dropped);
+            },
+            cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Waits for a write in progress, then closes every connection.</summary>
@@ -228,6 +201,27 @@ public sealed class PostgresSink : ILogSink
 
             _disposed = true;
             await _dataSource.DisposeAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>Runs <paramref name="work"/> on a pooled connection under the writer gate, classifying failures.</summary>
+    private async Task<T> RunAsync<T>(Func<NpgsqlConnection, CancellationToken, Task<T>> work, CancellationToken cancellationToken)
+    {
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+            return await work(connection, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (Classify(e) is { } failure)
+        {
+            OnFailure(failure);
+            throw failure;
         }
         finally
         {
