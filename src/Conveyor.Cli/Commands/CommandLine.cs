@@ -9,6 +9,7 @@ internal static class CommandLine
     {
         var root = new RootCommand("Conveyor: a bounded, back-pressured log pipeline. Receive, parse, enrich, store and search logs.");
         root.Subcommands.Add(ParseCommand.Create());
+        root.Subcommands.Add(QueryCommand.Create());
         return root;
     }
 }

@@ -1,0 +1,158 @@
+using System.Data.Common;
+using System.Text;
+using Conveyor.Logs.Model;
+using Conveyor.Logs.Sinks;
+using Conveyor.Logs.Sinks.Sqlite;
+using Microsoft.Data.Sqlite;
+using Npgsql;
+
+namespace Conveyor.Logs.Query;
+
+/// <summary>Opens the query side of a store by URI.</summary>
+public static class LogStore
+{
+    /// <summary>The store <c>conveyor run</c> writes by default.</summary>
+    public const string DefaultUri = "sqlite:" + SqliteSinkOptions.DefaultPath;
+
+    /// <summary>
+    /// Opens <c>sqlite:PATH</c> (the file must exist) or <c>postgres:CONNSTR</c> (an Npgsql connection string;
+    /// <c>Search Path=SCHEMA</c> picks the schema the sink wrote to).
+    /// </summary>
+    /// <exception cref="ArgumentException">The URI has another scheme.</exception>
+    /// <exception cref="LogStoreNotFoundException">The SQLite file does not exist.</exception>
+    public static ILogStore Open(string uri)
+    {
+        ArgumentNullException.ThrowIfNull(uri);
+        if (uri.StartsWith("sqlite:", StringComparison.OrdinalIgnoreCase))
+        {
+            var path = uri["sqlite:".Length..];
+            if (!File.Exists(path))
+            {
+                throw new LogStoreNotFoundException($"No SQLite store at '{path}' (nothing has been stored there yet?).");
+            }
+
+            return new SqlLogStore(SqlDialect.Sqlite, () => new SqliteConnection(SqliteSink.ConnectionString(path, SqliteOpenMode.ReadOnly)), null);
+        }
+
+        if (uri.StartsWith("postgres:", StringComparison.OrdinalIgnoreCase) || uri.StartsWith("postgresql:", StringComparison.OrdinalIgnoreCase))
+        {
+            var dataSource = NpgsqlDataSource.Create(uri[(uri.IndexOf(':', StringComparison.Ordinal) + 1)..]);
+            return new SqlLogStore(SqlDialect.Postgres, dataSource.CreateConnection, dataSource);
+        }
+
+        throw new ArgumentException($"Unknown store '{uri}'; expected sqlite:PATH or postgres:CONNSTR.", nameof(uri));
+    }
+}
+
+/// <summary>One implementation for both SQL stores: they share the column layout of <see cref="StoredEvent"/>.</summary>
+internal sealed class SqlLogStore(SqlDialect dialect, Func<DbConnection> connect, IAsyncDisposable? owned) : ILogStore
+{
+    private const string EventColumns = "id, ts, ts_offset, observed_ts, observed_offset, severity_number, severity_text, source, body, attributes, resource";
+    private const string DeadLetterColumns = "id, source, parser, reason, raw_line, time";
+
+    public async Task<LogQueryResult> SearchAsync(LogQuery query, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        var compiled = QueryCompiler.Compile(query.Parse(), dialect, query.DeadLetters);
+        var table = query.DeadLetters ? "dead_letters" : "events";
+        var time = query.DeadLetters ? "time" : "ts";
+        var sql = new StringBuilder("SELECT ").Append(query.DeadLetters ? DeadLetterColumns : EventColumns)
+            .Append(" FROM ").Append(table).Append(" WHERE ").Append(compiled.Where);
+        var parameters = new List<KeyValuePair<string, object>>(compiled.Parameters);
+        AppendTimeRange(sql, parameters, query, time);
+        var tieBreak = dialect == SqlDialect.Sqlite ? "rowid" : "id";
+        sql.Append(" ORDER BY ").Append(time).Append(" DESC, ").Append(tieBreak).Append(" DESC LIMIT ").Append(Prefix).Append("limit");
+        parameters.Add(new(Prefix + "limit", query.Limit));
+
+        await using var connection = connect();
+        await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var cmd = Command(connection, sql.ToString(), parameters);
+        await using var reader = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        var events = new List<LogEvent>();
+        var letters = new List<DeadLetter>();
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            if (query.DeadLetters)
+            {
+                letters.Add(new DeadLetter(reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetString(4), ReadTime(reader, 5, 0)));
+            }
+            else
+            {
+                events.Add(ReadEvent(reader));
+            }
+        }
+
+        return new LogQueryResult(events, letters);
+    }
+
+    public async Task<long> CountAsync(LogQuery query, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        var compiled = QueryCompiler.Compile(query.Parse(), dialect, query.DeadLetters);
+        var sql = new StringBuilder("SELECT count(*) FROM ").Append(query.DeadLetters ? "dead_letters" : "events").Append(" WHERE ").Append(compiled.Where);
+        var parameters = new List<KeyValuePair<string, object>>(compiled.Parameters);
+        AppendTimeRange(sql, parameters, query, query.DeadLetters ? "time" : "ts");
+        await using var connection = connect();
+        await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var cmd = Command(connection, sql.ToString(), parameters);
+        return Convert.ToInt64(await cmd.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    public ValueTask DisposeAsync() => owned?.DisposeAsync() ?? default;
+
+    private string Prefix => dialect == SqlDialect.Sqlite ? "$" : "@";
+
+    private void AppendTimeRange(StringBuilder sql, List<KeyValuePair<string, object>> parameters, LogQuery query, string column)
+    {
+        if (query.Since is { } since)
+        {
+            sql.Append(" AND ").Append(column).Append(" >= ").Append(Prefix).Append("since");
+            parameters.Add(new(Prefix + "since", TimeValue(since)));
+        }
+
+        if (query.Until is { } until)
+        {
+            sql.Append(" AND ").Append(column).Append(" < ").Append(Prefix).Append("until");
+            parameters.Add(new(Prefix + "until", TimeValue(until)));
+        }
+    }
+
+    private object TimeValue(DateTimeOffset t) => dialect == SqlDialect.Sqlite ? StoredEvent.ToUnixMicros(t) : t.UtcDateTime;
+
+    private static DbCommand Command(DbConnection connection, string sql, List<KeyValuePair<string, object>> parameters)
+    {
+        var cmd = connection.CreateCommand();
+        cmd.CommandText = sql;
+        foreach (var (name, value) in parameters)
+        {
+            var p = cmd.CreateParameter();
+            p.ParameterName = name;
+            p.Value = value;
+            cmd.Parameters.Add(p);
+        }
+
+        return cmd;
+    }
+
+    private DateTimeOffset ReadTime(DbDataReader reader, int ordinal, int offsetMinutes) => dialect == SqlDialect.Sqlite
+        ? StoredEvent.FromUnixMicros(reader.GetInt64(ordinal), offsetMinutes)
+        : new DateTimeOffset(DateTime.SpecifyKind(reader.GetDateTime(ordinal), DateTimeKind.Utc)).ToOffset(TimeSpan.FromMinutes(offsetMinutes));
+
+    private LogEvent ReadEvent(DbDataReader r)
+    {
+        var observed = ReadTime(r, 3, r.GetInt32(4));
+        var e = new LogEvent(r.GetString(0), r.GetString(7), r.GetString(8), observed)
+        {
+            Timestamp = r.IsDBNull(2) ? null : ReadTime(r, 1, r.GetInt32(2)),
+            SeverityNumber = r.GetInt32(5),
+            SeverityText = r.IsDBNull(6) ? null : r.GetString(6),
+        };
+        StoredEvent.ReadAttributes(r.IsDBNull(9) ? null : r.GetString(9), e.Attributes);
+        if (!r.IsDBNull(10))
+        {
+            StoredEvent.ReadAttributes(r.GetString(10), e.Resource);
+        }
+
+        return e;
+    }
+}

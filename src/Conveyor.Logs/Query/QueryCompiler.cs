@@ -1,0 +1,348 @@
+using System.Globalization;
+using System.Text;
+using Conveyor.Logs.Model;
+using Conveyor.Logs.Sinks;
+
+namespace Conveyor.Logs.Query;
+
+/// <summary>The SQL stores a query compiles for.</summary>
+public enum SqlDialect
+{
+    Sqlite,
+    Postgres,
+}
+
+/// <summary>A WHERE condition and its parameters; the condition text holds no user input.</summary>
+/// <param name="Where">A boolean SQL expression over the <c>events</c> (or <c>dead_letters</c>) columns.</param>
+/// <param name="Parameters">Name (with its <c>$</c>/<c>@</c> prefix) and value of each parameter the condition uses.</param>
+public sealed record CompiledQuery(string Where, IReadOnlyList<KeyValuePair<string, object>> Parameters);
+
+/// <summary>
+/// Compiles a <see cref="QueryNode"/> to parameterised SQL. Values are always parameters; field names are either
+/// mapped through a fixed table of columns or passed as a JSON key parameter, so nothing the user typed reaches
+/// the SQL text. SQLite and PostgreSQL get the same semantics, so both stores answer a query alike:
+/// <list type="bullet">
+/// <item><c>~</c> and full-text words are case-insensitive substring matches (FTS5 trigram / pg_trgm indexed on body).</item>
+/// <item>A number value compares numerically with numeric fields and JSON numbers; <c>=</c> also matches the same text.</item>
+/// <item><c>!=</c> and <c>NOT</c> match events without the field too (they negate "matches").</item>
+/// <item><c>level</c> compares case-insensitively; <c>level &gt;= WARN</c> compares severity ranges.</item>
+/// <item><c>time</c> takes an ISO-8601 instant (a value without zone is UTC).</item>
+/// </list>
+/// </summary>
+public sealed class QueryCompiler
+{
+    private const int MinFullTextLength = 3;
+    private readonly SqlDialect _dialect;
+    private readonly bool _deadLetters;
+    private readonly StringBuilder _sql = new();
+    private readonly List<KeyValuePair<string, object>> _parameters = [];
+
+    private QueryCompiler(SqlDialect dialect, bool deadLetters)
+    {
+        _dialect = dialect;
+        _deadLetters = deadLetters;
+    }
+
+    private bool Pg => _dialect == SqlDialect.Postgres;
+
+    /// <summary>Compiles <paramref name="node"/> for <paramref name="dialect"/>, against events or dead letters.</summary>
+    /// <exception cref="QuerySyntaxException">An unknown field, an operator the field does not support, or a bad time value.</exception>
+    public static CompiledQuery Compile(QueryNode node, SqlDialect dialect, bool deadLetters = false)
+    {
+        ArgumentNullException.ThrowIfNull(node);
+        var c = new QueryCompiler(dialect, deadLetters);
+        c.Emit(node);
+        return new CompiledQuery(c._sql.ToString(), c._parameters);
+    }
+
+    private void Emit(QueryNode node)
+    {
+        switch (node)
+        {
+            case MatchAll:
+                _sql.Append(Pg ? "TRUE" : "1");
+                break;
+            case AndNode a:
+                _sql.Append('(');
+                Emit(a.Left);
+                _sql.Append(" AND ");
+                Emit(a.Right);
+                _sql.Append(')');
+                break;
+            case OrNode o:
+                _sql.Append('(');
+                Emit(o.Left);
+                _sql.Append(" OR ");
+                Emit(o.Right);
+                _sql.Append(')');
+                break;
+            case NotNode n:
+                EmitNot(() => Emit(n.Operand));
+                break;
+            case TextNode t:
+                EmitFullText(t.Text);
+                break;
+            case CompareNode c when c.Operator == QueryOperator.NotEqual:
+                EmitNot(() => EmitCompare(c with { Operator = QueryOperator.Equal }));
+                break;
+            case CompareNode c:
+                EmitCompare(c);
+                break;
+            default:
+                throw new ArgumentException($"Unknown query node {node.GetType().Name}.", nameof(node));
+        }
+    }
+
+    /// <summary>SQL NULL (a missing field) counts as "does not match", so its negation matches.</summary>
+    private void EmitNot(Action operand)
+    {
+        _sql.Append(Pg ? "(NOT COALESCE(" : "(NOT COALESCE(");
+        operand();
+        _sql.Append(Pg ? ", FALSE))" : ", 0))");
+    }
+
+    private void EmitFullText(string text)
+    {
+        if (_deadLetters)
+        {
+            _sql.Append('(');
+            EmitContains("raw_line", text);
+            _sql.Append(" OR ");
+            EmitContains("reason", text);
+            _sql.Append(')');
+        }
+        else if (Pg)
+        {
+            // ILIKE '%…%' is what the pg_trgm GIN index on body serves.
+            _sql.Append("body ILIKE ").Append(Param("%" + EscapeLike(text) + "%"));
+        }
+        else if (text.Length >= MinFullTextLength)
+        {
+            // The FTS5 trigram index answers substring matches of three characters or more.
+            _sql.Append("rowid IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ")
+                .Append(Param("\"" + text.Replace("\"", "\"\"", StringComparison.Ordinal) + "\""))
+                .Append(')');
+        }
+        else
+        {
+            EmitContains("body", text);
+        }
+    }
+
+    private void EmitContains(string textExpression, string value)
+    {
+        var p = Param(value);
+        _sql.Append(Pg ? $"(strpos(lower({textExpression}), lower({p})) > 0)" : $"(instr(lower({textExpression}), lower({p})) > 0)");
+    }
+
+    private void EmitCompare(CompareNode c)
+    {
+        var field = c.Field;
+        if (_deadLetters)
+        {
+            EmitDeadLetterCompare(c);
+            return;
+        }
+
+        switch (field.ToLowerInvariant())
+        {
+            case "body":
+                if (c.Operator == QueryOperator.Contains)
+                {
+                    EmitFullText(c.Value);
+                }
+                else
+                {
+                    EmitText("body", c);
+                }
+
+                return;
+            case "id":
+                EmitText("id", c);
+                return;
+            case "source":
+                EmitText("source", c);
+                return;
+            case "level" or "severity_text":
+                EmitLevel(c);
+                return;
+            case "severity" or "severity_number":
+                EmitNumeric("severity_number", c);
+                return;
+            case "status" or SemanticNames.HttpResponseStatusCode:
+                EmitNumeric("status", c);
+                return;
+            case "method" or SemanticNames.HttpRequestMethod:
+                EmitText("method", c);
+                return;
+            case "client" or SemanticNames.ClientAddress:
+                EmitText("client", c);
+                return;
+            case "url" or SemanticNames.UrlOriginal:
+                EmitText("url", c);
+                return;
+            case "ua" or SemanticNames.UserAgentOriginal:
+                EmitText("user_agent", c);
+                return;
+            case "time" or "timestamp":
+                EmitTime("ts", c);
+                return;
+            default:
+                EmitAttribute(c);
+                return;
+        }
+    }
+
+    private void EmitDeadLetterCompare(CompareNode c)
+    {
+        switch (c.Field.ToLowerInvariant())
+        {
+            case "id":
+                EmitText("id", c);
+                break;
+            case "source":
+                EmitText("source", c);
+                break;
+            case "parser":
+                EmitText("parser", c);
+                break;
+            case "reason":
+                EmitText("reason", c);
+                break;
+            case "raw" or "raw_line" or "body" or "line":
+                EmitText("raw_line", c);
+                break;
+            case "time" or "timestamp":
+                EmitTime("time", c);
+                break;
+            default:
+                throw new QuerySyntaxException(c.FieldColumn, $"unknown dead-letter field '{c.Field}'; expected id, source, parser, reason, raw or time");
+        }
+    }
+
+    private void EmitText(string column, CompareNode c)
+    {
+        if (c.Operator == QueryOperator.Contains)
+        {
+            EmitContains(column, c.Value);
+            return;
+        }
+
+        _sql.Append('(').Append(column).Append(' ').Append(SqlOperator(c.Operator)).Append(' ').Append(Param(c.Value)).Append(')');
+    }
+
+    private void EmitNumeric(string column, CompareNode c)
+    {
+        if (c.Number is { } n && c.Operator != QueryOperator.Contains)
+        {
+            _sql.Append('(').Append(column).Append(' ').Append(SqlOperator(c.Operator)).Append(' ').Append(Param(n)).Append(')');
+            return;
+        }
+
+        EmitText(Pg ? $"{column}::text" : $"CAST({column} AS TEXT)", c);
+    }
+
+    private void EmitLevel(CompareNode c)
+    {
+        if (c.Operator is QueryOperator.Greater or QueryOperator.GreaterOrEqual or QueryOperator.Less or QueryOperator.LessOrEqual
+            && SeverityRange(c.Value) is { } range)
+        {
+            // Ordering by level compares severity numbers: "> WARN" is above the WARN range, ">= WARN" from its start.
+            var bound = c.Operator is QueryOperator.Greater or QueryOperator.LessOrEqual ? range + 3 : range;
+            _sql.Append("(severity_number ").Append(SqlOperator(c.Operator)).Append(' ').Append(Param((double)bound)).Append(')');
+            return;
+        }
+
+        if (c.Operator == QueryOperator.Contains)
+        {
+            EmitContains("severity_text", c.Value);
+            return;
+        }
+
+        _sql.Append("(upper(severity_text) ").Append(SqlOperator(c.Operator)).Append(" upper(").Append(Param(c.Value)).Append("))");
+    }
+
+    private static int? SeverityRange(string name) => name.ToUpperInvariant() switch
+    {
+        "TRACE" => Severity.Trace,
+        "DEBUG" => Severity.Debug,
+        "INFO" => Severity.Info,
+        "WARN" or "WARNING" => Severity.Warn,
+        "ERROR" => Severity.Error,
+        "FATAL" => Severity.Fatal,
+        _ => null,
+    };
+
+    private void EmitTime(string column, CompareNode c)
+    {
+        if (c.Operator == QueryOperator.Contains)
+        {
+            throw new QuerySyntaxException(c.ValueColumn - 1, $"'~' does not apply to '{c.Field}'; expected one of = != > >= < <=");
+        }
+
+        if (!DateTimeOffset.TryParse(c.Value, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var t))
+        {
+            throw new QuerySyntaxException(c.ValueColumn, $"expected an ISO-8601 time after '{c.Field}', found '{c.Value}'");
+        }
+
+        object value = Pg ? t.UtcDateTime : StoredEvent.ToUnixMicros(t);
+        _sql.Append('(').Append(column).Append(' ').Append(SqlOperator(c.Operator)).Append(' ').Append(Param(value)).Append(')');
+    }
+
+    private void EmitAttribute(CompareNode c)
+    {
+        foreach (var ch in c.Field)
+        {
+            if (!(char.IsLetterOrDigit(ch) || ch is '.' or '_' or '-' or '@' or ':' or '/'))
+            {
+                throw new QuerySyntaxException(c.FieldColumn, $"expected a field name (letters, digits, '.', '_', '-'), found '{c.Field}'");
+            }
+        }
+
+        // The key (SQLite: a JSON path) is a parameter, like the value.
+        var key = Param(Pg ? c.Field : "$.\"" + c.Field + "\"");
+        var asText = Pg
+            ? $"(attributes ->> {key})"
+            : $"(CASE json_type(attributes, {key}) WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' WHEN 'null' THEN NULL ELSE CAST(json_extract(attributes, {key}) AS TEXT) END)";
+        var asNumber = Pg
+            ? $"(CASE WHEN jsonb_typeof(attributes -> {key}) = 'number' THEN (attributes ->> {key})::float8 END)"
+            : $"(CASE WHEN json_type(attributes, {key}) IN ('integer', 'real') THEN json_extract(attributes, {key}) END)";
+        if (c.Operator == QueryOperator.Contains)
+        {
+            EmitContains(asText, c.Value);
+        }
+        else if (c.Number is { } n && c.Operator == QueryOperator.Equal)
+        {
+            _sql.Append($"({asNumber} = {Param(n)} OR {asText} = {Param(c.Value)})");
+        }
+        else if (c.Number is { } m)
+        {
+            _sql.Append($"({asNumber} {SqlOperator(c.Operator)} {Param(m)})");
+        }
+        else
+        {
+            _sql.Append($"({asText} {SqlOperator(c.Operator)} {Param(c.Value)})");
+        }
+    }
+
+    private static string SqlOperator(QueryOperator op) => op switch
+    {
+        QueryOperator.Equal => "=",
+        QueryOperator.NotEqual => "<>",
+        QueryOperator.Greater => ">",
+        QueryOperator.GreaterOrEqual => ">=",
+        QueryOperator.Less => "<",
+        QueryOperator.LessOrEqual => "<=",
+        _ => throw new ArgumentOutOfRangeException(nameof(op), op, "Contains has no single SQL operator."),
+    };
+
+    private static string EscapeLike(string value) =>
+        value.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("%", "\\%", StringComparison.Ordinal).Replace("_", "\\_", StringComparison.Ordinal);
+
+    private string Param(object value)
+    {
+        var name = string.Create(CultureInfo.InvariantCulture, $"{(Pg ? '@' : '$')}q{_parameters.Count}");
+        _parameters.Add(new(name, value));
+        return name;
+    }
+}

@@ -1,0 +1,137 @@
+using System.Globalization;
+using System.Text.Json;
+using Conveyor.Logs.Model;
+
+namespace Conveyor.Logs.Query;
+
+/// <summary>
+/// The <c>GET /api/search?q=&amp;since=&amp;until=&amp;limit=&amp;dead_letters=</c> contract, independent of the HTTP
+/// host. A success (200) is
+/// <code>{"events": [LogEventJson…], "count": N, "limit": L, "truncated": bool}</code>
+/// newest first, where <c>count</c> is the number of events in the array and <c>truncated</c> says more matched than
+/// <c>limit</c>. With <c>dead_letters=true</c> the array is <c>"dead_letters"</c> of
+/// <c>{"id","source","parser","reason","raw_line","time"}</c>. A bad request (400) is
+/// <code>{"error": "column 12: expected a value after '&gt;='", "column": 12, "parameter": "q"}</code>
+/// (<c>column</c> only for query syntax errors).
+/// </summary>
+public static class SearchResponse
+{
+    /// <summary>The default and the largest <c>limit</c>.</summary>
+    public const int DefaultLimit = 100;
+
+    /// <summary>The largest <c>limit</c> the endpoint accepts.</summary>
+    public const int MaxLimit = 10_000;
+
+    /// <summary>Runs the search described by the raw query-string values and writes the JSON response.</summary>
+    /// <returns>The HTTP status to send: 200, or 400 for a bad parameter or query.</returns>
+    public static async Task<int> WriteAsync(
+        Stream output, ILogStore store, string? q, string? since, string? until, string? limit, bool deadLetters, TimeProvider timeProvider, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(output);
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(timeProvider);
+        await using var writer = new Utf8JsonWriter(output, LogEventJson.WriterOptions);
+        var n = DefaultLimit;
+        if (!string.IsNullOrEmpty(limit) && (!int.TryParse(limit, NumberStyles.None, CultureInfo.InvariantCulture, out n) || n is < 1 or > MaxLimit))
+        {
+            WriteError(writer, "limit", $"limit must be an integer 1..{MaxLimit}", null);
+            await writer.FlushAsync(cancellationToken).ConfigureAwait(false);
+            return 400;
+        }
+
+        DateTimeOffset? from = null, to = null;
+        foreach (var (name, text) in new[] { ("since", since), ("until", until) })
+        {
+            if (string.IsNullOrEmpty(text))
+            {
+                continue;
+            }
+
+            if (!QueryTime.TryParse(text, timeProvider, out var t))
+            {
+                WriteError(writer, name, $"{name} must be a duration like 15m, 2h, 7d or an ISO-8601 time", null);
+                await writer.FlushAsync(cancellationToken).ConfigureAwait(false);
+                return 400;
+            }
+
+            if (name == "since")
+            {
+                from = t;
+            }
+            else
+            {
+                to = t;
+            }
+        }
+
+        LogQueryResult result;
+        try
+        {
+            // One more than asked tells whether the answer was cut short.
+            result = await store.SearchAsync(new LogQuery(q, from, to, n + 1, deadLetters), cancellationToken).ConfigureAwait(false);
+        }
+        catch (QuerySyntaxException e)
+        {
+            WriteError(writer, "q", e.Message, e.Column);
+            await writer.FlushAsync(cancellationToken).ConfigureAwait(false);
+            return 400;
+        }
+
+        writer.WriteStartObject();
+        var written = 0;
+        if (deadLetters)
+        {
+            writer.WriteStartArray("dead_letters");
+            foreach (var d in result.DeadLetters.Take(n))
+            {
+                WriteDeadLetter(writer, d);
+                written++;
+            }
+        }
+        else
+        {
+            writer.WriteStartArray("events");
+            foreach (var e in result.Events.Take(n))
+            {
+                LogEventJson.Write(writer, e);
+                written++;
+            }
+        }
+
+        writer.WriteEndArray();
+        writer.WriteNumber("count", written);
+        writer.WriteNumber("limit", n);
+        writer.WriteBoolean("truncated", result.Count > n);
+        writer.WriteEndObject();
+        await writer.FlushAsync(cancellationToken).ConfigureAwait(false);
+        return 200;
+    }
+
+    /// <summary>Writes a dead letter as one JSON object (the shape of <c>--dead-letters --json</c> too).</summary>
+    public static void WriteDeadLetter(Utf8JsonWriter writer, DeadLetter d)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        ArgumentNullException.ThrowIfNull(d);
+        writer.WriteStartObject();
+        writer.WriteString("id", d.Id);
+        writer.WriteString("source", d.Source);
+        writer.WriteString("parser", d.Parser);
+        writer.WriteString("reason", d.Reason);
+        writer.WriteString("raw_line", d.RawLine);
+        writer.WriteString("time", LogEventJson.FormatTimestamp(d.Time));
+        writer.WriteEndObject();
+    }
+
+    private static void WriteError(Utf8JsonWriter writer, string parameter, string message, int? column)
+    {
+        writer.WriteStartObject();
+        writer.WriteString("error", message);
+        if (column is { } c)
+        {
+            writer.WriteNumber("column", c);
+        }
+
+        writer.WriteString("parameter", parameter);
+        writer.WriteEndObject();
+    }
+}

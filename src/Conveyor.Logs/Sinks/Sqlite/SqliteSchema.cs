@@ -1,0 +1,108 @@
+using Microsoft.Data.Sqlite;
+
+namespace Conveyor.Logs.Sinks.Sqlite;
+
+/// <summary>
+/// The SQLite schema and its migrations, versioned by <c>PRAGMA user_version</c>: migration <c>i</c> takes a
+/// database from version <c>i</c> to <c>i + 1</c>, each in its own transaction, at start-up.
+/// </summary>
+internal static class SqliteSchema
+{
+    /// <summary>Times are UTC microseconds since the Unix epoch; offsets are minutes; attributes are JSON text.</summary>
+    private static readonly string[] Migrations =
+    [
+        """
+        CREATE TABLE events (
+            id TEXT NOT NULL UNIQUE,
+            ts INTEGER NOT NULL,
+            ts_offset INTEGER,
+            observed_ts INTEGER NOT NULL,
+            observed_offset INTEGER NOT NULL,
+            severity_number INTEGER NOT NULL,
+            severity_text TEXT,
+            status INTEGER,
+            method TEXT,
+            client TEXT,
+            url TEXT,
+            user_agent TEXT,
+            source TEXT NOT NULL,
+            body TEXT NOT NULL,
+            attributes TEXT NOT NULL,
+            resource TEXT);
+        CREATE INDEX events_ts ON events (ts);
+        CREATE INDEX events_severity_ts ON events (severity_number, ts);
+        CREATE INDEX events_status_ts ON events (status, ts);
+        CREATE INDEX events_client_ts ON events (client, ts);
+        CREATE VIRTUAL TABLE events_fts USING fts5 (body, content = 'events', content_rowid = 'rowid', tokenize = 'trigram');
+        CREATE TRIGGER events_fts_insert AFTER INSERT ON events BEGIN
+            INSERT INTO events_fts (rowid, body) VALUES (new.rowid, new.body);
+        END;
+        CREATE TRIGGER events_fts_delete AFTER DELETE ON events BEGIN
+            INSERT INTO events_fts (events_fts, rowid, body) VALUES ('delete', old.rowid, old.body);
+        END;
+        CREATE TRIGGER events_fts_update AFTER UPDATE OF body ON events BEGIN
+            INSERT INTO events_fts (events_fts, rowid, body) VALUES ('delete', old.rowid, old.body);
+            INSERT INTO events_fts (rowid, body) VALUES (new.rowid, new.body);
+        END;
+        CREATE TABLE dead_letters (
+            id TEXT NOT NULL UNIQUE,
+            time INTEGER NOT NULL,
+            source TEXT NOT NULL,
+            parser TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            raw_line TEXT NOT NULL);
+        CREATE INDEX dead_letters_time ON dead_letters (time);
+        """,
+    ];
+
+    /// <summary>The version a database has after <see cref="Migrate"/>.</summary>
+    public static int CurrentVersion => Migrations.Length;
+
+    public static int GetVersion(SqliteConnection connection)
+    {
+        using var cmd = connection.CreateCommand();
+        cmd.CommandText = "PRAGMA user_version";
+        return Convert.ToInt32(cmd.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>
+    /// Sets what must be set before the first table exists (and before WAL mode writes the header):
+    /// incremental auto-vacuum, so retention can hand freed pages back without a full VACUUM.
+    /// </summary>
+    public static void PrepareNewDatabase(SqliteConnection connection)
+    {
+        using var cmd = connection.CreateCommand();
+        cmd.CommandText = "SELECT count(*) FROM sqlite_schema";
+        if (Convert.ToInt64(cmd.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) == 0)
+        {
+            Execute(connection, "PRAGMA auto_vacuum = INCREMENTAL");
+        }
+    }
+
+    /// <summary>Brings the database to <see cref="CurrentVersion"/>; refuses a database newer than this code.</summary>
+    public static void Migrate(SqliteConnection connection)
+    {
+        var version = GetVersion(connection);
+        if (version > CurrentVersion)
+        {
+            throw new InvalidOperationException(
+                $"The database is schema version {version}, newer than this Conveyor understands ({CurrentVersion}); upgrade Conveyor.");
+        }
+
+        for (var v = version; v < CurrentVersion; v++)
+        {
+            using var tx = connection.BeginTransaction();
+            Execute(connection, Migrations[v], tx);
+            Execute(connection, $"PRAGMA user_version = {v + 1}", tx);
+            tx.Commit();
+        }
+    }
+
+    public static void Execute(SqliteConnection connection, string sql, SqliteTransaction? tx = null)
+    {
+        using var cmd = connection.CreateCommand();
+        cmd.Transaction = tx;
+        cmd.CommandText = sql;
+        cmd.ExecuteNonQuery();
+    }
+}

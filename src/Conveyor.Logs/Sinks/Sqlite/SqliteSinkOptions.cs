@@ -1,0 +1,58 @@
+namespace Conveyor.Logs.Sinks.Sqlite;
+
+/// <summary>Settings of <see cref="SqliteSink"/> (config section <c>Sinks:Sqlite</c>). Call <see cref="Validate"/> after binding.</summary>
+public sealed class SqliteSinkOptions
+{
+    /// <summary>The database file; its folder is created when missing. Default <c>./conveyor-data/conveyor.db</c> (what <c>conveyor run</c> uses).</summary>
+    public string Path { get; set; } = DefaultPath;
+
+    /// <summary>The default database path.</summary>
+    public const string DefaultPath = "./conveyor-data/conveyor.db";
+
+    /// <summary>Rows per multi-row INSERT statement (16 parameters each). Default 64; 1..512.</summary>
+    public int RowsPerStatement { get; set; } = 64;
+
+    /// <summary>Most events per transaction; a larger batch is split. Default 20000.</summary>
+    public int MaxTransactionEvents { get; set; } = 20_000;
+
+    /// <summary>Most (approximate) bytes per transaction; a larger batch is split. Default 32 MiB.</summary>
+    public long MaxTransactionBytes { get; set; } = 32L << 20;
+
+    /// <summary>An event larger than this (body + attributes, in characters) is refused and dead-lettered. Default 1 MiB.</summary>
+    public int MaxEventBytes { get; set; } = 1 << 20;
+
+    /// <summary>Events (and dead letters) older than this are deleted by <see cref="SqliteSink.ApplyRetentionAsync"/>. Default null: kept.</summary>
+    public TimeSpan? RetentionMaxAge { get; set; }
+
+    /// <summary>The database is kept below this size by deleting the oldest events. Default null: unbounded.</summary>
+    public long? RetentionMaxBytes { get; set; }
+
+    /// <summary>Rows deleted per retention statement, so the writer is never blocked long. Default 5000.</summary>
+    public int RetentionChunk { get; set; } = 5000;
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the key of the first invalid option.</summary>
+    public SqliteSinkOptions Validate()
+    {
+        if (string.IsNullOrWhiteSpace(Path))
+        {
+            throw new ArgumentException($"{nameof(Path)} must name a database file.", nameof(Path));
+        }
+
+        Check(RowsPerStatement is >= 1 and <= 512, nameof(RowsPerStatement), "1..512", RowsPerStatement);
+        Check(MaxTransactionEvents >= 1, nameof(MaxTransactionEvents), "at least 1", MaxTransactionEvents);
+        Check(MaxTransactionBytes >= 1024, nameof(MaxTransactionBytes), "at least 1024", MaxTransactionBytes);
+        Check(MaxEventBytes >= 256, nameof(MaxEventBytes), "at least 256", MaxEventBytes);
+        Check(RetentionMaxAge is null || RetentionMaxAge > TimeSpan.Zero, nameof(RetentionMaxAge), "positive", RetentionMaxAge);
+        Check(RetentionMaxBytes is null || RetentionMaxBytes >= 64 * 1024, nameof(RetentionMaxBytes), "at least 65536", RetentionMaxBytes);
+        Check(RetentionChunk >= 1, nameof(RetentionChunk), "at least 1", RetentionChunk);
+        return this;
+    }
+
+    private static void Check(bool ok, string key, string rule, object? value)
+    {
+        if (!ok)
+        {
+            throw new ArgumentException($"{key} must be {rule} (was {value}).", key);
+        }
+    }
+}

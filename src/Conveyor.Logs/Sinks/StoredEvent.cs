@@ -1,0 +1,80 @@
+using System.Buffers;
+using System.Text;
+using System.Text.Json;
+using Conveyor.Logs.Model;
+
+namespace Conveyor.Logs.Sinks;
+
+/// <summary>
+/// How an event maps to the columns the SQL stores share: times as UTC microseconds plus the record's offset in
+/// minutes, the hot attributes copied into typed columns, and every attribute (in order) as JSON text so a stored
+/// event reads back exactly as it was written (at microsecond precision).
+/// </summary>
+internal static class StoredEvent
+{
+    private const long UnixEpochTicks = 621_355_968_000_000_000;
+
+    /// <summary>The instant as microseconds since the Unix epoch, UTC.</summary>
+    public static long ToUnixMicros(DateTimeOffset t) => (t.UtcTicks - UnixEpochTicks) / 10;
+
+    /// <summary>Rebuilds an instant from microseconds and an offset in minutes.</summary>
+    public static DateTimeOffset FromUnixMicros(long micros, int offsetMinutes) =>
+        new DateTimeOffset(UnixEpochTicks + (micros * 10), TimeSpan.Zero).ToOffset(TimeSpan.FromMinutes(offsetMinutes));
+
+    /// <summary>The offset of <paramref name="t"/> in whole minutes (all real offsets are).</summary>
+    public static int OffsetMinutes(DateTimeOffset t) => (int)t.Offset.TotalMinutes;
+
+    public static string? GetString(LogEvent e, string key) =>
+        e.Attributes.TryGetValue(key, out var v) && v is not null ? v as string ?? Convert.ToString(v, System.Globalization.CultureInfo.InvariantCulture) : null;
+
+    public static long? GetInt(LogEvent e, string key) => e.Attributes.TryGetValue(key, out var v) ? v switch
+    {
+        long l => l,
+        int i => i,
+        double d when double.IsInteger(d) && Math.Abs(d) < 1e15 => (long)d,
+        string s when long.TryParse(s, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var p) => p,
+        _ => null,
+    } : null;
+
+    /// <summary>Serialises attributes as one JSON object; <paramref name="buffer"/> is reused between calls.</summary>
+    public static string AttributesJson(IEnumerable<KeyValuePair<string, object?>> attributes, ArrayBufferWriter<byte> buffer)
+    {
+        buffer.ResetWrittenCount();
+        using (var writer = new Utf8JsonWriter(buffer, LogEventJson.WriterOptions))
+        {
+            LogEventJson.WriteAttributes(writer, attributes);
+        }
+
+        return Encoding.UTF8.GetString(buffer.WrittenSpan);
+    }
+
+    /// <summary>Reads attributes written by <see cref="AttributesJson"/> back into <paramref name="target"/>.</summary>
+    public static void ReadAttributes(string? json, LogAttributes target)
+    {
+        if (string.IsNullOrEmpty(json))
+        {
+            return;
+        }
+
+        using var doc = JsonDocument.Parse(json);
+        foreach (var p in doc.RootElement.EnumerateObject())
+        {
+            target.Set(p.Name, ToValue(p.Value));
+        }
+    }
+
+    private static object? ToValue(JsonElement v) => v.ValueKind switch
+    {
+        JsonValueKind.String => v.GetString(),
+        JsonValueKind.Number => v.TryGetInt64(out var l) ? l : v.GetDouble(),
+        JsonValueKind.True => true,
+        JsonValueKind.False => false,
+        JsonValueKind.Array => v.EnumerateArray().Select(ToValue).ToList(),
+        JsonValueKind.Object => v.EnumerateObject().ToDictionary(p => p.Name, p => ToValue(p.Value)),
+        _ => null,
+    };
+
+    /// <summary>A rough size of the event (characters of its text columns), to size transactions and refuse oversized events.</summary>
+    public static long ApproximateBytes(LogEvent e, string attributesJson) =>
+        (long)e.Body.Length + attributesJson.Length + e.Id.Length + e.Source.Length;
+}

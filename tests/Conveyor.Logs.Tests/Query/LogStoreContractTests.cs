@@ -1,0 +1,170 @@
+using System.Text.Json;
+using Conveyor.Logs.Model;
+using Conveyor.Logs.Query;
+using Conveyor.Logs.Tests.Support;
+
+namespace Conveyor.Logs.Tests.Query;
+
+/// <summary>The same golden queries against every store: SQLite and PostgreSQL must answer alike.</summary>
+public abstract class LogStoreContractTests
+{
+    /// <summary>A store holding exactly <see cref="GoldenData.Events"/> and two dead letters.</summary>
+    protected abstract Task<ILogStore> GoldenStoreAsync();
+
+    /// <summary>Whether the events table still exists and holds all thirty events.</summary>
+    protected abstract Task<long> CountEventsRawAsync();
+
+    /// <summary>False for jsonb, which keeps object keys in its own order: attributes then compare as sets.</summary>
+    protected virtual bool PreservesAttributeOrder => true;
+
+    public static TheoryData<string, string[]> Cases() => GoldenData.Cases();
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public async Task SearchAsync_GoldenExpression_ReturnsExpectedIdsNewestFirst(string expression, string[] expected)
+    {
+        await using var store = await GoldenStoreAsync();
+        var result = await store.SearchAsync(new LogQuery(expression, Limit: 1000));
+        Assert.Equal(expected, result.Events.Select(e => e.Id).ToArray());
+        Assert.Equal(expected.Length, await store.CountAsync(new LogQuery(expression)));
+        Assert.Equal(30, await CountEventsRawAsync());
+    }
+
+    [Fact]
+    public async Task SearchAsync_StoredEvent_ReadsBackAsTheSameJson()
+    {
+        await using var store = await GoldenStoreAsync();
+        var stored = (await store.SearchAsync(new LogQuery("*", Limit: 100))).Events.ToDictionary(e => e.Id);
+        foreach (var original in GoldenData.Events())
+        {
+            Assert.Equal(Json(original, PreservesAttributeOrder), Json(stored[original.Id], PreservesAttributeOrder));
+        }
+    }
+
+    [Fact]
+    public async Task SearchAsync_SinceUntilAndLimit_CutTheRange()
+    {
+        await using var store = await GoldenStoreAsync();
+        var since = new DateTimeOffset(2026, 11, 20, 10, 10, 0, TimeSpan.Zero);
+        var result = await store.SearchAsync(new LogQuery(null, since, since.AddMinutes(10), 3));
+        Assert.Equal(["g19", "g18", "g17"], result.Events.Select(e => e.Id).ToArray());
+        Assert.Equal(10, await store.CountAsync(new LogQuery(null, since, since.AddMinutes(10))));
+    }
+
+    [Fact]
+    public async Task SearchAsync_DeadLetters_SearchesRawLineAndReason()
+    {
+        await using var store = await GoldenStoreAsync();
+        var all = await store.SearchAsync(new LogQuery("", DeadLetters: true));
+        Assert.Equal(["d2", "d1"], all.DeadLetters.Select(d => d.Id).ToArray());
+        Assert.Equal(["d1"], (await store.SearchAsync(new LogQuery("garbage", DeadLetters: true))).DeadLetters.Select(d => d.Id).ToArray());
+        Assert.Equal(["d2"], (await store.SearchAsync(new LogQuery("parser = json AND reason ~ BRACE", DeadLetters: true))).DeadLetters.Select(d => d.Id).ToArray());
+        Assert.Equal(1, await store.CountAsync(new LogQuery("source = tcp", DeadLetters: true)));
+    }
+
+    [Theory]
+    [InlineData("status >= ", 11, "expected a value after '>='")]
+    [InlineData("(status = 500", 14, "expected ')'")]
+    [InlineData("status = 500)", 13, "unexpected ')'")]
+    [InlineData("= 5", 1, "expected a field name")]
+    [InlineData("a AND", 6, "expected a term after 'AND'")]
+    [InlineData("\"open", 1, "expected a closing")]
+    [InlineData("status ! 5", 8, "expected '=' after '!'")]
+    [InlineData("time > yesterday", 8, "expected an ISO-8601 time")]
+    [InlineData("a\\b = 1", 1, "expected a field name")]
+    public async Task SearchAsync_BadExpression_ThrowsWithColumnAndExpectation(string expression, int column, string expected)
+    {
+        await using var store = await GoldenStoreAsync();
+        var e = await Assert.ThrowsAsync<QuerySyntaxException>(() => store.SearchAsync(new LogQuery(expression)));
+        Assert.Equal(column, e.Column);
+        Assert.Contains(expected, e.Message, StringComparison.Ordinal);
+        Assert.StartsWith($"column {column}: ", e.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("'; DROP TABLE events; --")]
+    [InlineData("status = 1; DELETE FROM events")]
+    [InlineData("status = ) OR 1=1 --")]
+    public async Task SearchAsync_InjectionThatDoesNotParse_IsRefusedAndTableSurvives(string expression)
+    {
+        await using var store = await GoldenStoreAsync();
+        try
+        {
+            var result = await store.SearchAsync(new LogQuery(expression));
+            Assert.Empty(result.Events);
+        }
+        catch (QuerySyntaxException)
+        {
+            // Refused before any SQL ran: equally inert.
+        }
+
+        Assert.Equal(30, await CountEventsRawAsync());
+    }
+
+    [Fact]
+    public async Task SearchAsync_QuotedOddFieldName_IsLookedUpAsAnAttributeNotSql()
+    {
+        await using var store = await GoldenStoreAsync();
+        var e = await Assert.ThrowsAsync<QuerySyntaxException>(() => store.SearchAsync(new LogQuery("a'b = 'quoted key'")));
+        Assert.Contains("expected", e.Message, StringComparison.Ordinal);
+        Assert.Equal(30, await CountEventsRawAsync());
+    }
+
+    [Fact]
+    public async Task WriteAsync_SearchResponse_HasEventsCountAndTruncation()
+    {
+        await using var store = await GoldenStoreAsync();
+        using var ms = new MemoryStream();
+        var status = await SearchResponse.WriteAsync(ms, store, "status >= 500", null, null, "2", false, TimeProvider.System);
+        Assert.Equal(200, status);
+        using var doc = JsonDocument.Parse(ms.ToArray());
+        Assert.Equal(2, doc.RootElement.GetProperty("count").GetInt32());
+        Assert.True(doc.RootElement.GetProperty("truncated").GetBoolean());
+        Assert.Equal("g26", doc.RootElement.GetProperty("events")[0].GetProperty("id").GetString());
+    }
+
+    [Fact]
+    public async Task WriteAsync_BadQuery_Returns400WithColumn()
+    {
+        await using var store = await GoldenStoreAsync();
+        using var ms = new MemoryStream();
+        var status = await SearchResponse.WriteAsync(ms, store, "status >=", null, null, null, false, TimeProvider.System);
+        Assert.Equal(400, status);
+        using var doc = JsonDocument.Parse(ms.ToArray());
+        Assert.Equal(10, doc.RootElement.GetProperty("column").GetInt32());
+        Assert.StartsWith("column 10: expected a value", doc.RootElement.GetProperty("error").GetString(), StringComparison.Ordinal);
+    }
+
+    internal static IReadOnlyList<DeadLetter> GoldenDeadLetters() =>
+    [
+        new DeadLetter("d1", "tcp", "combined", "no request line", "garbage \u00e9 line", TestEvents.Base),
+        new DeadLetter("d2", "http", "json", "unterminated brace", "{\"a\": 1", TestEvents.Base.AddMinutes(1)),
+    ];
+
+    private static string Json(LogEvent e, bool keepOrder)
+    {
+        if (!keepOrder)
+        {
+            var sorted = new LogEvent(e.Id, e.Source, e.Body, e.ObservedTimestamp) { Timestamp = e.Timestamp, SeverityNumber = e.SeverityNumber, SeverityText = e.SeverityText };
+            foreach (var (k, v) in e.Attributes.OrderBy(a => a.Key, StringComparer.Ordinal))
+            {
+                sorted.Attributes.Set(k, v);
+            }
+
+            foreach (var (k, v) in e.HasResource ? e.Resource.OrderBy(a => a.Key, StringComparer.Ordinal) : Enumerable.Empty<KeyValuePair<string, object?>>())
+            {
+                sorted.Resource.Set(k, v);
+            }
+
+            e = sorted;
+        }
+
+        using var ms = new MemoryStream();
+        using (var w = new Utf8JsonWriter(ms, LogEventJson.WriterOptions))
+        {
+            LogEventJson.Write(w, e);
+        }
+
+        return System.Text.Encoding.UTF8.GetString(ms.ToArray());
+    }
+}
