@@ -56,7 +56,7 @@ if [ "$quick" = 1 ]; then
   runs=1 lines_default=200000 peer_pg_lines=50000 scenario_s=20 scale_lines=100000 scale_workers="1 4" scale_buffers="1000 100000"
 fi
 if [ "$smoke" = 1 ]; then
-  runs=1 lines_default=20000 cases=smoke
+  runs=1 lines_default=5000 cases=smoke
 fi
 lines=${lines:-$lines_default}
 [ "$peer_pg_lines" -gt "$lines" ] && peer_pg_lines=$lines
@@ -140,14 +140,16 @@ if [ "$build" = 1 ]; then
 fi
 conveyor=$bin/conveyor/conveyor
 [ -x "$conveyor" ] || die "no conveyor binary at $conveyor (run without --no-build)"
-"$conveyor" run --help 2>/dev/null | grep -q -- '--from' || die "this conveyor has no 'run --from/--to' yet"
+case $("$conveyor" run --help 2>&1) in *--from*) ;; *) die "this conveyor has no 'run --from/--to' yet";; esac
 
 # ---- input: the corpus replayed -------------------------------------------------------------------------------
 make_input() {  # make_input N PATH: apache-combined.log + nginx-combined.log, repeated until >= N lines
   local n=$1 path=$2 per reps
   per=$(cat "$CORPUS/apache-combined.log" "$CORPUS/nginx-combined.log" | wc -l)
   reps=$(( (n + per - 1) / per ))
-  for _ in $(seq "$reps"); do cat "$CORPUS/apache-combined.log" "$CORPUS/nginx-combined.log"; done >"$path"
+  for _ in $(seq "$reps"); do cat "$CORPUS/apache-combined.log" "$CORPUS/nginx-combined.log"; done >"$path.all"
+  head -n "$n" "$path.all" >"$path"   # whole replays for N >= one replay (N is rounded up), else the first N lines
+  [ "$n" -ge "$per" ] && mv "$path.all" "$path" || rm -f "$path.all"
   log "input: $(wc -l <"$path") lines ($reps x apache-combined.log + nginx-combined.log, $per lines), $(du -m "$path" | cut -f1) MB"
 }
 input=$work/input.log
@@ -195,8 +197,10 @@ run_throughput() {  # run_throughput REP
   pg_fresh_db conveyor
   conveyor_replay conveyor-postgres "$d/conveyor-postgres-$r" "postgres:$(pg_conn conveyor)" "api:http://127.0.0.1:$api_port/api/pipeline" "$input" --pg-cpu
   psql_ -d conveyor -c "SELECT count(*) FROM events" >"$d/conveyor-postgres-$r/rows.txt" || true
-  conveyor_replay conveyor-ndjson "$d/conveyor-ndjson-$r" "ndjson:$work/c-$r.ndjson" "file:$work/c-$r.ndjson"
-  rm -f "$work/c-$r.ndjson"
+  # the sink rotates its file every 100 MiB and writes dead letters beside it: count the lines of all of them
+  mkdir -p "$work/nd"
+  conveyor_replay conveyor-ndjson "$d/conveyor-ndjson-$r" "ndjson:$work/nd/c.ndjson" "files:$work/nd/c*.ndjson"
+  rm -rf "$work/nd"
 
   raw_store sqlite "$work/raw-$r.db" "$d/raw-sqlite-$r"
   rm -f "$work/raw-$r.db"*
@@ -289,9 +293,10 @@ run_scaling() {  # throughput and memory against parse workers and main-buffer s
   for w in $scale_workers; do
     for b in $scale_buffers; do
       log "scaling, repetition $r/$runs: workers=$w buffer=$b"
+      mkdir -p "$work/nd"
       CONVEYOR__PARSE__WORKERS=$w CONVEYOR__BUFFER__CAPACITY=$b \
-        conveyor_replay "conveyor-w$w-b$b" "$d/w$w-b$b-$r" "ndjson:$work/s.ndjson" "file:$work/s.ndjson" "$work/input-scale.log"
-      rm -f "$work/s.ndjson"
+        conveyor_replay "conveyor-w$w-b$b" "$d/w$w-b$b-$r" "ndjson:$work/nd/s.ndjson" "files:$work/nd/s*.ndjson" "$work/input-scale.log"
+      rm -rf "$work/nd"
     done
   done
 }

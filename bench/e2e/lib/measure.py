@@ -6,7 +6,8 @@
       pushes the whole INPUT over ONE blocking TCP connection with sendfile(2) (as fast as the receiver reads,
       never faster), and waits until the output holds every line. lines/s = lines / (last row seen - first
       byte sent). CPU s = the processor's utime+stime in that window, peak RSS = its VmHWM.
-      Completion (--done): file:PATH (newlines appended), sqlite:PATH (rows in events + dead_letters),
+      Completion (--done): file:PATH (newlines appended), files:GLOB (the same over every matching file, e.g. an
+      NDJSON sink's file, its rotated files and its dead letters), sqlite:PATH (rows in events + dead_letters),
       api:URL (conveyor's /api/pipeline: stored + dead-lettered of every sink), pgid:TABLE (max(id), the peers'
       bigserial key); --verify-pg TABLE[,TABLE] counts rows at the end (PostgreSQL on --pg-port).
 
@@ -26,6 +27,7 @@ SIGKILL after 20 s). Loopback only. Modelled on /work/shared/peers/bench.py (sam
 """
 import argparse
 import csv
+import glob
 import json
 import os
 import shlex
@@ -89,6 +91,30 @@ class FileCounter:
             if not buf:
                 return self.count
             self.count += buf.count(b"\n")
+
+
+class GlobCounter:
+    """Newlines in every file matching a glob: an NDJSON sink's file, the files it rotated away, its dead letters."""
+    def __init__(self, pattern):
+        self.pattern, self.files, self.count, self.next_glob = pattern, {}, 0, 0.0
+
+    def poll(self):
+        now = time.monotonic()
+        if now >= self.next_glob:
+            self.next_glob = now + 0.2
+            for path in glob.glob(self.pattern):
+                if path not in self.files:
+                    try:
+                        self.files[path] = open(path, "rb")
+                    except FileNotFoundError:
+                        pass
+        for f in self.files.values():
+            while True:
+                buf = f.read(8 << 20)
+                if not buf:
+                    break
+                self.count += buf.count(b"\n")
+        return self.count
 
 
 class SqliteCounter:
@@ -167,6 +193,8 @@ def make_counter(spec, pg_port):
     kind, _, arg = spec.partition(":")
     if kind == "file":
         return FileCounter(arg), 0.02
+    if kind == "files":
+        return GlobCounter(arg), 0.02
     if kind == "sqlite":
         return SqliteCounter(arg), 0.05
     if kind == "api":
@@ -471,7 +499,7 @@ def main():
     # replay
     ap.add_argument("--input")
     ap.add_argument("--lines", type=int, default=0, help="lines in --input (counted when 0)")
-    ap.add_argument("--done", help="file:PATH | sqlite:PATH | api:URL | pgid:TABLE")
+    ap.add_argument("--done", help="file:PATH | files:GLOB | sqlite:PATH | api:URL | pgid:TABLE")
     ap.add_argument("--verify-pg")
     ap.add_argument("--pg-cpu", action="store_true", help="also measure the PostgreSQL server's CPU s")
     ap.add_argument("--stall", type=float, default=30)
