@@ -49,16 +49,20 @@ while [ $# -gt 0 ]; do
   shift
 done
 
-# Sizes. Peers into PostgreSQL write one INSERT per row (7-30k rows/s measured before): they get fewer lines.
-lines_default=2000000 peer_pg_lines=300000 scenario_s=60 scale_lines=500000
+# Sizes. The file outputs get the whole input (>= 2M lines). The stores get fewer: SQLite and PostgreSQL took
+# 1.5-3k rows/s here (their full-text trigram indexes: see docs/BENCHMARKS.md), so 2M rows would take 10-20 min a
+# run; their rate is flat over a run (e2e-throughput-over-time.png), so 10 corpus replays measure it.
+lines_default=2000000 store_lines=110040 peer_pg_lines=110040 scenario_s=60 scale_lines=200000
 scale_workers="1 2 4" scale_buffers="1000 10000 100000"
 if [ "$quick" = 1 ]; then
-  runs=1 lines_default=200000 peer_pg_lines=50000 scenario_s=20 scale_lines=100000 scale_workers="1 4" scale_buffers="1000 100000"
+  runs=1 lines_default=200000 store_lines=22008 peer_pg_lines=22008 scenario_s=20 scale_lines=100000 scale_workers="1 4" scale_buffers="1000 100000"
 fi
 if [ "$smoke" = 1 ]; then
   runs=1 lines_default=5000 cases=smoke
 fi
 lines=${lines:-$lines_default}
+store_lines=${STORE_LINES:-$store_lines}
+[ "$store_lines" -gt "$lines" ] && store_lines=$lines
 [ "$peer_pg_lines" -gt "$lines" ] && peer_pg_lines=$lines
 [ "$scale_lines" -gt "$lines" ] && scale_lines=$lines
 
@@ -155,6 +159,8 @@ make_input() {  # make_input N PATH: apache-combined.log + nginx-combined.log, r
 input=$work/input.log
 make_input "$lines" "$input"
 input_lines=$(wc -l <"$input")
+store_input=$work/input-store.log
+head -n "$store_lines" "$input" >"$store_input"
 
 # ---- PostgreSQL (private cluster) -----------------------------------------------------------------------------
 pg_start() {
@@ -178,7 +184,7 @@ port=$PORT_BASE api_port=$((PORT_BASE + 1))
 measure() { python3 "$here/lib/measure.py" "$@" || log "FAILED: measure.py $1 $3 (see its processor.log)"; }
 raw_store() {  # raw_store MODE TARGET RUNDIR
   mkdir -p "$3"
-  "$bin/raw-store/e2e-raw-store" "$1" "$2" "$input" "$input_lines" >"$3/result.json" 2>"$3/error.log" || log "FAILED: raw-store $1 (see $3/error.log)"
+  "$bin/raw-store/e2e-raw-store" "$1" "$2" "$store_input" "$store_lines" >"$3/result.json" 2>"$3/error.log" || log "FAILED: raw-store $1 (see $3/error.log)"
   cat "$3/result.json"
 }
 
@@ -191,11 +197,11 @@ conveyor_replay() {  # conveyor_replay NAME RUNDIR SINK DONE [INPUT [MEASURE_OPT
 run_throughput() {  # run_throughput REP
   local r=$1 d=$out/runs/throughput
   mkdir -p "$d"
-  log "throughput, repetition $r/$runs: conveyor (sqlite, postgres, ndjson), raw ceilings, peers"
-  conveyor_replay conveyor-sqlite "$d/conveyor-sqlite-$r" "sqlite:$work/c-$r.db" "sqlite:$work/c-$r.db"
+  log "throughput, repetition $r/$runs: conveyor (sqlite, postgres: $store_lines lines; ndjson: $input_lines), raw ceilings, peers"
+  conveyor_replay conveyor-sqlite "$d/conveyor-sqlite-$r" "sqlite:$work/c-$r.db" "sqlite:$work/c-$r.db" "$store_input"
   rm -f "$work/c-$r.db"*
   pg_fresh_db conveyor
-  conveyor_replay conveyor-postgres "$d/conveyor-postgres-$r" "postgres:$(pg_conn conveyor)" "api:http://127.0.0.1:$api_port/api/pipeline" "$input" --pg-cpu
+  conveyor_replay conveyor-postgres "$d/conveyor-postgres-$r" "postgres:$(pg_conn conveyor)" "api:http://127.0.0.1:$api_port/api/pipeline" "$store_input" --pg-cpu
   psql_ -d conveyor -c "SELECT count(*) FROM events" >"$d/conveyor-postgres-$r/rows.txt" || true
   # the sink rotates its file every 100 MiB and writes dead letters beside it: count the lines of all of them
   mkdir -p "$work/nd"
@@ -204,6 +210,12 @@ run_throughput() {  # run_throughput REP
 
   raw_store sqlite "$work/raw-$r.db" "$d/raw-sqlite-$r"
   rm -f "$work/raw-$r.db"*
+  # diagnostics: the same ceiling, and conveyor into the same schema, without the full-text trigger
+  raw_store sqlite-nofts "$work/raw-$r.db" "$d/raw-sqlite-nofts-$r"
+  rm -f "$work/raw-$r.db"*
+  "$bin/raw-store/e2e-raw-store" sqlite-nofts "$work/c-$r.db" "$store_input" 0 >/dev/null
+  conveyor_replay conveyor-sqlite-nofts "$d/conveyor-sqlite-nofts-$r" "sqlite:$work/c-$r.db" "sqlite:$work/c-$r.db" "$store_input"
+  rm -f "$work/c-$r.db"*
   pg_fresh_db raw
   local c0; c0=$(python3 "$here/lib/measure.py" pgcpu --pg-port "$PG_PORT")
   raw_store pgcopy "$(pg_conn raw)" "$d/raw-pgcopy-$r"
@@ -295,7 +307,7 @@ run_scaling() {  # throughput and memory against parse workers and main-buffer s
       log "scaling, repetition $r/$runs: workers=$w buffer=$b"
       mkdir -p "$work/nd"
       CONVEYOR__PARSE__WORKERS=$w CONVEYOR__BUFFER__CAPACITY=$b \
-        conveyor_replay "conveyor-w$w-b$b" "$d/w$w-b$b-$r" "ndjson:$work/nd/s.ndjson" "files:$work/nd/s*.ndjson" "$work/input-scale.log"
+        conveyor_replay "conveyor-w$w-b$b" "$d/w$w-b$b-$r" "ndjson:$work/nd/s.ndjson" "files:$work/nd/s*.ndjson" "$work/input-scale.log" --stall=10
       rm -rf "$work/nd"
     done
   done
@@ -323,7 +335,7 @@ EOF
   echo "cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
   echo "mem=$(free -h | awk '/^Mem:/ {print $2}')"
   echo "loadavg_start=$(cut -d' ' -f1-3 /proc/loadavg)"
-  echo "input_lines=$input_lines"
+  echo "input_lines=$input_lines (file outputs), store_lines=$store_lines (SQLite, PostgreSQL), peer_pg_lines=$peer_pg_lines, scale_lines=$scale_lines, scenario_s=$scenario_s"
   echo "runs=$runs"
   echo "dotnet=$(dotnet --version)"
   have_rsyslog && echo "rsyslog=$("$RSYSLOG_ROOT/usr/sbin/rsyslogd" -v 2>/dev/null | head -1)"

@@ -68,11 +68,13 @@ summary, md, charts = {}, [], []
 # ---- throughput -----------------------------------------------------------------------------------------------
 tp = load("throughput")
 if tp:
-    order = ["conveyor-sqlite", "raw-sqlite", "conveyor-ndjson", "rsyslog-file", "syslog-ng-file",
+    order = ["conveyor-sqlite", "raw-sqlite", "conveyor-sqlite-nofts", "raw-sqlite-nofts", "conveyor-ndjson", "rsyslog-file", "syslog-ng-file",
              "conveyor-postgres", "raw-pgcopy", "rsyslog-postgres", "syslog-ng-postgres"]
     what = {
         "conveyor-sqlite": "conveyor run --from tcp:// --to sqlite: (parse, enrich, store)",
         "raw-sqlite": "ceiling: prepared INSERT loop, 10k rows/transaction, same rows and schema",
+        "conveyor-sqlite-nofts": "diagnostic: conveyor into the same schema with the FTS5 trigram trigger dropped",
+        "raw-sqlite-nofts": "diagnostic: the ceiling loop without the FTS5 trigram trigger",
         "conveyor-ndjson": "conveyor run --from tcp:// --to ndjson: (JSON lines file)",
         "rsyslog-file": "rsyslog imtcp → mmnormalize → omfile JSON",
         "syslog-ng-file": "syslog-ng apache-accesslog-parser() → file() JSON, flow-control",
@@ -112,6 +114,7 @@ if tp:
     md.append("|---|---|---|")
     for label, a, bs, target in [
         ("conveyor → SQLite / raw SQLite insert loop", "conveyor-sqlite", ["raw-sqlite"], "≥ 0.8"),
+        ("diagnostic, both without the FTS5 trigger: conveyor / raw", "conveyor-sqlite-nofts", ["raw-sqlite-nofts"], ""),
         ("conveyor → NDJSON file / rsyslog → JSON file", "conveyor-ndjson", ["rsyslog-file"], "≥ 1"),
         ("conveyor → NDJSON file / syslog-ng → JSON file", "conveyor-ndjson", ["syslog-ng-file"], ""),
         ("conveyor → PostgreSQL / best peer → PostgreSQL", "conveyor-postgres", ["rsyslog-postgres", "syslog-ng-postgres"], "≥ 4"),

@@ -3,6 +3,8 @@
 // column values, before the clock starts; the timed part is the bare write loop:
 //   sqlite PATH INPUT LINES    prepared single-row INSERT, one transaction per 10,000 rows, into the schema
 //                              SqliteSink creates (same columns, indexes and full-text trigger)
+//   sqlite-nofts PATH INPUT LINES  the same without the full-text trigger (a diagnostic: what the FTS5 trigram index
+//                              costs); with LINES 0 it only prepares such a database for conveyor to write into
 //   pgcopy CONNSTR INPUT LINES Npgsql binary COPY, one COPY (and transaction) per 10,000 rows, straight into the
 //                              events table of the PostgreSQL store (same columns, indexes and day partitions)
 // INPUT is replayed (with a fresh id per row) until LINES rows are written. Prints one JSON object.
@@ -21,9 +23,9 @@ using NpgsqlTypes;
 
 const int RowsPerTransaction = 10_000;
 
-if (args.Length != 4 || args[0] is not ("sqlite" or "pgcopy"))
+if (args.Length != 4 || args[0] is not ("sqlite" or "sqlite-nofts" or "pgcopy"))
 {
-    Console.Error.WriteLine("usage: e2e-raw-store sqlite PATH INPUT LINES | pgcopy CONNSTR INPUT LINES");
+    Console.Error.WriteLine("usage: e2e-raw-store sqlite|sqlite-nofts PATH INPUT LINES | pgcopy CONNSTR INPUT LINES");
     return 2;
 }
 
@@ -32,9 +34,9 @@ var lines = long.Parse(args[3], CultureInfo.InvariantCulture);
 var rows = Row.Load(args[2]);
 var clock = Stopwatch.StartNew();
 var cpu0 = Process.GetCurrentProcess().TotalProcessorTime;
-long written = args[0] == "sqlite"
-    ? await Sqlite.WriteAsync(target, rows, lines, RowsPerTransaction)
-    : await PgCopy.WriteAsync(target, rows, lines, RowsPerTransaction);
+long written = args[0] == "pgcopy"
+    ? await PgCopy.WriteAsync(target, rows, lines, RowsPerTransaction)
+    : await Sqlite.WriteAsync(target, rows, lines, RowsPerTransaction, fullText: args[0] == "sqlite");
 var seconds = clock.Elapsed.TotalSeconds;
 using var self = Process.GetCurrentProcess();
 Console.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
@@ -101,7 +103,7 @@ internal sealed record Row(
 
 internal static class Sqlite
 {
-    public static async Task<long> WriteAsync(string path, List<Row> rows, long lines, int perTransaction)
+    public static async Task<long> WriteAsync(string path, List<Row> rows, long lines, int perTransaction, bool fullText)
     {
         // The sink creates the schema (and sets WAL), so the table is exactly the one conveyor writes.
         await (await SqliteSink.OpenAsync(new SqliteSinkOptions { Path = path })).DisposeAsync();
@@ -109,7 +111,7 @@ internal static class Sqlite
         connection.Open();
         using (var pragma = connection.CreateCommand())
         {
-            pragma.CommandText = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL";
+            pragma.CommandText = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL" + (fullText ? string.Empty : "; DROP TRIGGER events_fts_insert");
             pragma.ExecuteNonQuery();
         }
 
