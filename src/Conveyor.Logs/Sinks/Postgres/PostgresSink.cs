@@ -21,7 +21,7 @@ namespace Conveyor.Logs.Sinks.Postgres;
 /// An event without a timestamp is stored at its observed time; a replay that re-observes it (a new observed
 /// time) lands elsewhere and is not recognised as a duplicate.
 /// </remarks>
-public sealed class PostgresSink : ILogSink
+public sealed class PostgresSink : ILogSink, ILogRetention
 {
     private const string Columns = "id, ts, ts_offset, observed_ts, observed_offset, severity_number, severity_text, status, method, client, url, user_agent, source, body, attributes, resource";
 

@@ -15,7 +15,7 @@ namespace Conveyor.Logs.Sinks.Sqlite;
 /// Calls are serialised by one gate: writes, dead letters, retention and disposal never overlap. Readers
 /// (<see cref="Query.LogStore"/>) use their own connections; WAL lets them read while this writes.
 /// </remarks>
-public sealed class SqliteSink : ILogSink
+public sealed class SqliteSink : ILogSink, ILogRetention
 {
     private const int Columns = 16;
     private const string InsertPrefix =
