@@ -40,6 +40,22 @@ public sealed class PostgresSinkTests
     }
 
     [Fact]
+    public async Task WriteBatchAsync_BatchOverlappingStoredEventsAndItself_StoresEachIdOnce()
+    {
+        var cs = await PostgresTestServer.CreateSchemaAsync();
+        await using (var sink = await PostgresSink.OpenAsync(new PostgresSinkOptions { ConnectionString = cs }))
+        {
+            await sink.WriteBatchAsync(TestEvents.Batch("v", 50), default);
+            var overlapping = TestEvents.Batch("v", 100, 25);
+            overlapping.AddRange(TestEvents.Batch("v", 10, 120));
+            await sink.WriteBatchAsync(overlapping, default);
+        }
+
+        Assert.Equal(125, await PostgresTestServer.ScalarAsync(cs, "SELECT count(*) FROM events"));
+        Assert.Equal(125, await PostgresTestServer.ScalarAsync(cs, "SELECT count(DISTINCT id) FROM events"));
+    }
+
+    [Fact]
     public async Task ApplyRetentionAsync_RetentionDays_DropsOldPartitionsOnly()
     {
         var cs = await PostgresTestServer.CreateSchemaAsync();
