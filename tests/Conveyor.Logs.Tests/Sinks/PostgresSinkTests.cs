@@ -48,11 +48,12 @@ public sealed class PostgresSinkTests
             await sink.WriteBatchAsync(TestEvents.Batch("v", 50), default);
             var overlapping = TestEvents.Batch("v", 100, 25);
             overlapping.AddRange(TestEvents.Batch("v", 10, 120));
+            // ids 0–49 stored; the batch holds 25–124 plus 120–129 again: 0–129 must end up stored once each.
             await sink.WriteBatchAsync(overlapping, default);
         }
 
-        Assert.Equal(125, await PostgresTestServer.ScalarAsync(cs, "SELECT count(*) FROM events"));
-        Assert.Equal(125, await PostgresTestServer.ScalarAsync(cs, "SELECT count(DISTINCT id) FROM events"));
+        Assert.Equal(130, await PostgresTestServer.ScalarAsync(cs, "SELECT count(*) FROM events"));
+        Assert.Equal(130, await PostgresTestServer.ScalarAsync(cs, "SELECT count(DISTINCT id) FROM events"));
     }
 
     [Fact]
