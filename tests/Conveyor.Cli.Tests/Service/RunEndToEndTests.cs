@@ -45,6 +45,17 @@ public sealed class RunEndToEndTests
         await TestWait.UntilAsync(async () => await PipelineReceived(client, "source:file") == 300, TimeSpan.FromSeconds(30), "the file's 300 lines");
         await TestWait.UntilAsync(async () => await PipelineReceived(client, "source:syslog-udp-" + syslog) + await PipelineDropped(client, "source:syslog-udp-" + syslog) == 200, TimeSpan.FromSeconds(10), "the UDP datagrams");
 
+        var metrics = await client.GetStringAsync("/metrics");
+        Assert.Contains("conveyor_pipeline_balanced", metrics, StringComparison.Ordinal);
+        Assert.Contains("conveyor_source_records_received", metrics, StringComparison.Ordinal);
+        Assert.Contains("conveyor_buffer_depth", metrics, StringComparison.Ordinal);
+        using (var pipeline = System.Text.Json.JsonDocument.Parse(await client.GetStringAsync("/api/pipeline")))
+        {
+            var main = pipeline.RootElement.GetProperty("stages").EnumerateArray().First(static e => e.GetProperty("name").GetString() == "main");
+            Assert.Equal(100_000, main.GetProperty("capacity").GetInt64());
+            Assert.All(pipeline.RootElement.GetProperty("stages").EnumerateArray(), static e => Assert.True(e.GetProperty("balanced").GetBoolean(), e.ToString()));
+        }
+
         Assert.Equal(0, await p.TerminateAsync(TimeSpan.FromSeconds(60)));
         var sent = 500 + 1000 + 200 + 300;
         var (events, dead) = await Senders.CountAsync(db);
