@@ -17,6 +17,7 @@ public sealed class AllocationTests
     [InlineData("auto", "83.149.9.216 - - [17/May/2015:10:05:03 +0000] \"GET /presentations/ HTTP/1.1\" 200 203023 \"-\" \"curl/8.5.0\"")]
     [InlineData("syslog3164", "Mar 27 13:06:56 ip-10-77-20-248 sshd[1291]: Server listening on 0.0.0.0 port 22.")]
     [InlineData("logfmt", "time=\"2024-01-15T18:43:09Z\" level=debug msg=\"Handling UDP stream\" a=1 b=two")]
+    [InlineData("json", "{\"time\":\"2024-01-15T18:43:09Z\",\"level\":\"debug\",\"msg\":\"Handling UDP stream\",\"a\":1,\"b\":\"two\"}")]
     public void Parse_Line_AllocatesNoMoreThanTheEventItself(string format, string text)
     {
         var parser = LogParsers.Create(format);
