@@ -179,7 +179,9 @@ pg_fresh_db() { psql_ -c "DROP DATABASE IF EXISTS $1" -c "CREATE DATABASE $1" >/
 pg_conn() { echo "Host=127.0.0.1;Port=$PG_PORT;Username=postgres;Database=$1"; }
 
 # ---- one measured run -----------------------------------------------------------------------------------------
+# Every run gets its own pair of ports: a stopped processor can leave its port in TIME_WAIT or still draining.
 port=$PORT_BASE api_port=$((PORT_BASE + 1))
+next_ports() { port=$((port + 2)); api_port=$((port + 1)); }
 # a failed run is logged and left out of the tables; the other runs go on
 measure() { python3 "$here/lib/measure.py" "$@" || log "FAILED: measure.py $1 $3 (see its processor.log)"; }
 raw_store() {  # raw_store MODE TARGET RUNDIR
@@ -190,6 +192,7 @@ raw_store() {  # raw_store MODE TARGET RUNDIR
 
 conveyor_replay() {  # conveyor_replay NAME RUNDIR SINK DONE [INPUT [MEASURE_OPTION]]; env CONVEYOR__* passes through
   local name=$1 dir=$2 sink=$3 done=$4 in=${5:-$input} extra=${6:---settle=1}
+  next_ports
   measure replay --name "$name" --case throughput --rundir "$dir" --port "$port" --input "$in" --done "$done" --pg-port "$PG_PORT" "$extra" \
     -- "$conveyor" run --from "tcp://127.0.0.1:$port" --from "http://127.0.0.1:$api_port" --to "$sink" --format combined
 }
@@ -217,16 +220,16 @@ run_throughput() {  # run_throughput REP
   conveyor_replay conveyor-sqlite-nofts "$d/conveyor-sqlite-nofts-$r" "sqlite:$work/c-$r.db" "sqlite:$work/c-$r.db" "$store_input"
   rm -f "$work/c-$r.db"*
   pg_fresh_db raw
-  local c0; c0=$(python3 "$here/lib/measure.py" pgcpu --pg-port "$PG_PORT")
   raw_store pgcopy "$(pg_conn raw)" "$d/raw-pgcopy-$r"
-  python3 "$here/lib/measure.py" pgcpu --pg-port "$PG_PORT" --since "$c0" >"$d/raw-pgcopy-$r/pg_server_cpu.txt"
 
   if have_rsyslog; then
+    next_ports
     BENCH_OUT=$work/rs.jsonl measure replay --name rsyslog-file --case throughput --rundir "$d/rsyslog-file-$r" --port "$port" \
       --input "$input" --done "file:$work/rs.jsonl" -- "$here/peers/run-rsyslog.sh"
     head -n 3 "$work/rs.jsonl" >"$d/rsyslog-file-$r/out.head.jsonl"; rm -f "$work/rs.jsonl"
   fi
   if have_syslogng; then
+    next_ports
     BENCH_OUT=$work/sng.jsonl measure replay --name syslog-ng-file --case throughput --rundir "$d/syslog-ng-file-$r" --port "$port" \
       --input "$input" --done "file:$work/sng.jsonl" -- "$here/peers/run-syslog-ng.sh"
     head -n 3 "$work/sng.jsonl" >"$d/syslog-ng-file-$r/out.head.jsonl"; rm -f "$work/sng.jsonl"
@@ -235,11 +238,13 @@ run_throughput() {  # run_throughput REP
     psql_ -f "$here/peers/pg-tables.sql" >/dev/null 2>&1
     head -n "$peer_pg_lines" "$input" >"$work/input-peer-pg.log"
     if have_rsyslog; then
+      next_ports
       BENCH_OUT=/dev/null BENCH_DEST=pg PG_PORT=$PG_PORT measure replay --name rsyslog-postgres --case throughput \
         --rundir "$d/rsyslog-postgres-$r" --port "$port" --input "$work/input-peer-pg.log" --done pgid:access_rsyslog \
         --pg-port "$PG_PORT" --pg-cpu --verify-pg access_rsyslog -- "$here/peers/run-rsyslog.sh"
     fi
     if have_syslogng; then
+      next_ports
       BENCH_OUT=/dev/null BENCH_DEST=d_pg PG_PORT=$PG_PORT measure replay --name syslog-ng-postgres --case throughput \
         --rundir "$d/syslog-ng-postgres-$r" --port "$port" --input "$work/input-peer-pg.log" --done pgid:access_syslogng \
         --pg-port "$PG_PORT" --pg-cpu --verify-pg access_syslogng -- "$here/peers/run-syslog-ng.sh"
@@ -264,11 +269,11 @@ write_config() {  # write_config PATH SINK_URI BATCH LINGER WORKERS MAIN_CAPACIT
 EOF
 }
 
-scenario_config() {  # scenario_config CASE SINK_URI BATCH SINK_QUEUE_MAXBYTES: writes the case's config, prints its path
+scenario_config() {  # scenario_config CASE SINK_URI BATCH SINK_QUEUE_MAXBYTES: writes the case's config (for new ports)
+  next_ports
   mkdir -p "$out/runs/$1"
   write_config "$work/$1.json" "$2" "$3" "00:00:00.050" 2 100000 67108864 "$4"
   cp "$work/$1.json" "$out/runs/$1/config.json"
-  echo "$work/$1.json"
 }
 
 gen() { echo "$conveyor gen --servers 3 --rate $1 --duration ${scenario_s}s --to $2"; }
@@ -277,7 +282,8 @@ run_seed() {  # the seed scenario: 3 web servers at 50k lines/s in total, a sink
   local r=$1 d=$out/runs/seed cfg
   # Little's law: 50,000 lines/s x 5 ms = 250 lines in flight; one writer needs batches of >= 250 lines per 5 ms
   # call just to keep up, so batches of up to 2,000 lines leave room for the SQLite write itself.
-  cfg=$(scenario_config seed "slow:5ms+sqlite:$work/seed-$r.db" 2000 33554432)
+  scenario_config seed "slow:5ms+sqlite:$work/seed-$r.db" 2000 33554432
+  cfg=$work/seed.json
   log "seed scenario, repetition $r/$runs: gen --servers 3 --rate 50000 for ${scenario_s}s -> slow:5ms+sqlite"
   measure scenario --name conveyor-seed --case seed --rundir "$d/conveyor-$r" --port "$port" --duration "$scenario_s" \
     --api "http://127.0.0.1:$api_port/api/pipeline" --latency-db "$work/seed-$r.db" \
@@ -288,12 +294,15 @@ run_seed() {  # the seed scenario: 3 web servers at 50k lines/s in total, a sink
 run_overload() {  # producers at 10x the sink's rate: conveyor over TCP, over HTTP, and the naive unbounded queue
   local r=$1 d=$out/runs/overload cfg
   # the sink: 250 lines per call, 50 ms per call = 5,000 lines/s; the producers: 50,000 lines/s (10x)
-  cfg=$(scenario_config overload "slow:50ms+null:" 250 16777216)
+  cfg=$work/overload.json
   log "overload, repetition $r/$runs: 50,000 lines/s offered to a 5,000 lines/s sink for ${scenario_s}s"
+  scenario_config overload "slow:50ms+null:" 250 16777216
   measure scenario --name conveyor-tcp --case overload --rundir "$d/conveyor-tcp-$r" --port "$port" --duration "$scenario_s" \
     --api "http://127.0.0.1:$api_port/api/pipeline" --sender "$(gen 50000 "tcp://127.0.0.1:$port")" -- "$conveyor" run --config "$cfg"
+  scenario_config overload "slow:50ms+null:" 250 16777216
   measure scenario --name conveyor-http --case overload --rundir "$d/conveyor-http-$r" --port "$port" --duration "$scenario_s" \
     --api "http://127.0.0.1:$api_port/api/pipeline" --sender "$(gen 50000 "http://127.0.0.1:$api_port/ingest")" -- "$conveyor" run --config "$cfg"
+  next_ports
   measure scenario --name naive-tcp --case overload --rundir "$d/naive-tcp-$r" --port "$port" --duration "$scenario_s" \
     --sender "$(gen 50000 "tcp://127.0.0.1:$port")" -- "$bin/naive/e2e-naive" "$port" 250 50
 }

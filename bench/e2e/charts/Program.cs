@@ -45,7 +45,7 @@ foreach (var spec in specs)
             line.LineWidth = 2;
         }
 
-        plot.ShowLegend(Alignment.UpperRight);
+        plot.ShowLegend(Alignment.UpperLeft);
         plot.Axes.Margins(bottom: 0);
     }
 

@@ -99,15 +99,18 @@ class GlobCounter:
         self.pattern, self.files, self.count, self.next_glob = pattern, {}, 0, 0.0
 
     def poll(self):
+        # Files are told apart by inode: a rotation renames the open file (same inode, read on through the open
+        # handle) and creates a new one under the old name (a new inode, opened here).
         now = time.monotonic()
         if now >= self.next_glob:
             self.next_glob = now + 0.2
             for path in glob.glob(self.pattern):
-                if path not in self.files:
-                    try:
-                        self.files[path] = open(path, "rb")
-                    except FileNotFoundError:
-                        pass
+                try:
+                    ino = os.stat(path).st_ino
+                    if ino not in self.files:
+                        self.files[ino] = open(path, "rb")
+                except FileNotFoundError:
+                    pass
         for f in self.files.values():
             while True:
                 buf = f.read(8 << 20)
