@@ -37,13 +37,17 @@ public sealed class ConfigLoaderTests
         var env = new Dictionary<string, string?>
         {
             ["CONVEYOR__BUFFER__CAPACITY"] = "1234",
-            ["CONVEYOR__SHUTDOWN__DRAINTIMEOUT"] = "00:00:05",
+            ["CONVEYOR__SHUTDOWN__DRAINTIMEOUT"] = "5s",
+            ["CONVEYOR__SOURCES__0__IDLETIMEOUT"] = "00:00:07",
+            ["CONVEYOR__SOURCES__0__TYPE"] = "tcp",
+            ["CONVEYOR__SOURCES__0__PORT"] = "9000",
             ["OTHER__BUFFER__CAPACITY"] = "1",
         };
         var (options, errors) = ConfigLoader.Load(new RunRequest(null, [], ["null:"], null, false), env);
         Assert.Empty(errors);
         Assert.Equal(1234, options.Buffer.Capacity);
         Assert.Equal(TimeSpan.FromSeconds(5), options.Shutdown.DrainTimeout);
+        Assert.Equal(TimeSpan.FromSeconds(7), Assert.Single(options.Sources).IdleTimeout);
     }
 
     [Fact]
