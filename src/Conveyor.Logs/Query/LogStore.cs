@@ -63,6 +63,11 @@ internal sealed class SqlLogStore(SqlDialect dialect, Func<DbConnection> connect
         var tieBreak = dialect == SqlDialect.Sqlite ? "rowid" : "id";
         sql.Append(" ORDER BY ").Append(time).Append(" DESC, ").Append(tieBreak).Append(" DESC LIMIT ").Append(Prefix).Append("limit");
         parameters.Add(new(Prefix + "limit", query.Limit));
+        if (query.Offset > 0)
+        {
+            sql.Append(" OFFSET ").Append(Prefix).Append("offset");
+            parameters.Add(new(Prefix + "offset", query.Offset));
+        }
 
         await using var connection = connect();
         await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
