@@ -1,0 +1,136 @@
+using Conveyor.Logs.Parsing;
+using Conveyor.Logs.Sources;
+using Conveyor.Logs.Topology;
+
+namespace Conveyor.Cli.Hosting;
+
+/// <summary>
+/// Runs the topology and its sources inside the host. Start: open sinks, start the workers, bind every source
+/// (a port in use fails the start). Stop (SIGTERM/SIGINT or stdin's end): stop accepting and reading, drain every
+/// buffer and sink queue within <see cref="ShutdownSettings.DrainTimeout"/>, flush the sinks, log the report.
+/// </summary>
+internal sealed partial class PipelineService : IHostedService, IAsyncDisposable
+{
+    private readonly PipelineOptions _options;
+    private readonly IHostApplicationLifetime _lifetime;
+    private readonly ILogger<PipelineService> _logger;
+    private readonly ILoggerFactory _loggers;
+    private readonly TimeProvider _time;
+    private readonly List<LogSource> _sources = [];
+    private readonly TaskCompletionSource<LogTopology> _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private LogTopology? _topology;
+    private ShutdownReport? _report;
+    private int _disposed;
+
+    public PipelineService(PipelineOptions options, IHostApplicationLifetime lifetime, ILoggerFactory loggers, TimeProvider time)
+    {
+        _options = options;
+        _lifetime = lifetime;
+        _loggers = loggers;
+        _logger = loggers.CreateLogger<PipelineService>();
+        _time = time;
+        foreach (var http in options.Sources.Where(static s => s.Type == SourceType.Http))
+        {
+            HttpSources.Add(new HttpSourceBinding(http, new SourceInfo(http.EffectiveName, "http", CreateParser(http))));
+        }
+    }
+
+    /// <summary>The topology, once started; endpoints use it.</summary>
+    public LogTopology? Topology => _topology;
+
+    /// <summary>The HTTP sources; the ingest endpoint picks one by the local port of the request.</summary>
+    public List<HttpSourceBinding> HttpSources { get; } = [];
+
+    /// <summary>The report of the last stop, for tests.</summary>
+    public ShutdownReport? Report => _report;
+
+    /// <summary>True once the service began to stop: ingest answers 503 from then on.</summary>
+    public bool IsStopping => _topology?.IsStopping ?? false;
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        var sinks = await SinkOpener.OpenAllAsync(_options.Sinks, _time, cancellationToken).ConfigureAwait(false);
+        var topology = new LogTopology(_options, sinks, _loggers.CreateLogger<LogTopology>(), _time);
+        _topology = topology;
+        topology.Start();
+        foreach (var http in HttpSources)
+        {
+            topology.AddSource(http.Info);
+        }
+
+        foreach (var options in _options.Sources.Where(static s => s.Type != SourceType.Http))
+        {
+            var info = new SourceInfo(options.EffectiveName, SourceOptions.TypeName(options.Type), CreateParser(options));
+            var logger = _loggers.CreateLogger("Conveyor.Sources." + info.Name);
+            LogSource source = options.Type switch
+            {
+                SourceType.Tcp or SourceType.SyslogTcp => new TcpSource(options, info, topology.Main.Writer, logger, _time),
+                SourceType.Udp or SourceType.SyslogUdp => new UdpSource(options, info, topology.Main.Writer, logger, _time),
+                SourceType.Stdin => new StdinSource(options, info, topology.Main.Writer, logger, _time),
+                SourceType.File => new FileTailSource(options, info, topology.Main.Writer, logger, _time),
+                _ => throw new InvalidOperationException("unreachable: http sources are served by Kestrel"),
+            };
+            await source.StartAsync(cancellationToken).ConfigureAwait(false);
+            _sources.Add(source);
+            topology.AddSource(info);
+        }
+
+        LogStarted(_logger, _options.Sources.Count, string.Join(", ", sinks.Select(static s => s.Name)), _options.Buffer.Capacity, _options.Buffer.MaxBytes >> 20);
+        _ready.TrySetResult(topology);
+        if (HttpSources.Count == 0 && _sources.Count > 0 && _sources.All(static s => s.EndsByItself))
+        {
+            // Standard input (or a fixed set of such sources) is the whole input: when it ends, the job is done.
+            _ = Task.WhenAll(_sources.Select(static s => s.Completion)).ContinueWith(_ => _lifetime.StopApplication(), TaskScheduler.Default);
+        }
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (_topology is not { } topology || _report is not null)
+        {
+            return;
+        }
+
+        LogStopping(_logger, _options.Shutdown.DrainTimeout.TotalSeconds);
+        var started = _time.GetTimestamp();
+        using var deadline = new CancellationTokenSource(_options.Shutdown.DrainTimeout, _time);
+        await Task.WhenAll(_sources.Select(s => s.StopAsync(deadline.Token))).ConfigureAwait(false);
+        var remaining = _options.Shutdown.DrainTimeout - _time.GetElapsedTime(started);
+        var report = await topology.DrainAsync(remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero).ConfigureAwait(false);
+        _report = report with { Took = _time.GetElapsedTime(started) };
+        ShutdownLog.Write(_logger, _report);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        foreach (var s in _sources)
+        {
+            await s.DisposeAsync().ConfigureAwait(false);
+        }
+
+        if (_topology is not null)
+        {
+            await _topology.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    private ILogParser CreateParser(SourceOptions options)
+    {
+        PipelineOptionsValidator.TryFindTimeZone(_options.Parse.TimeZone, out var zone);
+        return LogParsers.Create(options.EffectiveFormat, new ParserOptions { TimeZone = zone ?? TimeZoneInfo.Utc });
+    }
+
+    [LoggerMessage(EventId = 100, Level = LogLevel.Information, Message = "Pipeline started: {Sources} sources, sinks [{Sinks}], main buffer {Capacity} lines / {MaxMiB} MiB")]
+    private static partial void LogStarted(ILogger logger, int sources, string sinks, int capacity, long maxMiB);
+
+    [LoggerMessage(EventId = 101, Level = LogLevel.Information, Message = "Stopping: closing sources, draining (deadline {Seconds} s)")]
+    private static partial void LogStopping(ILogger logger, double seconds);
+}
+
+/// <summary>An HTTP source: its settings and counters.</summary>
+internal sealed record HttpSourceBinding(SourceOptions Options, SourceInfo Info);

@@ -1,0 +1,103 @@
+using System.Net;
+using Conveyor.Cli.Http;
+using Conveyor.Diagnostics;
+using Conveyor.Logs.Sources;
+using Conveyor.Logs.Topology;
+using Microsoft.Extensions.Logging.Console;
+using OpenTelemetry.Metrics;
+
+namespace Conveyor.Cli.Hosting;
+
+/// <summary>
+/// Builds and runs the host of <c>conveyor run</c>: Kestrel when there is an HTTP source (its listener also serves
+/// the operational endpoints), a plain generic host otherwise. All logs go to stderr, so stdout carries only data
+/// (<c>--to ndjson:-</c>). SIGTERM/SIGINT stop the host, which drains the pipeline (see <see cref="PipelineService"/>).
+/// </summary>
+internal static class ServiceHost
+{
+    /// <summary>Runs until stopped; returns the process exit code (0 after a clean drain, 1 when the start failed).</summary>
+    public static async Task<int> RunAsync(PipelineOptions options, Action<IServiceProvider, PipelineService>? onStarted = null, LogLevel minimumLevel = LogLevel.Information)
+    {
+        var http = options.Sources.Where(static s => s.Type == SourceType.Http).ToList();
+        IHost host;
+        if (http.Count > 0)
+        {
+            var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
+            Configure(builder.Services, builder.Logging, options, minimumLevel);
+            builder.WebHost.ConfigureKestrel(k =>
+            {
+                k.AddServerHeader = false;
+                k.Limits.MaxRequestBodySize = http.Max(static s => s.MaxBodyBytes);
+                foreach (var s in http)
+                {
+                    var address = string.Equals(s.Host, "localhost", StringComparison.OrdinalIgnoreCase) ? IPAddress.Loopback : IPAddress.Parse(s.Host);
+                    k.Listen(address, s.Port);
+                }
+            });
+            builder.Services.AddOpenTelemetry().WithMetrics(m => m.AddMeter(MetricNames.Meter).AddPrometheusExporter());
+            var app = builder.Build();
+            app.MapPrometheusScrapingEndpoint("/metrics");
+            AdminEndpoints.Map(app, app.Services.GetRequiredService<PipelineService>(), AdminEndpoints.SearchStoreUri(options));
+            host = app;
+        }
+        else
+        {
+            var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = [], DisableDefaults = false });
+            Configure(builder.Services, builder.Logging, options, minimumLevel);
+            host = builder.Build();
+        }
+
+        var service = host.Services.GetRequiredService<PipelineService>();
+        var logger = host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Conveyor.Run");
+        try
+        {
+            await host.StartAsync().ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            LogStartFailed(logger, ex.Message);
+            await service.DisposeAsync().ConfigureAwait(false);
+            host.Dispose();
+            return 1;
+        }
+
+        onStarted?.Invoke(host.Services, service);
+        await host.WaitForShutdownAsync().ConfigureAwait(false);
+
+        // The container disposes the pipeline service (a singleton) with the host.
+        if (host is IAsyncDisposable d)
+        {
+            await d.DisposeAsync().ConfigureAwait(false);
+        }
+        else
+        {
+            host.Dispose();
+        }
+
+        return 0;
+    }
+
+    private static void Configure(IServiceCollection services, ILoggingBuilder logging, PipelineOptions options, LogLevel minimumLevel)
+    {
+        logging.ClearProviders();
+        logging.AddSimpleConsole(static o =>
+        {
+            o.SingleLine = true;
+            o.TimestampFormat = "HH:mm:ss ";
+            o.UseUtcTimestamp = true;
+        });
+        services.Configure<ConsoleLoggerOptions>(static o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+        logging.SetMinimumLevel(minimumLevel);
+        logging.AddFilter("Microsoft", LogLevel.Warning);
+        logging.AddFilter("Microsoft.Hosting.Lifetime", minimumLevel);
+        services.Configure<HostOptions>(o => o.ShutdownTimeout = options.Shutdown.DrainTimeout + TimeSpan.FromSeconds(15));
+        services.Configure<ConsoleLifetimeOptions>(static o => o.SuppressStatusMessages = true);
+        services.AddSingleton(options);
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton<PipelineService>();
+        services.AddHostedService(static sp => sp.GetRequiredService<PipelineService>());
+    }
+
+    private static void LogStartFailed(ILogger logger, string reason) =>
+        logger.LogCritical("conveyor run could not start: {Reason}", reason);
+}

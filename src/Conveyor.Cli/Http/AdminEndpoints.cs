@@ -1,0 +1,111 @@
+using Conveyor.Cli.Hosting;
+using Conveyor.Logs.Query;
+using Conveyor.Logs.Topology;
+
+namespace Conveyor.Cli.Http;
+
+/// <summary>
+/// The operational endpoints (SPEC §4): <c>/health</c>, <c>/ready</c>, <c>/api/pipeline</c>, <c>/api/search</c>
+/// and the placeholder page at <c>/</c>. <c>/metrics</c> is the OpenTelemetry Prometheus exporter's.
+/// </summary>
+internal static class AdminEndpoints
+{
+    /// <summary>Readiness fails above this fill of the main buffer.</summary>
+    public const double SaturatedFill = 0.9;
+
+    private static readonly string[] Starting = ["starting"];
+
+    public static void Map(WebApplication app, PipelineService service, string? searchStoreUri)
+    {
+        app.MapPost("/ingest", (HttpContext context) => IngestEndpoint.HandleAsync(context, service));
+        app.MapGet("/health", () => Results.Json(new { status = "ok" }, HttpJson.Options));
+        app.MapGet("/ready", async (CancellationToken ct) =>
+        {
+            if (service.Topology is not { } t)
+            {
+                return Results.Json(new { ready = false, reasons = Starting }, HttpJson.Options, statusCode: 503);
+            }
+
+            await t.CheckSinksAsync(ct).ConfigureAwait(false);
+            var reasons = new List<string>();
+            var fill = t.MainFill;
+            if (service.IsStopping)
+            {
+                reasons.Add("stopping");
+            }
+
+            if (fill > SaturatedFill)
+            {
+                reasons.Add($"main buffer {fill:P0} full");
+            }
+
+            reasons.AddRange(t.DownSinks().Select(static s => $"sink {s} is down"));
+            return Results.Json(new { ready = reasons.Count == 0, reasons, main_buffer_fill = fill }, HttpJson.Options, statusCode: reasons.Count == 0 ? 200 : 503);
+        });
+        app.MapGet("/api/pipeline", () => service.Topology is { } t
+            ? Results.Json(t.GetSnapshot(), HttpJson.Options)
+            : Results.Json(new ErrorBody("starting"), HttpJson.Options, statusCode: 503));
+        app.MapGet("/api/search", async (HttpContext context) =>
+        {
+            if (searchStoreUri is null)
+            {
+                context.Response.StatusCode = 404;
+                await context.Response.WriteAsJsonAsync(new ErrorBody("no searchable store: configure a sqlite: or postgres: sink"), HttpJson.Options).ConfigureAwait(false);
+                return;
+            }
+
+            var q = context.Request.Query;
+            using var body = new MemoryStream();
+            int status;
+            var store = LogStore.Open(searchStoreUri);
+            await using (store.ConfigureAwait(false))
+            {
+                var deadLetters = q["dead_letters"].ToString() is "true" or "1";
+                status = await SearchResponse.WriteAsync(body, store, q["q"], q["since"], q["until"], q["limit"], deadLetters, TimeProvider.System, context.RequestAborted).ConfigureAwait(false);
+            }
+
+            context.Response.StatusCode = status;
+            context.Response.ContentType = "application/json; charset=utf-8";
+            body.Position = 0;
+            await body.CopyToAsync(context.Response.Body, context.RequestAborted).ConfigureAwait(false);
+        });
+        app.MapGet("/", () => Results.Content(PlaceholderPage, "text/html; charset=utf-8"));
+    }
+
+    /// <summary>The first store <c>/api/search</c> can query: a sqlite or postgres sink (through a slow: wrapper too).</summary>
+    public static string? SearchStoreUri(PipelineOptions options)
+    {
+        foreach (var sink in options.Sinks)
+        {
+            var uri = sink.Uri;
+            while (SinkUri.Split(uri) is ("slow", var rest) && rest.IndexOf('+', StringComparison.Ordinal) is var plus and >= 0)
+            {
+                uri = rest[(plus + 1)..];
+            }
+
+            if (SinkUri.Split(uri).Scheme is "sqlite" or "postgres")
+            {
+                return uri;
+            }
+        }
+
+        return null;
+    }
+
+    private const string PlaceholderPage = """
+        <!doctype html>
+        <html lang="en">
+        <head><meta charset="utf-8"><title>Conveyor</title></head>
+        <body>
+        <h1>Conveyor</h1>
+        <p>The pipeline is running. The dashboard comes in a later release; until then:</p>
+        <ul>
+        <li><a href="/api/pipeline">/api/pipeline</a>: live state of every source, buffer and sink, with the conservation check</li>
+        <li><a href="/metrics">/metrics</a>: Prometheus metrics of the Conveyor meter</li>
+        <li><a href="/api/search?q=*&amp;limit=20">/api/search?q=*</a>: the newest stored events</li>
+        <li><a href="/ready">/ready</a> and <a href="/health">/health</a></li>
+        </ul>
+        </body>
+        </html>
+        """;
+}
