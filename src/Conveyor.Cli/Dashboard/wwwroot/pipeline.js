@@ -152,7 +152,7 @@ function stageCard(s) {
   return el('article', { class: 'card stage', 'data-name': s.name },
     el('h3', {}, el('span', { text: s.name }), el('span', { class: 'kind', text: [s.kind, s.type].filter(Boolean).join(' · ') })),
     f != null ? el('div', { class: 'meter', title: `${Math.round(f * 100)}% full` }, meterBar(f)) : null,
-    el('dl', {}, rows.flatMap(([k, v]) => [el('dt', { text: k }), el('dd', { text: v })])),
+    el('dl', {}, rows.flatMap(([k, v]) => [el('dt', { text: k }), el('dd', { text: v, 'data-field': k.replace(/[^a-z]+/g, '-') })])),
     el('div', { class: `check ${ok ? 'ok' : 'bad'}`, title: 'received = sent + dropped + dead-lettered + held + left' }, `${ok ? '✓ balanced' : '✗ not balanced'}: ${sum}`));
 }
 
@@ -167,21 +167,20 @@ function sinkCard(k) {
   return el('article', { class: 'card stage', 'data-sink': k.sink },
     el('h3', {}, el('span', { text: k.sink }), el('span', { class: 'kind', text: 'end to end' })),
     el('dl', {}, [['admitted', k.admitted], ['stored', k.stored], ['dead-lettered', k.deadLettered], ['dropped', k.dropped], ['in pipeline', k.inPipeline], ['left', k.left]]
-      .flatMap(([a, b]) => [el('dt', { text: a }), el('dd', { text: count(b) })])),
+      .flatMap(([a, b]) => [el('dt', { text: a }), el('dd', { text: count(b), 'data-field': a.replace(/[^a-z]+/g, '-') })])),
     el('div', { class: `check ${ok ? 'ok' : 'bad'}` },
       `${ok ? '✓ balanced' : '✗ not balanced'}: ${count(k.admitted)} = ${count(k.stored)} + ${count(k.deadLettered)} + ${count(k.dropped)} + ${count(k.inPipeline)} + ${count(k.left)}`));
 }
 
 function summary(snapshot) {
   const stages = snapshot.stages ?? [];
-  const sources = stages.filter(s => s.kind === 'source');
   const buffers = stages.filter(s => s.kind === 'buffer');
   const sinks = stages.filter(s => s.kind === 'sink');
   const head = buffers[0];
   const allOk = typeof snapshot.balanced === 'boolean' ? snapshot.balanced : stages.every(balanced);
   const tile = (label, value, id) => el('div', { class: 'card', id }, el('b', { text: value }), el('span', { text: label }));
   return [
-    tile('lines/s in', short(sources.length ? sources.reduce((a, s) => a + s.rateIn, 0) : head?.rateIn ?? 0), 'sum-in'),
+    tile('lines/s in', short(head?.rateIn ?? 0), 'sum-in'),
     tile('stored/s', short(sinks.reduce((a, s) => a + s.rateOut, 0)), 'sum-out'),
     tile('main buffer', head ? `${Math.round((head.fill ?? 0) * 100)}% · ${short(head.depth)}` : '–', 'sum-fill'),
     tile('dropped', count(stages.reduce((a, s) => a + sumDrops(s), 0)), 'sum-dropped'),
@@ -254,10 +253,10 @@ export class PipelineView {
     document.getElementById('sinks').replaceChildren(...(snapshot.sinks ?? []).map(sinkCard));
 
     const t = snapshot.time ? Date.parse(snapshot.time) / 1000 : Date.now() / 1000;
-    const sources = stages.filter(s => s.kind === 'source');
     const buffers = stages.filter(s => s.kind === 'buffer');
+    // "In" is what the head buffer accepted: every source's lines meet there, refused ones excluded.
     const values = {
-      'in': sources.length ? sources.reduce((a, s) => a + s.rateIn, 0) : buffers[0]?.rateIn ?? 0,
+      'in': buffers[0]?.rateIn ?? 0,
       'stored': stages.filter(s => s.kind === 'sink').reduce((a, s) => a + s.rateOut, 0),
     };
     const totalDrops = stages.reduce((a, s) => a + sumDrops(s), 0);
