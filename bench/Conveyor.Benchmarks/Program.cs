@@ -1,5 +1,19 @@
 using BenchmarkDotNet.Running;
+using Conveyor.Benchmarks;
 
-// Every benchmark class in this assembly is reachable by filter, e.g.
-//   dotnet run -c Release --project bench/Conveyor.Benchmarks -- --filter '*Buffer*'
+// Console scenarios first; anything else goes to BenchmarkDotNet, whose every class is reachable by filter:
+//   dotnet run -c Release --project bench/Conveyor.Benchmarks -- --filter '*Handoff*'
+//   dotnet run -c Release --project bench/Conveyor.Benchmarks -- overload bounded|unbounded [seconds]
+//   dotnet run -c Release --project bench/Conveyor.Benchmarks -- storage ...
+if (args is ["overload", var mode, ..])
+{
+    return await Overload.RunAsync(mode, args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 10);
+}
+
+if (args is ["storage", ..])
+{
+    return await Conveyor.Benchmarks.Storage.StorageBench.RunAsync(args[1..]);
+}
+
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+return 0;

@@ -11,12 +11,13 @@ namespace Conveyor.Logs.Model;
 public static class LogEventJson
 {
     /// <summary>
-    /// Writer options for event output: non-ASCII text stays readable, and the HTML-sensitive characters
-    /// are still escaped because the dashboard displays these documents.
+    /// Writer options for event output: text stays as written (non-ASCII, quotes, <c>+</c> and <c>&lt;</c> included),
+    /// so <c>conveyor parse | grep</c> finds what the log said. Only what JSON requires is escaped. This is safe for
+    /// the dashboard because it is served as <c>application/json</c> and the page renders every value as text.
     /// </summary>
     public static readonly JsonWriterOptions WriterOptions = new()
     {
-        Encoder = JavaScriptEncoder.Create(System.Text.Unicode.UnicodeRanges.All),
+        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
         Indented = false,
     };
 

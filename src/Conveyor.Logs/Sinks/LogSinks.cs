@@ -1,4 +1,6 @@
 using System.Diagnostics.Metrics;
+using Conveyor.Logs.Sinks.Ndjson;
+using Conveyor.Logs.Sinks.Postgres;
 using Conveyor.Logs.Sinks.Sqlite;
 
 namespace Conveyor.Logs.Sinks;
@@ -23,6 +25,9 @@ public static class LogSinks
         ILogSink inner = scheme switch
         {
             "sqlite" => await SqliteSink.OpenAsync(new SqliteSinkOptions { Path = rest }, timeProvider, cancellationToken).ConfigureAwait(false),
+            "postgres" or "postgresql" => await PostgresSink.OpenAsync(new PostgresSinkOptions { ConnectionString = rest }, timeProvider, cancellationToken).ConfigureAwait(false),
+            "ndjson" when rest == "-" => NdjsonSink.ForStream(Console.OpenStandardOutput(), leaveOpen: false, timeProvider),
+            "ndjson" => NdjsonSink.Open(new NdjsonSinkOptions { Path = rest }, timeProvider),
             _ => throw new ArgumentException($"Unknown sink '{uri}'; expected sqlite:PATH, postgres:CONNSTR, ndjson:PATH or ndjson:-.", nameof(uri)),
         };
         return new ResilientSink(inner, retry, timeProvider, meterFactory);

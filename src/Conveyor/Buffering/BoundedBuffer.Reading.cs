@@ -19,7 +19,7 @@ public sealed partial class BoundedBuffer<T>
             item = DequeueLocked().Item;
             if (_writers.Count > 0)
             {
-                writers = AdmitWritersLocked(_time.GetTimestamp());
+                writers = AdmitWritersLocked(Now());
             }
 
             completed = _writerCompleted && _queue.Count == 0;
@@ -62,7 +62,7 @@ public sealed partial class BoundedBuffer<T>
 
             if (moved > 0 && _writers.Count > 0)
             {
-                writers = AdmitWritersLocked(_time.GetTimestamp());
+                writers = AdmitWritersLocked(Now());
             }
 
             completed = moved > 0 && _writerCompleted && _queue.Count == 0;

@@ -43,7 +43,7 @@ public sealed partial class BoundedBuffer<T>
         List<T>? evicted = null;
         DropReason? dropped = null;
         WriteStatus status;
-        var now = _time.GetTimestamp();
+        var now = Now();
         lock (_lock)
         {
             if (_writerCompleted)
@@ -176,7 +176,7 @@ public sealed partial class BoundedBuffer<T>
         List<T>? evicted = null;
         DropReason? dropped = null;
         WriteStatus status;
-        var now = _time.GetTimestamp();
+        var now = Now();
         var keepEntries = false;
         lock (_lock)
         {
@@ -323,7 +323,7 @@ public sealed partial class BoundedBuffer<T>
             }
 
             _writers.Remove(waiter);
-            _blockedTicks += _time.GetTimestamp() - waiter.StartedAt;
+            _blockedTicks += Now() - waiter.StartedAt;
             waiter.Clear();
         }
 
@@ -342,12 +342,12 @@ public sealed partial class BoundedBuffer<T>
             }
 
             _writers.Remove(waiter);
-            _blockedTicks += _time.GetTimestamp() - waiter.StartedAt;
+            _blockedTicks += Now() - waiter.StartedAt;
             _blockTimedOut += waiter.Count;
             items = waiter.TakeItems();
 
             // The head may have been a large write blocking smaller ones behind it that fit now.
-            admitted = AdmitWritersLocked(_time.GetTimestamp());
+            admitted = AdmitWritersLocked(Now());
             AssertInvariants();
         }
 

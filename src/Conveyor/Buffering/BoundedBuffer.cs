@@ -36,6 +36,7 @@ public sealed partial class BoundedBuffer<T> : IBufferStatisticsSource
     private readonly TimeSpan? _blockTimeout;
     private readonly Action<T, DropReason>? _onDropped;
     private readonly TimeProvider _time;
+    private readonly bool _systemClock;
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly ReaderWaiter?[] _readerPool = new ReaderWaiter?[8];
     private readonly WriterWaiter?[] _writerPool = new WriterWaiter?[8];
@@ -69,6 +70,7 @@ public sealed partial class BoundedBuffer<T> : IBufferStatisticsSource
         _blockTimeout = options.BlockTimeout == Timeout.InfiniteTimeSpan ? null : options.BlockTimeout;
         _onDropped = options.OnDropped;
         _time = options.TimeProvider;
+        _systemClock = ReferenceEquals(_time, TimeProvider.System);
         _queue = new RingQueue<Entry>(Math.Min(_capacity, 256));
         Writer = new BufferWriter<T>(this);
         Reader = new BufferReader<T>(this);
@@ -117,7 +119,7 @@ public sealed partial class BoundedBuffer<T> : IBufferStatisticsSource
     /// <summary>A consistent snapshot of the counters.</summary>
     public BufferStatistics GetStatistics()
     {
-        var now = _time.GetTimestamp();
+        var now = Now();
         lock (_lock)
         {
             var blocked = _blockedTicks;
@@ -139,14 +141,23 @@ public sealed partial class BoundedBuffer<T> : IBufferStatisticsSource
                 Rejected = _rejected,
                 BlockTimedOut = _blockTimedOut,
                 TooLarge = _tooLarge,
-                BlockedTime = _time.GetElapsedTime(0, blocked),
+                BlockedTime = Elapsed(0, blocked),
                 BlockedWriters = _writers.Count,
                 WaitingReaders = _readers.Count,
-                OldestItemAge = _queue.Count == 0 ? TimeSpan.Zero : _time.GetElapsedTime(_queue.PeekHead().EnqueuedAt, now),
+                OldestItemAge = _queue.Count == 0 ? TimeSpan.Zero : Elapsed(_queue.PeekHead().EnqueuedAt, now),
                 IsWriterCompleted = _writerCompleted,
             };
         }
     }
+
+    /// <summary>
+    /// The buffer's clock for item age and blocked time. With the system clock it is <see cref="Environment.TickCount64"/>
+    /// (milliseconds, a few nanoseconds to read, where a <see cref="TimeProvider"/> timestamp costs tens): ages are
+    /// reported in seconds, so millisecond resolution loses nothing. A test clock is read through the provider.
+    /// </summary>
+    private long Now() => _systemClock ? Environment.TickCount64 : _time.GetTimestamp();
+
+    private TimeSpan Elapsed(long from, long to) => _systemClock ? TimeSpan.FromMilliseconds(to - from) : _time.GetElapsedTime(from, to);
 
     private long SizeOf(T item)
     {

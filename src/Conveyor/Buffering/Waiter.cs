@@ -12,9 +12,13 @@ namespace Conveyor;
 /// completion of the buffer. Completion itself happens after the lock is released, because continuations run
 /// asynchronously but <c>SetResult</c> still touches the scheduler.
 /// </remarks>
-internal abstract class Waiter : IValueTaskSource<bool>
+internal abstract class Waiter : IValueTaskSource<bool>, IThreadPoolWorkItem
 {
-    private ManualResetValueTaskSourceCore<bool> _core = new() { RunContinuationsAsynchronously = true };
+    // Continuations run inline on the pool thread that executes this waiter as a work item (see SetResult), so the
+    // core itself must not queue them a second time.
+    private ManualResetValueTaskSourceCore<bool> _core = new() { RunContinuationsAsynchronously = false };
+    private bool _pendingResult;
+    private Exception? _pendingError;
     private CancellationTokenRegistration _cancellation;
     private ITimer? _timer;
 
@@ -25,7 +29,7 @@ internal abstract class Waiter : IValueTaskSource<bool>
     /// <summary>Incremented each time the waiter is reused, so a late timer callback can tell it is stale.</summary>
     internal int Generation;
 
-    /// <summary>When the wait started, in <see cref="TimeProvider.GetTimestamp"/> units (writers only).</summary>
+    /// <summary>When the wait started, on the owning buffer's clock (writers only).</summary>
     internal long StartedAt;
 
     public ValueTask<bool> AsValueTask() => new(this, _core.Version);
@@ -39,9 +43,36 @@ internal abstract class Waiter : IValueTaskSource<bool>
         }
     }
 
-    public void SetResult(bool result) => _core.SetResult(result);
+    /// <summary>
+    /// Completes the wait on a thread-pool thread, never inline. The waiter is queued globally rather than to the
+    /// completing thread's local queue: a producer that wakes its consumer keeps producing, and a continuation
+    /// parked in its local queue would wait for a steal while the other core idles.
+    /// </summary>
+    public void SetResult(bool result)
+    {
+        _pendingResult = result;
+        _pendingError = null;
+        ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+    }
 
-    public void SetException(Exception error) => _core.SetException(error);
+    public void SetException(Exception error)
+    {
+        _pendingError = error;
+        ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+    }
+
+    void IThreadPoolWorkItem.Execute()
+    {
+        if (_pendingError is { } error)
+        {
+            _pendingError = null;
+            _core.SetException(error);
+        }
+        else
+        {
+            _core.SetResult(_pendingResult);
+        }
+    }
 
     /// <summary>Called (outside any lock) when the token fires; the owner decides whether the waiter is still waiting.</summary>
     protected abstract void OnCanceled(CancellationToken token);

@@ -24,6 +24,13 @@ public class ConsumerStage<TIn> : IAsyncDisposable
     private readonly ResiliencePipeline _retry;
     private readonly CancellationTokenSource _stop;
     private readonly List<TIn>?[] _inFlight;
+    private readonly Task?[] _workers;
+    private readonly CancellationTokenSource?[] _retire;
+    private readonly Lock _scaleLock = new();
+    private ITimer? _scaler;
+    private int _target;
+    private int _idleTicks;
+    private bool _scalingDone;
     private readonly TagList _tags;
     private readonly Lock _leftLock = new();
     private readonly List<TIn> _left = [];
@@ -43,7 +50,10 @@ public class ConsumerStage<TIn> : IAsyncDisposable
         _input = input;
         _options = options;
         _stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        _inFlight = new List<TIn>?[options.Workers];
+        var most = options.MaxWorkers ?? options.Workers;
+        _inFlight = new List<TIn>?[most];
+        _workers = new Task?[most];
+        _retire = new CancellationTokenSource?[most];
         _tags = new TagList { { MetricNames.TagStage, options.Name } };
         _retry = BuildRetry(options);
     }
@@ -74,7 +84,7 @@ public class ConsumerStage<TIn> : IAsyncDisposable
             Retries = Interlocked.Read(ref _retries),
             Left = Interlocked.Read(ref _leftCount),
             InFlight = inFlight,
-            Workers = _options.Workers,
+            Workers = Volatile.Read(ref _target),
         };
     }
 
@@ -137,14 +147,66 @@ public class ConsumerStage<TIn> : IAsyncDisposable
 
     private protected void Start()
     {
-        var workers = new Task[_options.Workers];
-        for (var i = 0; i < workers.Length; i++)
+        lock (_scaleLock)
         {
-            var worker = i;
-            workers[i] = Task.Run(() => RunWorkerAsync(worker));
+            for (var i = 0; i < _options.Workers; i++)
+            {
+                StartWorkerLocked(i);
+            }
+
+            _target = _options.Workers;
         }
 
-        _completion = CompleteAsync(workers);
+        if (_options.MaxWorkers > _options.Workers)
+        {
+            _scaler = _options.TimeProvider.CreateTimer(static s => ((ConsumerStage<TIn>)s!).Scale(), this, _options.ScaleInterval, _options.ScaleInterval);
+        }
+
+        _completion = CompleteAsync();
+    }
+
+    private void StartWorkerLocked(int worker)
+    {
+        var retire = new CancellationTokenSource();
+        _retire[worker]?.Dispose();
+        _retire[worker] = retire;
+        var token = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token, retire.Token).Token;
+        _workers[worker] = Task.Run(() => RunWorkerAsync(worker, token));
+    }
+
+    /// <summary>One look at the backlog: grow while more than a batch per worker waits, shrink after sustained idleness.</summary>
+    private void Scale()
+    {
+        lock (_scaleLock)
+        {
+            if (_scalingDone || _stop.IsCancellationRequested || _input.Completion.IsCompleted)
+            {
+                return;
+            }
+
+            var backlog = (long)_input.Count;
+            var live = _target;
+            if (backlog > (long)_options.BatchMaxItems * live && live < _inFlight.Length && _workers[live] is not { IsCompleted: false })
+            {
+                StartWorkerLocked(live);
+                Volatile.Write(ref _target, live + 1);
+                _idleTicks = 0;
+            }
+            else if (backlog == 0 && live > _options.Workers)
+            {
+                if (++_idleTicks >= 3)
+                {
+                    // The highest-numbered worker retires; a wait it is in ends without taking items.
+                    Volatile.Write(ref _target, live - 1);
+                    _retire[live - 1]!.Cancel();
+                    _idleTicks = 0;
+                }
+            }
+            else
+            {
+                _idleTicks = 0;
+            }
+        }
     }
 
     /// <summary>Handles one batch: the handler proper. Transform stages also emit the results here.</summary>
@@ -218,20 +280,20 @@ public class ConsumerStage<TIn> : IAsyncDisposable
         ConveyorMeter.StageDeadLettered.Add(1, _tags);
     }
 
-    private async Task RunWorkerAsync(int worker)
+    private async Task RunWorkerAsync(int worker, CancellationToken token)
     {
         var batch = new List<TIn>(Math.Min(_options.BatchMaxItems, 4096));
         var stopping = _stop.Token;
-        while (true)
+        while (worker < Volatile.Read(ref _target))
         {
             batch.Clear();
             int count;
             long sequence;
             try
             {
-                (count, sequence) = await ReadAsync(batch, stopping).ConfigureAwait(false);
+                (count, sequence) = await ReadAsync(batch, token).ConfigureAwait(false);
             }
-            catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+            catch (OperationCanceledException) when (token.IsCancellationRequested)
             {
                 // A cancelled read holds no items (the buffer returns what it took instead of throwing).
                 return;
@@ -270,19 +332,43 @@ public class ConsumerStage<TIn> : IAsyncDisposable
         }
     }
 
-    private async Task CompleteAsync(Task[] workers)
+    private async Task CompleteAsync()
     {
         Exception? workerError = null;
-        try
+        while (true)
         {
-            await Task.WhenAll(workers).ConfigureAwait(false);
+            Task[] running;
+            lock (_scaleLock)
+            {
+                running = [.. _workers.Where(static w => w is not null)!];
+                if (running.All(static w => w.IsCompleted))
+                {
+                    // No worker left to add more: the scaler stops for good before the output completes.
+                    _scalingDone = true;
+                    break;
+                }
+            }
+
+            try
+            {
+                await Task.WhenAll(running).ConfigureAwait(false);
+            }
+            catch (Exception)
+            {
+            }
         }
-        catch (Exception) when (workers.All(static w => w.IsCompletedSuccessfully || w.IsCanceled))
+
+        if (_scaler is not null)
         {
+            await _scaler.DisposeAsync().ConfigureAwait(false);
         }
-        catch (Exception error)
+
+        foreach (var w in _workers)
         {
-            workerError = error;
+            if (w is { IsFaulted: true })
+            {
+                workerError ??= w.Exception!.InnerException;
+            }
         }
 
         Exception? inputError = null;

@@ -7,12 +7,22 @@ public sealed class StageOptions<T>
     /// <summary>The name used as the <c>stage</c> tag of metrics and in dead letters. Default <c>"stage"</c>.</summary>
     public string Name { get; set; } = "stage";
 
-    /// <summary>Workers running the handler in parallel. Default 1.</summary>
+    /// <summary>Workers running the handler in parallel; with <see cref="MaxWorkers"/>, the fewest. Default 1.</summary>
     public int Workers { get; set; } = 1;
 
     /// <summary>
+    /// When set above <see cref="Workers"/>, the stage adapts: every <see cref="ScaleInterval"/> it adds a worker
+    /// while more than a batch per worker is waiting, and retires one after three intervals with nothing queued,
+    /// never going below <see cref="Workers"/> or above this. Default <c>null</c>: a fixed <see cref="Workers"/>.
+    /// </summary>
+    public int? MaxWorkers { get; set; }
+
+    /// <summary>How often an adaptive stage looks at its backlog. Default 1 s.</summary>
+    public TimeSpan ScaleInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
     /// Keep output in input order even with several workers (transform stages only). Default false. Costs a
-    /// reorder window of <see cref="Workers"/> × 2 batches: a slow item holds back the output behind it.
+    /// reorder window of (<see cref="MaxWorkers"/> or <see cref="Workers"/>) × 2 batches: a slow item holds back the output behind it.
     /// </summary>
     public bool Ordered { get; set; }
 
@@ -49,6 +59,16 @@ public sealed class StageOptions<T>
         if (Workers < 1)
         {
             throw new ArgumentException($"{nameof(Workers)} must be at least 1 (was {Workers}).", nameof(Workers));
+        }
+
+        if (MaxWorkers is { } max && max < Workers)
+        {
+            throw new ArgumentException($"{nameof(MaxWorkers)} must be at least {nameof(Workers)} ({Workers}) when set (was {max}).", nameof(MaxWorkers));
+        }
+
+        if (ScaleInterval <= TimeSpan.Zero)
+        {
+            throw new ArgumentException($"{nameof(ScaleInterval)} must be positive (was {ScaleInterval}).", nameof(ScaleInterval));
         }
 
         if (BatchMaxItems < 1)

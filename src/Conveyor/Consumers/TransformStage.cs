@@ -33,12 +33,13 @@ public sealed class TransformStage<TIn, TOut> : ConsumerStage<TIn>
         _transform = transform;
         Output = output;
         _completeOutput = completeOutput;
-        _ordered = options.Ordered && options.Workers > 1;
+        _ordered = options.Ordered && (options.MaxWorkers ?? options.Workers) > 1;
         if (_ordered)
         {
             _readLock = new SemaphoreSlim(1, 1);
             _emitLock = new SemaphoreSlim(1, 1);
-            _window = new SemaphoreSlim(options.Workers * 2, options.Workers * 2);
+            var most = options.MaxWorkers ?? options.Workers;
+            _window = new SemaphoreSlim(most * 2, most * 2);
             _pending = [];
         }
 

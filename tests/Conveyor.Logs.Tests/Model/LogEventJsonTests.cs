@@ -42,12 +42,15 @@ public sealed class LogEventJsonTests
     }
 
     [Fact]
-    public void Write_HtmlInValues_IsEscaped()
+    public void Write_TextAsWritten_RoundTripsReadably()
     {
-        var e = new LogEvent("x", "s", "<script>alert(1)</script>", DateTimeOffset.UnixEpoch);
+        const string body = "GET /a?b=c+d \"q\" <script>alert(1)</script> é \u0001";
+        var e = new LogEvent("x", "s", body, new DateTimeOffset(2020, 1, 1, 0, 0, 0, TimeSpan.FromHours(3.5)));
         var json = Serialize(e);
-        Assert.DoesNotContain("<script>", json, StringComparison.Ordinal);
-        Assert.Equal("<script>alert(1)</script>", JsonDocument.Parse(json).RootElement.GetProperty("body").GetString());
+        Assert.Contains("+03:30", json, StringComparison.Ordinal);
+        Assert.Contains("c+d", json, StringComparison.Ordinal);
+        Assert.Contains("é", json, StringComparison.Ordinal);
+        Assert.Equal(body, JsonDocument.Parse(json).RootElement.GetProperty("body").GetString());
     }
 
     [Fact]

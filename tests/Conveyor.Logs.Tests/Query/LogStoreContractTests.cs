@@ -14,6 +14,9 @@ public abstract class LogStoreContractTests
     /// <summary>Whether the events table still exists and holds all thirty events.</summary>
     protected abstract Task<long> CountEventsRawAsync();
 
+    /// <summary>False for jsonb, which keeps object keys in its own order: attributes then compare as sets.</summary>
+    protected virtual bool PreservesAttributeOrder => true;
+
     public static TheoryData<string, string[]> Cases() => GoldenData.Cases();
 
     [Theory]
@@ -34,7 +37,7 @@ public abstract class LogStoreContractTests
         var stored = (await store.SearchAsync(new LogQuery("*", Limit: 100))).Events.ToDictionary(e => e.Id);
         foreach (var original in GoldenData.Events())
         {
-            Assert.Equal(Json(original), Json(stored[original.Id]));
+            Assert.Equal(Json(original, PreservesAttributeOrder), Json(stored[original.Id], PreservesAttributeOrder));
         }
     }
 
@@ -169,8 +172,24 @@ public abstract class LogStoreContractTests
         new DeadLetter("d2", "http", "json", "unterminated brace", "{\"a\": 1", TestEvents.Base.AddMinutes(1)),
     ];
 
-    private static string Json(LogEvent e)
+    private static string Json(LogEvent e, bool keepOrder)
     {
+        if (!keepOrder)
+        {
+            var sorted = new LogEvent(e.Id, e.Source, e.Body, e.ObservedTimestamp) { Timestamp = e.Timestamp, SeverityNumber = e.SeverityNumber, SeverityText = e.SeverityText };
+            foreach (var (k, v) in e.Attributes.OrderBy(a => a.Key, StringComparer.Ordinal))
+            {
+                sorted.Attributes.Set(k, v);
+            }
+
+            foreach (var (k, v) in e.HasResource ? e.Resource.OrderBy(a => a.Key, StringComparer.Ordinal) : Enumerable.Empty<KeyValuePair<string, object?>>())
+            {
+                sorted.Resource.Set(k, v);
+            }
+
+            e = sorted;
+        }
+
         using var ms = new MemoryStream();
         using (var w = new Utf8JsonWriter(ms, LogEventJson.WriterOptions))
         {

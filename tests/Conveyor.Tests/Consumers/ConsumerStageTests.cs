@@ -302,6 +302,48 @@ public sealed class ConsumerStageTests
         Assert.Equal(10, s.Processed + s.DeadLettered + s.Left + buffer.Count);
     }
 
+    [Fact]
+    public async Task AdaptiveWorkers_GrowUnderBacklogAndShrinkWhenIdle_ProcessingEachItemOnce()
+    {
+        var time = new FakeTimeProvider();
+        var buffer = new BoundedBuffer<int>(1_000);
+        var gate = new TaskCompletionSource();
+        var seen = new ConcurrentDictionary<int, int>();
+        var stage = Stage.ForEach(buffer.Reader, async (item, _) =>
+        {
+            await gate.Task;
+            seen.AddOrUpdate(item, 1, static (_, n) => n + 1);
+        }, new StageOptions<int> { Workers = 1, MaxWorkers = 4, TimeProvider = time });
+
+        for (var i = 0; i < 100; i++)
+        {
+            buffer.Writer.TryWrite(i);
+        }
+
+        for (var tick = 2; tick <= 4; tick++)
+        {
+            time.Advance(TimeSpan.FromSeconds(1));
+            Assert.Equal(tick, stage.GetStatistics().Workers);
+        }
+
+        time.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal(4, stage.GetStatistics().Workers);
+        await TestWait.UntilAsync(() => stage.GetStatistics().InFlight == 4, "four workers hold an item each");
+
+        gate.SetResult();
+        await TestWait.UntilAsync(() => seen.Count == 100, "every item is processed");
+        for (var i = 0; i < 3; i++)
+        {
+            time.Advance(TimeSpan.FromSeconds(1));
+        }
+
+        Assert.Equal(3, stage.GetStatistics().Workers);
+        buffer.Writer.Complete();
+        await TestWait.Within(stage.Completion);
+        Assert.All(seen.Values, n => Assert.Equal(1, n));
+        Assert.Equal(100, stage.GetStatistics().Processed);
+    }
+
     private static async IAsyncEnumerable<int> ReadAll(BufferReader<int> reader)
     {
         while (await reader.WaitToReadAsync())

@@ -421,8 +421,3 @@ public sealed class SqliteSink : ILogSink
         _ => new SinkException($"SQLite write failed: {e.Message}", isTransient: true, e),
     };
 }
-
-/// <summary>What one retention run deleted.</summary>
-/// <param name="Events">Events deleted.</param>
-/// <param name="DeadLetters">Dead letters deleted.</param>
-public readonly record struct RetentionResult(long Events, long DeadLetters);

@@ -1,0 +1,323 @@
+using System.Buffers;
+using System.Globalization;
+using System.Net.Sockets;
+using Conveyor.Logs.Model;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace Conveyor.Logs.Sinks.Postgres;
+
+/// <summary>
+/// The store for scale: each batch is binary-COPied into a session temp table, then moved with
+/// <c>INSERT … SELECT … ON CONFLICT (id, ts) DO NOTHING</c> into <c>events</c>, partitioned by UTC day (partitions
+/// are created on demand, <see cref="PostgresSinkOptions.PartitionDaysAhead"/> ahead). A batch is one transaction,
+/// so it is stored all-or-nothing and a replay adds nothing.
+/// </summary>
+/// <remarks>
+/// Failures are classified for <see cref="ResilientSink"/>: data the server refuses (SQLSTATE classes 22, 23, 54,
+/// e.g. a NUL byte in text) is permanent; everything else — connection refused or lost, 57P01 admin shutdown,
+/// 08xxx, 53300 too many connections, 40001/40P01 — is transient, and the connection pool is cleared so the next
+/// attempt reconnects instead of reusing dead sockets.
+/// An event without a timestamp is stored at its observed time; a replay that re-observes it (a new observed
+/// time) lands elsewhere and is not recognised as a duplicate.
+/// </remarks>
+public sealed class PostgresSink : ILogSink
+{
+    private const string Columns = "id, ts, ts_offset, observed_ts, observed_offset, severity_number, severity_text, status, method, client, url, user_agent, source, body, attributes, resource";
+
+    private readonly PostgresSinkOptions _options;
+    private readonly NpgsqlDataSource _dataSource;
+    private readonly TimeProvider _time;
+    private readonly HashSet<DateOnly> _partitions = [];
+    private readonly ArrayBufferWriter<byte> _json = new(1024);
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private bool _disposed;
+
+    private PostgresSink(PostgresSinkOptions options, NpgsqlDataSource dataSource, TimeProvider time, bool hasTrigramIndex)
+    {
+        _options = options;
+        _dataSource = dataSource;
+        _time = time;
+        HasTrigramIndex = hasTrigramIndex;
+    }
+
+    /// <inheritdoc />
+    public string Name => "postgres";
+
+    /// <summary>Whether full-text search over body is served by a pg_trgm index (false: pg_trgm is unavailable).</summary>
+    public bool HasTrigramIndex { get; }
+
+    /// <summary>Connects and migrates the schema.</summary>
+    /// <exception cref="ArgumentException">An option is invalid (the message names it).</exception>
+    /// <exception cref="SinkException">The server cannot be reached (transient) or refuses the schema.</exception>
+    public static async Task<PostgresSink> OpenAsync(PostgresSinkOptions options, TimeProvider? timeProvider = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        var dataSource = NpgsqlDataSource.Create(options.ConnectionString);
+        try
+        {
+            await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+            var trigram = await PostgresSchema.MigrateAsync(connection, cancellationToken).ConfigureAwait(false);
+            return new PostgresSink(options, dataSource, timeProvider ?? TimeProvider.System, trigram);
+        }
+        catch (Exception e) when (Classify(e) is { } failure)
+        {
+            await dataSource.DisposeAsync().ConfigureAwait(false);
+            throw failure;
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask WriteBatchAsync(IReadOnlyList<LogEvent> batch, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        if (batch.Count == 0)
+        {
+            return;
+        }
+
+        await RunAsync(
+            async (connection, ct) =>
+            {
+                await EnsurePartitionsAsync(connection, batch, ct).ConfigureAwait(false);
+                await using var tx = await connection.BeginTransactionAsync(ct).ConfigureAwait(false);
+                await PostgresSchema.ExecuteAsync(
+                    connection,
+                    "CREATE TEMP TABLE IF NOT EXISTS conveyor_stage (LIKE events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
+                    ct).ConfigureAwait(false);
+                await CopyAsync(connection, batch, ct).ConfigureAwait(false);
+                await PostgresSchema.ExecuteAsync(
+                    connection,
+                    $"INSERT INTO events ({Columns}) SELECT {Columns} FROM conveyor_stage ON CONFLICT (id, ts) DO NOTHING",
+                    ct).ConfigureAwait(false);
+                await tx.CommitAsync(ct).ConfigureAwait(false);
+                return 0;
+            },
+            cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask WriteDeadLettersAsync(IReadOnlyList<DeadLetter> batch, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        if (batch.Count == 0)
+        {
+            return;
+        }
+
+        await RunAsync(
+            async (connection, ct) =>
+            {
+                await using var cmd = new NpgsqlCommand(
+                    "INSERT INTO dead_letters (id, time, source, parser, reason, raw_line) "
+                    + "SELECT * FROM unnest(@id, @time, @source, @parser, @reason, @raw) ON CONFLICT (id) DO NOTHING",
+                    connection);
+                cmd.Parameters.AddWithValue("id", batch.Select(d => Clean(d.Id)).ToArray());
+                cmd.Parameters.AddWithValue("time", batch.Select(d => d.Time.UtcDateTime).ToArray());
+                cmd.Parameters.AddWithValue("source", batch.Select(d => Clean(d.Source)).ToArray());
+                cmd.Parameters.AddWithValue("parser", batch.Select(d => Clean(d.Parser)).ToArray());
+                cmd.Parameters.AddWithValue("reason", batch.Select(d => Clean(d.Reason)).ToArray());
+                cmd.Parameters.AddWithValue("raw", batch.Select(d => Clean(d.RawLine)).ToArray());
+                return await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+            },
+            cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<SinkHealth> CheckHealthAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+            await PostgresSchema.ExecuteAsync(connection, "SELECT 1", cancellationToken).ConfigureAwait(false);
+            return SinkHealth.Healthy;
+        }
+        catch (Exception e) when (e is NpgsqlException or SocketException or IOException or TimeoutException)
+        {
+            return SinkHealth.Unhealthy(e.Message);
+        }
+    }
+
+    /// <summary>
+    /// Drops day partitions that ended more than <see cref="PostgresSinkOptions.RetentionDays"/> days ago and deletes
+    /// older dead letters. Run it periodically; a no-op without a retention setting.
+    /// </summary>
+    /// <returns>The partitions dropped and the dead letters deleted.</returns>
+    public async Task<RetentionResult> ApplyRetentionAsync(CancellationToken cancellationToken = default)
+    {
+        if (_options.RetentionDays is not { } days)
+        {
+            return default;
+        }
+
+        return await RunAsync(
+            async (connection, ct) =>
+            {
+                var now = _time.GetUtcNow();
+                var firstKept = DateOnly.FromDateTime(now.UtcDateTime).AddDays(-days);
+                var names = new List<string>();
+                await using (var cmd = new NpgsqlCommand(
+                    "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'events'::regclass", connection))
+                await using (var reader = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false))
+                {
+                    while (await reader.ReadAsync(ct).ConfigureAwait(false))
+                    {
+                        names.Add(reader.GetString(0));
+                    }
+                }
+
+                long dropped = 0;
+                foreach (var name in names)
+                {
+                    if (name.StartsWith("events_p", StringComparison.Ordinal)
+                    && DateOnly.TryParseExact(name.AsSpan("events_p".Length), "yyyyMMdd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var day)
+                        && day < firstKept && name == PostgresSchema.PartitionName(day))
+                    {
+                        await PostgresSchema.ExecuteAsync(connection, $"DROP TABLE IF EXISTS {name}", ct).ConfigureAwait(false);
+                        _partitions.Remove(day);
+                        dropped++;
+                    }
+                }
+
+                await using var delete = new NpgsqlCommand("DELETE FROM dead_letters WHERE time < @cutoff", connection);
+                delete.Parameters.AddWithValue("cutoff", (now - TimeSpan.FromDays(days)).UtcDateTime);
+                var letters = await delete.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+                return new RetentionResult(0, letters, dropped);
+            },
+            cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Waits for a write in progress, then closes every connection.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await _gate.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _disposed = true;
+            await _dataSource.DisposeAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>Runs <paramref name="work"/> on a pooled connection under the writer gate, classifying failures.</summary>
+    private async Task<T> RunAsync<T>(Func<NpgsqlConnection, CancellationToken, Task<T>> work, CancellationToken cancellationToken)
+    {
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+            return await work(connection, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (Classify(e) is { } failure)
+        {
+            OnFailure(failure);
+            throw failure;
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    private async Task EnsurePartitionsAsync(NpgsqlConnection connection, IReadOnlyList<LogEvent> batch, CancellationToken ct)
+    {
+        var needed = new HashSet<DateOnly>();
+        foreach (var e in batch)
+        {
+            var day = DateOnly.FromDateTime(e.EffectiveTimestamp.UtcDateTime);
+            for (var ahead = 0; ahead <= _options.PartitionDaysAhead; ahead++)
+            {
+                var d = day.AddDays(ahead);
+                if (!_partitions.Contains(d))
+                {
+                    needed.Add(d);
+                }
+            }
+        }
+
+        foreach (var day in needed)
+        {
+            try
+            {
+                await PostgresSchema.ExecuteAsync(connection, PostgresSchema.CreatePartitionSql(day), ct).ConfigureAwait(false);
+            }
+            catch (PostgresException e) when (e.SqlState is PostgresErrorCodes.DuplicateTable or PostgresErrorCodes.UniqueViolation)
+            {
+                // Another writer created it between our IF NOT EXISTS check and the create: it exists, which is all we need.
+            }
+
+            _partitions.Add(day);
+        }
+    }
+
+    private async Task CopyAsync(NpgsqlConnection connection, IReadOnlyList<LogEvent> batch, CancellationToken ct)
+    {
+        await using var importer = await connection.BeginBinaryImportAsync($"COPY conveyor_stage ({Columns}) FROM STDIN (FORMAT BINARY)", ct).ConfigureAwait(false);
+        foreach (var e in batch)
+        {
+            await importer.StartRowAsync(ct).ConfigureAwait(false);
+            await importer.WriteAsync(e.Id, NpgsqlDbType.Text, ct).ConfigureAwait(false);
+            await importer.WriteAsync(e.EffectiveTimestamp.UtcDateTime, NpgsqlDbType.TimestampTz, ct).ConfigureAwait(false);
+            await WriteNullableAsync(importer, e.Timestamp is { } t ? StoredEvent.OffsetMinutes(t) : null, NpgsqlDbType.Integer, ct).ConfigureAwait(false);
+            await importer.WriteAsync(e.ObservedTimestamp.UtcDateTime, NpgsqlDbType.TimestampTz, ct).ConfigureAwait(false);
+            await importer.WriteAsync(StoredEvent.OffsetMinutes(e.ObservedTimestamp), NpgsqlDbType.Integer, ct).ConfigureAwait(false);
+            await importer.WriteAsync(e.SeverityNumber, NpgsqlDbType.Integer, ct).ConfigureAwait(false);
+            await WriteNullableAsync(importer, e.SeverityText, NpgsqlDbType.Text, ct).ConfigureAwait(false);
+            var status = StoredEvent.GetInt(e, SemanticNames.HttpResponseStatusCode);
+            await WriteNullableAsync(importer, status is { } s && s is >= int.MinValue and <= int.MaxValue ? (int)s : null, NpgsqlDbType.Integer, ct).ConfigureAwait(false);
+            await WriteNullableAsync(importer, StoredEvent.GetString(e, SemanticNames.HttpRequestMethod), NpgsqlDbType.Text, ct).ConfigureAwait(false);
+            await WriteNullableAsync(importer, StoredEvent.GetString(e, SemanticNames.ClientAddress), NpgsqlDbType.Text, ct).ConfigureAwait(false);
+            await WriteNullableAsync(importer, StoredEvent.GetString(e, SemanticNames.UrlOriginal), NpgsqlDbType.Text, ct).ConfigureAwait(false);
+            await WriteNullableAsync(importer, StoredEvent.GetString(e, SemanticNames.UserAgentOriginal), NpgsqlDbType.Text, ct).ConfigureAwait(false);
+            await importer.WriteAsync(e.Source, NpgsqlDbType.Text, ct).ConfigureAwait(false);
+            await importer.WriteAsync(e.Body, NpgsqlDbType.Text, ct).ConfigureAwait(false);
+            await importer.WriteAsync(StoredEvent.AttributesJson(e.Attributes, _json), NpgsqlDbType.Jsonb, ct).ConfigureAwait(false);
+            await WriteNullableAsync(importer, e.HasResource ? StoredEvent.AttributesJson(e.Resource, _json) : null, NpgsqlDbType.Jsonb, ct).ConfigureAwait(false);
+        }
+
+        await importer.CompleteAsync(ct).ConfigureAwait(false);
+    }
+
+    private static Task WriteNullableAsync<T>(NpgsqlBinaryImporter importer, T? value, NpgsqlDbType type, CancellationToken ct)
+        where T : class =>
+        value is null ? importer.WriteNullAsync(ct) : importer.WriteAsync(value, type, ct);
+
+    private static Task WriteNullableAsync(NpgsqlBinaryImporter importer, int? value, NpgsqlDbType type, CancellationToken ct) =>
+        value is { } v ? importer.WriteAsync(v, type, ct) : importer.WriteNullAsync(ct);
+
+    /// <summary>PostgreSQL text cannot hold NUL; a dead letter must still be storable, so NUL becomes U+FFFD there.</summary>
+    private static string Clean(string s) => s.Contains('\0', StringComparison.Ordinal) ? s.Replace('\0', '\uFFFD') : s;
+
+    private void OnFailure(SinkException failure)
+    {
+        if (failure.IsTransient)
+        {
+            // After a restart every pooled socket is dead; drop them so the retry reconnects at once.
+            _dataSource.Clear();
+            _partitions.Clear();
+        }
+    }
+
+    /// <summary>Maps a failure to transient or permanent; null for exceptions that are not about the store (bugs, cancellation).</summary>
+    internal static SinkException? Classify(Exception e) => e switch
+    {
+        OperationCanceledException => null,
+        SinkException s => s,
+        PostgresException p when p.SqlState.StartsWith("22", StringComparison.Ordinal) || p.SqlState.StartsWith("23", StringComparison.Ordinal) || p.SqlState.StartsWith("54", StringComparison.Ordinal)
+            => new SinkException($"PostgreSQL refused the data ({p.SqlState}): {p.MessageText}", isTransient: false, p),
+        PostgresException p => new SinkException($"PostgreSQL failed ({p.SqlState}): {p.MessageText}", isTransient: true, p),
+        NpgsqlException or SocketException or IOException or TimeoutException => new SinkException($"PostgreSQL unreachable: {e.Message}", isTransient: true, e),
+        InvalidOperationException when e.Source == "Npgsql" => new SinkException($"PostgreSQL connection broken: {e.Message}", isTransient: true, e),
+        _ => null,
+    };
+}
