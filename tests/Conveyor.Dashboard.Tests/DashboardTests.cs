@@ -99,6 +99,29 @@ public sealed class DashboardTests(DashboardFixture fixture) : IClassFixture<Das
     }
 
     [Fact]
+    public async Task Search_MoreThanAPage_PagesOlderAndNewer()
+    {
+        var tag = NewTag();
+        await fixture.IngestAsync(Enumerable.Range(0, 62).Select(i => DashboardFixture.AccessLine($"/{tag}/{i}")));
+        await using var t = await SearchStoredAsync(tag, 62);
+        var rows = t.Page.Locator("#results-body tr");
+        await Expect(rows).ToHaveCountAsync(50);
+        var first = await t.Page.Locator("#results-body td.body").AllTextContentsAsync();
+        await Expect(t.Page.Locator("#newer")).ToBeDisabledAsync();
+
+        await t.Page.ClickAsync("#older");
+        await Expect(rows).ToHaveCountAsync(12);
+        await Expect(t.Page.Locator("#older")).ToBeDisabledAsync();
+        var second = await t.Page.Locator("#results-body td.body").AllTextContentsAsync();
+        Assert.Equal(62, first.Concat(second).Distinct().Count());
+
+        await t.Page.ClickAsync("#newer");
+        await Expect(rows).ToHaveCountAsync(50);
+        Assert.Equal(first, await t.Page.Locator("#results-body td.body").AllTextContentsAsync());
+        Assert.Empty(t.Errors);
+    }
+
+    [Fact]
     public async Task Search_HostileUserAgents_RenderAsTextAndRunNothing()
     {
         var tag = NewTag();
