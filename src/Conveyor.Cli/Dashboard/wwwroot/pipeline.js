@@ -107,7 +107,7 @@ function drawGraph(target, snapshot) {
         svg('title', {}, s.name),
         svg('rect', { class: 'box', width: NODE_W, height: NODE_H, rx: 6 }),
         svg('text', { x: 8, y: 16, 'font-weight': 600 }, clip(s.name, 22)),
-        svg('text', { x: 8, y: 31, class: 'sub' }, clip([s.kind, s.type, s.workers != null ? `${s.workers} workers` : null].filter(Boolean).join(' · '), 28)),
+        svg('text', { x: 8, y: 31, class: 'sub' }, clip([s.kind, s.type, s.workers != null ? `${s.workers} worker${s.workers === 1 ? '' : 's'}` : null].filter(Boolean).join(' · '), 28)),
         svg('text', { x: 8, y: 46, class: 'sub' }, `in ${short(s.rateIn)}/s · out ${short(s.rateOut)}/s`));
       if (s.kind === 'buffer') {
         const f = Math.max(0, Math.min(1, s.fill ?? (s.capacity ? s.depth / s.capacity : 0)));
@@ -205,6 +205,9 @@ class Ring {
   data(keys) { return [this.t, ...keys.map(k => this.rows.get(k) ?? this.t.map(() => null))]; }
 }
 
+/** Axis labels as wall-clock time: the window is minutes long, so dates would only crowd the axis. */
+const clock = t => new Date(t * 1000).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false });
+
 const PALETTE = ['#3b82f6', '#22c55e', '#ef4444', '#f59e0b', '#a855f7', '#14b8a6', '#ec4899', '#84cc16'];
 
 class Chart {
@@ -225,7 +228,7 @@ class Chart {
       width: Math.max(200, this.target.clientWidth), height: 200,
       scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(this.unit === '%' ? 100 : 1, max)] } },
       series: [{}, ...this.keys.map((k, i) => ({ label: k.replace(/^fill:/, ''), stroke: PALETTE[i % PALETTE.length], width: 1.5, value: (u, v) => (v == null ? '–' : short(v) + (this.unit === '%' ? '%' : '/s')) }))],
-      axes: [axis, { ...axis, size: 48, values: (u, vals) => vals.map(v => short(v)) }],
+      axes: [{ ...axis, space: 70, values: (u, vals) => vals.map(clock) }, { ...axis, size: 48, values: (u, vals) => vals.map(v => short(v)) }],
       legend: { live: true },
     };
     this.plot = new uPlot(opts, data, this.target);

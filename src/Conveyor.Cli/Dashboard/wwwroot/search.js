@@ -113,7 +113,8 @@ export class SearchView {
     $('detail-title').textContent = this.dead ? 'Dead letter ' + r.id : 'Event ' + r.id;
     $('detail-fields').replaceChildren(...fields);
     $('detail').hidden = false;
-    $('detail').scrollIntoView({ block: 'nearest' });
+    // Below the table on narrow screens it would be out of sight; beside it on wide ones it already shows.
+    if (matchMedia('(max-width: 1099px)').matches) $('detail').scrollIntoView({ block: 'nearest' });
   }
 
   closeDetail() { $('detail').hidden = true; }
