@@ -27,7 +27,10 @@ internal static class ServiceHost
             builder.WebHost.ConfigureKestrel(k =>
             {
                 k.AddServerHeader = false;
-                k.Limits.MaxRequestBodySize = http.Max(static s => s.MaxBodyBytes);
+                // The ingest endpoint enforces each source's own limit (and the limit after gzip). Kestrel's global limit
+                // stays off so that, after an early 413, it can drain the unread body instead of resetting the connection
+                // under a client that is still sending (Kestrel bounds that drain by time).
+                k.Limits.MaxRequestBodySize = null;
                 foreach (var s in http)
                 {
                     var address = string.Equals(s.Host, "localhost", StringComparison.OrdinalIgnoreCase) ? IPAddress.Loopback : IPAddress.Parse(s.Host);

@@ -31,16 +31,18 @@ internal sealed class AccessLogParser(AccessLogLayout layout) : ILogParser
 {
     public string Name { get; } = layout == AccessLogLayout.Common ? "common" : "combined";
 
-    public ParseOutcome Parse(ReadOnlySpan<byte> line, in LineContext context)
+    public ParseOutcome Parse(ReadOnlySpan<byte> line, in LineContext context) => Parse(line, context, FindTimestampStart(line));
+
+    /// <summary>Parses with the timestamp's '[' already located (auto-detection found it), so the line is scanned once.</summary>
+    internal ParseOutcome Parse(ReadOnlySpan<byte> line, in LineContext context, int open)
     {
-        var reason = TryParse(line, context, out var e);
+        var reason = TryParse(line, open, context, out var e);
         return reason is null ? ParseOutcome.Success(e!) : ParseOutcome.Failure(Name, Name + ": " + reason, line, context);
     }
 
-    private string? TryParse(ReadOnlySpan<byte> line, in LineContext context, out LogEvent? e)
+    private string? TryParse(ReadOnlySpan<byte> line, int open, in LineContext context, out LogEvent? e)
     {
         e = null;
-        var open = FindTimestampStart(line);
         if (open < 0)
         {
             return "expected ' [' before timestamp";

@@ -64,8 +64,9 @@ internal sealed class AutoParser(TimeZoneInfo zone) : ILogParser
             return _logfmt.Parse(line, context);
         }
 
-        return AccessLogParser.FindTimestampStart(line) >= 0
-            ? _access.Parse(line, context)
+        var open = AccessLogParser.FindTimestampStart(line);
+        return open >= 0
+            ? _access.Parse(line, context, open)
             : ParseOutcome.Failure(Name, "auto: line matches no known format (syslog, JSON, logfmt or access log)", line, context);
     }
 

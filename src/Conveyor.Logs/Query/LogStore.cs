@@ -50,17 +50,52 @@ internal sealed class SqlLogStore(SqlDialect dialect, Func<DbConnection> connect
     private const string EventColumns = "id, ts, ts_offset, observed_ts, observed_offset, severity_number, severity_text, source, body, attributes, resource";
     private const string DeadLetterColumns = "id, source, parser, reason, raw_line, time";
 
+    /// <summary>Newest rows scanned first when a SQLite query has full-text terms; see <see cref="SearchAsync"/>.</summary>
+    internal const int NewestScanRows = 20_000;
+
     public async Task<LogQueryResult> SearchAsync(LogQuery query, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(query);
-        var compiled = QueryCompiler.Compile(query.Parse(), dialect, query.DeadLetters);
+        var node = query.Parse();
+        await using var connection = connect();
+        await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+        if (dialect == SqlDialect.Sqlite && !query.DeadLetters && QueryCompiler.HasOnlyAsciiFullText(node))
+        {
+            // A common word matches a large share of the rows, and the FTS index must hand over (and verify) all
+            // of them before the newest can be picked. Testing the newest rows one by one finds them at once; if
+            // the newest NewestScanRows rows hold enough matches they are exactly the answer (every other match
+            // is older), otherwise the word is rare and the index is the fast way.
+            var scan = QueryCompiler.Compile(node, dialect, scanText: true);
+            var newest = await ReadAsync(connection, query, scan, NewestScanRows, cancellationToken).ConfigureAwait(false);
+            if (newest.Count >= query.Limit)
+            {
+                return newest;
+            }
+        }
+
+        return await ReadAsync(connection, query, QueryCompiler.Compile(node, dialect, query.DeadLetters), null, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<LogQueryResult> ReadAsync(DbConnection connection, LogQuery query, CompiledQuery compiled, int? newestRows, CancellationToken cancellationToken)
+    {
         var table = query.DeadLetters ? "dead_letters" : "events";
         var time = query.DeadLetters ? "time" : "ts";
-        var sql = new StringBuilder("SELECT ").Append(query.DeadLetters ? DeadLetterColumns : EventColumns)
-            .Append(" FROM ").Append(table).Append(" WHERE ").Append(compiled.Where);
-        var parameters = new List<KeyValuePair<string, object>>(compiled.Parameters);
-        AppendTimeRange(sql, parameters, query, time);
         var tieBreak = dialect == SqlDialect.Sqlite ? "rowid" : "id";
+        var parameters = new List<KeyValuePair<string, object>>(compiled.Parameters);
+        var sql = new StringBuilder("SELECT ").Append(query.DeadLetters ? DeadLetterColumns : EventColumns).Append(" FROM ");
+        if (newestRows is { } rows)
+        {
+            sql.Append("(SELECT rowid, * FROM events WHERE 1");
+            AppendTimeRange(sql, parameters, query, time);
+            sql.Append(" ORDER BY ts DESC, rowid DESC LIMIT ").Append(Prefix).Append("newest) WHERE ").Append(compiled.Where);
+            parameters.Add(new(Prefix + "newest", rows));
+        }
+        else
+        {
+            sql.Append(table).Append(" WHERE ").Append(compiled.Where);
+            AppendTimeRange(sql, parameters, query, time);
+        }
+
         sql.Append(" ORDER BY ").Append(time).Append(" DESC, ").Append(tieBreak).Append(" DESC LIMIT ").Append(Prefix).Append("limit");
         parameters.Add(new(Prefix + "limit", query.Limit));
         if (query.Offset > 0)
@@ -69,8 +104,6 @@ internal sealed class SqlLogStore(SqlDialect dialect, Func<DbConnection> connect
             parameters.Add(new(Prefix + "offset", query.Offset));
         }
 
-        await using var connection = connect();
-        await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var cmd = Command(connection, sql.ToString(), parameters);
         await using var reader = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         var events = new List<LogEvent>();

@@ -37,20 +37,28 @@ public sealed class QueryCompiler
     private readonly StringBuilder _sql = new();
     private readonly List<KeyValuePair<string, object>> _parameters = [];
 
-    private QueryCompiler(SqlDialect dialect, bool deadLetters)
+    private readonly bool _scanText;
+
+    private QueryCompiler(SqlDialect dialect, bool deadLetters, bool scanText)
     {
         _dialect = dialect;
         _deadLetters = deadLetters;
+        _scanText = scanText;
     }
 
     private bool Pg => _dialect == SqlDialect.Postgres;
 
     /// <summary>Compiles <paramref name="node"/> for <paramref name="dialect"/>, against events or dead letters.</summary>
     /// <exception cref="QuerySyntaxException">An unknown field, an operator the field does not support, or a bad time value.</exception>
-    public static CompiledQuery Compile(QueryNode node, SqlDialect dialect, bool deadLetters = false)
+    /// <param name="node">The parsed query.</param>
+    /// <param name="dialect">The store's SQL.</param>
+    /// <param name="deadLetters">Compile against <c>dead_letters</c> instead of <c>events</c>.</param>
+    /// <param name="scanText">SQLite: test full-text terms row by row instead of through the FTS index (for a
+    /// bounded scan of the newest rows, where that is faster than collecting every match of a common word).</param>
+    public static CompiledQuery Compile(QueryNode node, SqlDialect dialect, bool deadLetters = false, bool scanText = false)
     {
         ArgumentNullException.ThrowIfNull(node);
-        var c = new QueryCompiler(dialect, deadLetters);
+        var c = new QueryCompiler(dialect, deadLetters, scanText);
         c.Emit(node);
         return new CompiledQuery(c._sql.ToString(), c._parameters);
     }
@@ -116,7 +124,7 @@ public sealed class QueryCompiler
             // ILIKE '%…%' is what the pg_trgm GIN index on body serves.
             _sql.Append("body ILIKE ").Append(Param("%" + EscapeLike(text) + "%"));
         }
-        else if (text.Length >= MinFullTextLength)
+        else if (text.Length >= MinFullTextLength && !_scanText)
         {
             // The FTS5 trigram index answers substring matches of three characters or more.
             _sql.Append("rowid IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ")
@@ -323,6 +331,26 @@ public sealed class QueryCompiler
         {
             _sql.Append($"({asText} {SqlOperator(c.Operator)} {Param(c.Value)})");
         }
+    }
+
+    /// <summary>
+    /// True when the query has full-text terms and every one is ASCII: then a row-by-row test (ASCII case folding)
+    /// answers exactly like the FTS index, and a bounded newest-first scan may replace it.
+    /// </summary>
+    public static bool HasOnlyAsciiFullText(QueryNode node)
+    {
+        var found = false;
+        bool Visit(QueryNode n) => n switch
+        {
+            AndNode a => Visit(a.Left) && Visit(a.Right),
+            OrNode o => Visit(o.Left) && Visit(o.Right),
+            NotNode x => Visit(x.Operand),
+            TextNode t => (found = true) && System.Text.Ascii.IsValid(t.Text),
+            CompareNode { Operator: QueryOperator.Contains } c when c.Field.Equals("body", StringComparison.OrdinalIgnoreCase)
+                => (found = true) && System.Text.Ascii.IsValid(c.Value),
+            _ => true,
+        };
+        return Visit(node) && found;
     }
 
     private static string SqlOperator(QueryOperator op) => op switch

@@ -117,6 +117,8 @@ public static class QueryParser
         {
             case TokenKind.String:
                 return new TextNode(t.Text);
+            case TokenKind.Word when IsKeyword(t.Text):
+                throw new QuerySyntaxException(t.Column, $"expected a term before '{t.Text}'");
             case TokenKind.Word:
                 if (s.Peek.Kind != TokenKind.Operator)
                 {

@@ -10,8 +10,9 @@ namespace Conveyor.Logs.Sources;
 /// Tails every file matching a glob (<c>file:///var/log/nginx/*.log</c>): new files are picked up, a file renamed
 /// away (rotation) is read to its end before its successor is read from the start, a file that shrinks
 /// (truncation, copytruncate) is read again from the start, and offsets are checkpointed atomically (temp file +
-/// rename) so a restart resumes where the last admitted line ended. Ids are <c>path:byte-offset</c>, stable across
-/// restarts, so a line re-read after a crash is stored once (sinks are idempotent on ids).
+/// rename) so a restart resumes where the last admitted line ended. Ids are <c>path:generation:byte-offset</c>, stable
+/// across restarts, so a line re-read after a crash is stored once (sinks are idempotent on ids); the generation
+/// counts the rotations and truncations seen at that path, so new lines at old offsets never collide with old ids.
 /// </summary>
 /// <remarks>
 /// A file is recognised by its first bytes (up to 64): a file at the same path whose first bytes differ is a new
@@ -117,6 +118,7 @@ public sealed partial class FileTailSource : LogSource
                     continue;
                 }
 
+                successor.Generation = file.Generation + 1;
                 _files[path] = file = successor;
             }
             else if (identity == Change.Truncated)
@@ -134,12 +136,13 @@ public sealed partial class FileTailSource : LogSource
 
         foreach (var gone in _files.Keys.Except(present).ToList())
         {
-            // Renamed away without a successor (yet): read what is left, then forget it.
+            // Renamed away without a successor (yet): read what is left, then forget it (its successor, when it appears,
+        // continues the generation count through the checkpoint).
             var file = _files[gone];
             progressed |= await ReadAsync(file, final: true).ConfigureAwait(false);
             await file.Stream.DisposeAsync().ConfigureAwait(false);
             _files.Remove(gone);
-            _checkpoints.Remove(gone);
+            _checkpoints[gone] = new Checkpoint(file.Offset, Convert.ToBase64String(file.Fingerprint), file.Generation);
         }
 
         if (progressed)
@@ -164,10 +167,18 @@ public sealed partial class FileTailSource : LogSource
 
         var file = new TailedFile(path, stream, Options.MaxLineBytes);
         file.Fingerprint = ReadPrefix(stream, FingerprintBytes);
-        if (!ignoreCheckpoint && _checkpoints.TryGetValue(path, out var cp) && cp.Offset <= stream.Length
-            && file.Fingerprint.AsSpan().StartsWith(Convert.FromBase64String(cp.Fingerprint)))
+        if (!ignoreCheckpoint && _checkpoints.TryGetValue(path, out var cp))
         {
-            file.Offset = cp.Offset;
+            if (cp.Offset <= stream.Length && file.Fingerprint.AsSpan().StartsWith(Convert.FromBase64String(cp.Fingerprint)))
+            {
+                file.Offset = cp.Offset;
+                file.Generation = cp.Generation;
+            }
+            else
+            {
+                // Replaced or truncated while we were down: a new generation, read from the start.
+                file.Generation = cp.Generation + 1;
+            }
         }
 
         return file;
@@ -236,14 +247,14 @@ public sealed partial class FileTailSource : LogSource
                     break;
                 }
 
-                lines.Add(MakeLine(file.Path, frame, start, status == FrameStatus.Oversized));
+                lines.Add(MakeLine(file.Path, file.Generation, frame, start, status == FrameStatus.Oversized));
             }
 
             if (n == 0 && final && !sequence.IsEmpty)
             {
                 var start = file.Offset + (initial - sequence.Length);
                 var oversized = sequence.Length > Options.MaxLineBytes;
-                lines.Add(MakeLine(file.Path, oversized ? sequence.Slice(0, Options.MaxLineBytes) : sequence, start, oversized));
+                lines.Add(MakeLine(file.Path, file.Generation, oversized ? sequence.Slice(0, Options.MaxLineBytes) : sequence, start, oversized));
                 sequence = sequence.Slice(sequence.End);
             }
 
@@ -267,9 +278,9 @@ public sealed partial class FileTailSource : LogSource
         return any;
     }
 
-    private RawLine MakeLine(string path, in ReadOnlySequence<byte> frame, long offset, bool oversized)
+    private RawLine MakeLine(string path, int generation, in ReadOnlySequence<byte> frame, long offset, bool oversized)
     {
-        var id = path + ":" + offset.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var id = path + ":" + generation.ToString(System.Globalization.CultureInfo.InvariantCulture) + ":" + offset.ToString(System.Globalization.CultureInfo.InvariantCulture);
         return oversized
             ? new RawLine(frame.ToArray(), Info, id, Time.GetUtcNow(), "line longer than the maximum of " + Options.MaxLineBytes.ToString(System.Globalization.CultureInfo.InvariantCulture) + " bytes; the first bytes are kept")
             : new RawLine(frame.ToArray(), Info, id, Time.GetUtcNow());
@@ -279,7 +290,7 @@ public sealed partial class FileTailSource : LogSource
     {
         foreach (var f in _files.Values)
         {
-            _checkpoints[f.Path] = new Checkpoint(f.Offset, Convert.ToBase64String(f.Fingerprint));
+            _checkpoints[f.Path] = new Checkpoint(f.Offset, Convert.ToBase64String(f.Fingerprint), f.Generation);
         }
 
         var temp = _checkpointPath + ".tmp";
@@ -294,8 +305,8 @@ public sealed partial class FileTailSource : LogSource
         Replaced,
     }
 
-    /// <summary>A checkpointed file: the offset after the last admitted line, and the file's first bytes (base64).</summary>
-    private sealed record Checkpoint(long Offset, string Fingerprint);
+    /// <summary>A checkpointed file: the offset after the last admitted line, the file's first bytes (base64), its generation.</summary>
+    private sealed record Checkpoint(long Offset, string Fingerprint, int Generation);
 
     private sealed class TailedFile(string path, FileStream stream, int maxLineBytes)
     {
@@ -309,6 +320,9 @@ public sealed partial class FileTailSource : LogSource
         public long Offset { get; set; }
 
         public byte[] Fingerprint { get; set; } = [];
+
+        /// <summary>Rotations and truncations seen at this path; part of every id.</summary>
+        public int Generation { get; set; }
 
         public byte[] Buffer { get; private set; } = new byte[64 * 1024];
 
@@ -348,6 +362,7 @@ public sealed partial class FileTailSource : LogSource
         {
             Offset = 0;
             PendingLength = 0;
+            Generation++;
             Framer = new LineFramer(maxLineBytes);
             Fingerprint = [];
         }

@@ -144,6 +144,7 @@ public sealed partial class LogTopology : IAsyncDisposable
             lane.Start(_time, _logger, _stop.Token);
         }
 
+        PipelineMetrics.Register(this);
         Sample();
         _sampler = _time.CreateTimer(_ => Sample(), null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
     }

@@ -28,8 +28,9 @@ public sealed class PipelineRecord
     /// <summary>Wraps a dead letter.</summary>
     public static PipelineRecord ForDeadLetter(DeadLetter d) => new(null, d, EventOverhead + (2L * (d.RawLine.Length + d.Reason.Length)));
 
-    // Strings are UTF-16 (2 bytes a char) and an event holds the body plus attribute values drawn from it; the
-    // constants are measured averages on access-log lines, rounded up so the byte bound errs on the safe side.
-    private const int EventOverhead = 256;
-    private const int AttributeOverhead = 64;
+    // Strings are UTF-16 (2 bytes a char) and an event holds the body plus attribute values drawn from it, each
+    // attribute a list entry, often a boxed number and a string. The constants are rounded up from a heap dump of
+    // enriched access-log events, so the byte bound errs on the safe side.
+    private const int EventOverhead = 512;
+    private const int AttributeOverhead = 96;
 }

@@ -30,6 +30,20 @@ public abstract class LogStoreContractTests
         Assert.Equal(30, await CountEventsRawAsync());
     }
 
+    [Theory]
+    [InlineData("timeout", 3)]
+    [InlineData("NOT timeout AND status = 200", 4)]
+    [InlineData("body ~ items OR timeout", 5)]
+    [InlineData("ITEMS/1", 2)]
+    public async Task SearchAsync_FullTextWithSmallLimit_ReturnsTheNewestMatches(string expression, int limit)
+    {
+        await using var store = await GoldenStoreAsync();
+        var all = (await store.SearchAsync(new LogQuery(expression, Limit: 1000))).Events.Select(e => e.Id).ToArray();
+        var newest = (await store.SearchAsync(new LogQuery(expression, Limit: limit))).Events.Select(e => e.Id).ToArray();
+        Assert.True(all.Length > limit);
+        Assert.Equal(all.Take(limit).ToArray(), newest);
+    }
+
     [Fact]
     public async Task SearchAsync_StoredEvent_ReadsBackAsTheSameJson()
     {

@@ -40,6 +40,23 @@ public sealed class PostgresSinkTests
     }
 
     [Fact]
+    public async Task WriteBatchAsync_BatchOverlappingStoredEventsAndItself_StoresEachIdOnce()
+    {
+        var cs = await PostgresTestServer.CreateSchemaAsync();
+        await using (var sink = await PostgresSink.OpenAsync(new PostgresSinkOptions { ConnectionString = cs }))
+        {
+            await sink.WriteBatchAsync(TestEvents.Batch("v", 50), default);
+            var overlapping = TestEvents.Batch("v", 100, 25);
+            overlapping.AddRange(TestEvents.Batch("v", 10, 120));
+            // ids 0–49 stored; the batch holds 25–124 plus 120–129 again: 0–129 must end up stored once each.
+            await sink.WriteBatchAsync(overlapping, default);
+        }
+
+        Assert.Equal(130, await PostgresTestServer.ScalarAsync(cs, "SELECT count(*) FROM events"));
+        Assert.Equal(130, await PostgresTestServer.ScalarAsync(cs, "SELECT count(DISTINCT id) FROM events"));
+    }
+
+    [Fact]
     public async Task ApplyRetentionAsync_RetentionDays_DropsOldPartitionsOnly()
     {
         var cs = await PostgresTestServer.CreateSchemaAsync();

@@ -8,10 +8,11 @@ using NpgsqlTypes;
 namespace Conveyor.Logs.Sinks.Postgres;
 
 /// <summary>
-/// The store for scale: each batch is binary-COPied into a session temp table, then moved with
-/// <c>INSERT … SELECT … ON CONFLICT (id, ts) DO NOTHING</c> into <c>events</c>, partitioned by UTC day (partitions
-/// are created on demand, <see cref="PostgresSinkOptions.PartitionDaysAhead"/> ahead). A batch is one transaction,
-/// so it is stored all-or-nothing and a replay adds nothing.
+/// The store for scale: each batch is binary-COPied straight into <c>events</c>, partitioned by UTC day (partitions
+/// are created on demand, <see cref="PostgresSinkOptions.PartitionDaysAhead"/> ahead). When that meets a duplicate
+/// key — a replay — the batch instead goes through a session temp table and
+/// <c>INSERT … SELECT … ON CONFLICT (id, ts) DO NOTHING</c>. Either way a batch is one transaction, stored
+/// all-or-nothing, and a replay adds nothing; the common case pays no staging cost.
 /// </summary>
 /// <remarks>
 /// Failures are classified for <see cref="ResilientSink"/>: data the server refuses (SQLSTATE classes 22, 23, 54,
@@ -21,7 +22,7 @@ namespace Conveyor.Logs.Sinks.Postgres;
 /// An event without a timestamp is stored at its observed time; a replay that re-observes it (a new observed
 /// time) lands elsewhere and is not recognised as a duplicate.
 /// </remarks>
-public sealed class PostgresSink : ILogSink
+public sealed class PostgresSink : ILogSink, ILogRetention
 {
     private const string Columns = "id, ts, ts_offset, observed_ts, observed_offset, severity_number, severity_text, status, method, client, url, user_agent, source, body, attributes, resource";
 
@@ -81,12 +82,18 @@ public sealed class PostgresSink : ILogSink
             async (connection, ct) =>
             {
                 await EnsurePartitionsAsync(connection, batch, ct).ConfigureAwait(false);
+                if (await TryCopyDirectAsync(connection, batch, ct).ConfigureAwait(false))
+                {
+                    return 0;
+                }
+
+                // Some event is already stored (a replay): stage the batch and keep only the new rows.
                 await using var tx = await connection.BeginTransactionAsync(ct).ConfigureAwait(false);
                 await PostgresSchema.ExecuteAsync(
                     connection,
                     "CREATE TEMP TABLE IF NOT EXISTS conveyor_stage (LIKE events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
                     ct).ConfigureAwait(false);
-                await CopyAsync(connection, batch, ct).ConfigureAwait(false);
+                await CopyAsync(connection, "conveyor_stage", batch, ct).ConfigureAwait(false);
                 await PostgresSchema.ExecuteAsync(
                     connection,
                     $"INSERT INTO events ({Columns}) SELECT {Columns} FROM conveyor_stage ON CONFLICT (id, ts) DO NOTHING",
@@ -95,6 +102,26 @@ public sealed class PostgresSink : ILogSink
                 return 0;
             },
             cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The fast path: COPY straight into <c>events</c>, as fast as a raw COPY. A duplicate key (the batch, or part
+    /// of it, was stored before) aborts it without storing anything; false then sends the batch the staged way.
+    /// </summary>
+    private async Task<bool> TryCopyDirectAsync(NpgsqlConnection connection, IReadOnlyList<LogEvent> batch, CancellationToken ct)
+    {
+        await using var tx = await connection.BeginTransactionAsync(ct).ConfigureAwait(false);
+        try
+        {
+            await CopyAsync(connection, "events", batch, ct).ConfigureAwait(false);
+            await tx.CommitAsync(ct).ConfigureAwait(false);
+            return true;
+        }
+        catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation)
+        {
+            await tx.RollbackAsync(ct).ConfigureAwait(false);
+            return false;
+        }
     }
 
     /// <inheritdoc />
@@ -260,9 +287,9 @@ public sealed class PostgresSink : ILogSink
         }
     }
 
-    private async Task CopyAsync(NpgsqlConnection connection, IReadOnlyList<LogEvent> batch, CancellationToken ct)
+    private async Task CopyAsync(NpgsqlConnection connection, string table, IReadOnlyList<LogEvent> batch, CancellationToken ct)
     {
-        await using var importer = await connection.BeginBinaryImportAsync($"COPY conveyor_stage ({Columns}) FROM STDIN (FORMAT BINARY)", ct).ConfigureAwait(false);
+        await using var importer = await connection.BeginBinaryImportAsync($"COPY {table} ({Columns}) FROM STDIN (FORMAT BINARY)", ct).ConfigureAwait(false);
         foreach (var e in batch)
         {
             await importer.StartRowAsync(ct).ConfigureAwait(false);

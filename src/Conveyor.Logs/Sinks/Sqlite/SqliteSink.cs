@@ -15,7 +15,7 @@ namespace Conveyor.Logs.Sinks.Sqlite;
 /// Calls are serialised by one gate: writes, dead letters, retention and disposal never overlap. Readers
 /// (<see cref="Query.LogStore"/>) use their own connections; WAL lets them read while this writes.
 /// </remarks>
-public sealed class SqliteSink : ILogSink
+public sealed class SqliteSink : ILogSink, ILogRetention
 {
     private const int Columns = 16;
     private const string InsertPrefix =
@@ -257,7 +257,7 @@ public sealed class SqliteSink : ILogSink
 
     private void Compact()
     {
-        SqliteSchema.Execute(_connection, "INSERT INTO events_fts (events_fts) VALUES ('optimize'); PRAGMA incremental_vacuum; PRAGMA wal_checkpoint(TRUNCATE)");
+        SqliteSchema.Execute(_connection, "INSERT INTO events_fts (events_fts) VALUES ('optimize'); PRAGMA incremental_vacuum; PRAGMA optimize; PRAGMA wal_checkpoint(TRUNCATE)");
     }
 
     private long ScalarInt64(string sql)
@@ -291,7 +291,9 @@ public sealed class SqliteSink : ILogSink
             _disposed = true;
             try
             {
-                SqliteSchema.Execute(_connection, "PRAGMA wal_checkpoint(TRUNCATE)");
+                // optimize refreshes the planner's statistics (SQLite's advice: run it before closing), so it
+                // knows status has few values and a time range is the selective part.
+                SqliteSchema.Execute(_connection, "PRAGMA optimize; PRAGMA wal_checkpoint(TRUNCATE)");
             }
             catch (SqliteException)
             {

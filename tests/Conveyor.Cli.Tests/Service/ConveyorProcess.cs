@@ -1,0 +1,228 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text.RegularExpressions;
+
+namespace Conveyor.Cli.Tests.Service;
+
+/// <summary>
+/// <c>conveyor</c> run as a real process in a temp directory, with its stderr collected line by line so tests can
+/// wait for log messages, and SIGTERM sent the way an orchestrator does.
+/// </summary>
+internal sealed class ConveyorProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly ConcurrentQueue<string> _stderr = new();
+    private readonly Task _stdoutPump;
+    private readonly Task _stderrPump;
+    private readonly System.Text.StringBuilder _stdout = new();
+
+    private ConveyorProcess(Process process, string directory)
+    {
+        _process = process;
+        Directory = directory;
+        _stdoutPump = Task.Run(async () =>
+        {
+            var buffer = new char[8192];
+            int n;
+            while ((n = await process.StandardOutput.ReadAsync(buffer)) > 0)
+            {
+                lock (_stdout)
+                {
+                    _stdout.Append(buffer, 0, n);
+                }
+            }
+        });
+        _stderrPump = Task.Run(async () =>
+        {
+            while (await process.StandardError.ReadLineAsync() is { } line)
+            {
+                _stderr.Enqueue(line);
+            }
+        });
+    }
+
+    public string Directory { get; }
+
+    public int Id => _process.Id;
+
+    public string Stderr => string.Join('\n', _stderr);
+
+    public string Stdout
+    {
+        get
+        {
+            lock (_stdout)
+            {
+                return _stdout.ToString();
+            }
+        }
+    }
+
+    public bool HasExited => _process.HasExited;
+
+    /// <summary>Starts <c>dotnet conveyor.dll ARGS</c> in <paramref name="directory"/>.</summary>
+    public static ConveyorProcess Start(string directory, IEnumerable<string> args, IDictionary<string, string>? environment = null, bool redirectStdin = false)
+    {
+        var psi = new ProcessStartInfo("dotnet")
+        {
+            WorkingDirectory = directory,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = redirectStdin,
+            UseShellExecute = false,
+        };
+        psi.ArgumentList.Add(CliPath());
+        foreach (var a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        foreach (var (k, v) in environment ?? new Dictionary<string, string>())
+        {
+            psi.Environment[k] = v;
+        }
+
+        return new ConveyorProcess(Process.Start(psi)!, directory);
+    }
+
+    public StreamWriter StandardInput => _process.StandardInput;
+
+    /// <summary>Waits until a stderr line contains <paramref name="text"/>.</summary>
+    public async Task WaitForLogAsync(string text, TimeSpan timeout)
+    {
+        await TestWait.UntilAsync(() => _stderr.Any(l => l.Contains(text, StringComparison.Ordinal)) || _process.HasExited, timeout, $"log '{text}'");
+        Assert.True(_stderr.Any(l => l.Contains(text, StringComparison.Ordinal)), $"The process exited before logging '{text}'. stderr:\n{Stderr}");
+    }
+
+    /// <summary>Sends SIGTERM and waits for the exit code.</summary>
+    public async Task<int> TerminateAsync(TimeSpan timeout)
+    {
+        using (var kill = Process.Start("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+        {
+            await kill.WaitForExitAsync();
+            Assert.Equal(0, kill.ExitCode);
+        }
+
+        return await WaitForExitAsync(timeout);
+    }
+
+    public async Task<int> WaitForExitAsync(TimeSpan timeout)
+    {
+        using var cts = new CancellationTokenSource(timeout);
+        try
+        {
+            await _process.WaitForExitAsync(cts.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            Assert.Fail($"conveyor did not exit within {timeout}. stderr:\n{Stderr}");
+        }
+
+        await Task.WhenAll(_stdoutPump, _stderrPump);
+        return _process.ExitCode;
+    }
+
+    /// <summary>A number from the shutdown report, e.g. <c>Report("admitted")</c>.</summary>
+    public long Report(string field)
+    {
+        var line = _stderr.LastOrDefault(l => l.Contains("Shutdown report: received", StringComparison.Ordinal))
+            ?? throw new InvalidOperationException("no shutdown report in stderr:\n" + Stderr);
+        var m = Regex.Match(line, Regex.Escape(field) + @" (\d+)");
+        return m.Success ? long.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) : throw new InvalidOperationException($"no '{field}' in {line}");
+    }
+
+    /// <summary>The sink line of the shutdown report, e.g. <c>SinkReport("stored")</c>.</summary>
+    public long SinkReport(string field)
+    {
+        var line = _stderr.LastOrDefault(l => l.Contains("Shutdown report: sink", StringComparison.Ordinal))
+            ?? throw new InvalidOperationException("no sink report in stderr:\n" + Stderr);
+        var m = Regex.Match(line, Regex.Escape(field) + @" (\d+)");
+        return m.Success ? long.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) : throw new InvalidOperationException($"no '{field}' in {line}");
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
+        }
+
+        _process.Dispose();
+    }
+
+    /// <summary>The CLI built beside this test assembly's configuration.</summary>
+    public static string CliPath()
+    {
+        var tfm = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
+        var config = tfm.Parent!;
+        var repo = config.Parent!.Parent!.Parent!.Parent!;
+        var path = Path.Combine(repo.FullName, "src", "Conveyor.Cli", "bin", config.Name, tfm.Name, "conveyor.dll");
+        return File.Exists(path) ? path : throw new FileNotFoundException("Build src/Conveyor.Cli first; the CLI was not found.", path);
+    }
+
+    /// <summary>A port nothing listens on now (TCP and UDP).</summary>
+    public static int FreePort()
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            using var tcp = new TcpListener(IPAddress.Loopback, 0);
+            tcp.Start();
+            var port = ((IPEndPoint)tcp.LocalEndpoint).Port;
+            try
+            {
+                using var udp = new UdpClient(new IPEndPoint(IPAddress.Loopback, port));
+                return port;
+            }
+            catch (SocketException) when (attempt < 20)
+            {
+            }
+        }
+    }
+
+    public static string TempDirectory()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "conveyor-service-tests", Guid.NewGuid().ToString("N"));
+        System.IO.Directory.CreateDirectory(dir);
+        return dir;
+    }
+}
+
+/// <summary>Waits on conditions with a deadline, never a fixed sleep.</summary>
+internal static class TestWait
+{
+    public static async Task UntilAsync(Func<bool> condition, TimeSpan timeout, string what)
+    {
+        var deadline = Stopwatch.StartNew();
+        var delay = 10;
+        while (!condition())
+        {
+            if (deadline.Elapsed > timeout)
+            {
+                Assert.Fail($"Timed out after {timeout} waiting for {what}.");
+            }
+
+            // A short back-off between polls of a condition owned by another process, not a sleep standing in for one.
+            await Task.Delay(delay);
+            delay = Math.Min(delay * 2, 200);
+        }
+    }
+
+    public static async Task UntilAsync(Func<Task<bool>> condition, TimeSpan timeout, string what)
+    {
+        var deadline = Stopwatch.StartNew();
+        var delay = 10;
+        while (!await condition())
+        {
+            if (deadline.Elapsed > timeout)
+            {
+                Assert.Fail($"Timed out after {timeout} waiting for {what}.");
+            }
+
+            await Task.Delay(delay);
+            delay = Math.Min(delay * 2, 200);
+        }
+    }
+}

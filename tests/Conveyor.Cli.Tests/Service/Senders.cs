@@ -1,0 +1,71 @@
+using System.IO.Compression;
+using System.Net.Http.Headers;
+using System.Net.Sockets;
+using System.Text;
+using Conveyor.Logs.Query;
+
+namespace Conveyor.Cli.Tests.Service;
+
+/// <summary>Clients for the service's sources, and counting what the store holds.</summary>
+internal static class Senders
+{
+    public static string AccessLine(string tag, int i) =>
+        $"10.0.{i % 250}.{(i % 200) + 1} - - [27/Nov/2026:10:00:00 +0000] \"GET /{tag}/{i} HTTP/1.1\" 200 {100 + i} \"-\" \"curl/8.5.0\"";
+
+    public static HttpContent Body(IEnumerable<string> lines, bool gzip = false, string type = "text/plain")
+    {
+        var bytes = Encoding.UTF8.GetBytes(string.Join('\n', lines) + "\n");
+        if (gzip)
+        {
+            using var ms = new MemoryStream();
+            using (var z = new GZipStream(ms, CompressionLevel.Fastest, leaveOpen: true))
+            {
+                z.Write(bytes);
+            }
+
+            bytes = ms.ToArray();
+        }
+
+        var content = new ByteArrayContent(bytes);
+        content.Headers.ContentType = new MediaTypeHeaderValue(type);
+        if (gzip)
+        {
+            content.Headers.ContentEncoding.Add("gzip");
+        }
+
+        return content;
+    }
+
+    public static async Task SendTcpAsync(int port, IEnumerable<string> lines)
+    {
+        using var client = new TcpClient();
+        await client.ConnectAsync("127.0.0.1", port);
+        var stream = client.GetStream();
+        await stream.WriteAsync(Encoding.UTF8.GetBytes(string.Join('\n', lines) + "\n"));
+        client.Client.Shutdown(SocketShutdown.Send);
+
+        // The server closes its side once it has read everything we sent: then every line is in its buffer.
+        var buffer = new byte[16];
+        while (await stream.ReadAsync(buffer) > 0)
+        {
+        }
+    }
+
+    public static async Task SendUdpAsync(int port, IEnumerable<string> lines)
+    {
+        using var client = new UdpClient();
+        client.Connect("127.0.0.1", port);
+        foreach (var line in lines)
+        {
+            await client.SendAsync(Encoding.UTF8.GetBytes(line));
+        }
+    }
+
+    public static async Task<(long Events, long DeadLetters)> CountAsync(string dbPath)
+    {
+        await using var store = LogStore.Open("sqlite:" + dbPath);
+        var events = await store.CountAsync(new LogQuery("*"));
+        var dead = await store.CountAsync(new LogQuery("*", DeadLetters: true));
+        return (events, dead);
+    }
+}
