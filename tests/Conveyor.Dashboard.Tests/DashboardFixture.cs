@@ -54,6 +54,8 @@ public class DashboardFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
+        // test.sh runs the test projects side by side on two cores; Playwright's 5 s default is tight under that load.
+        Assertions.SetDefaultExpectTimeout(15_000);
         Directory.CreateDirectory(_dir);
         var port = FreePort();
         BaseAddress = new Uri($"http://127.0.0.1:{port}/");

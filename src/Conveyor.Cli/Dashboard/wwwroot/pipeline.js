@@ -26,7 +26,7 @@ function balanced(s) {
 
 /**
  * Flow order in, graph out: sources feed the first node; the chain runs to the last worker stage (the fan-out);
- * what follows are sink lanes, each a queue then its sink. Edges from the server win when it sends them.
+ * what follows are sink lanes, each a queue then its sink. /api/pipeline lists stages in that flow order.
  */
 export function topology(snapshot) {
   const stages = snapshot.stages ?? [];
@@ -43,16 +43,12 @@ export function topology(snapshot) {
   }
 
   const edges = [];
-  if (Array.isArray(snapshot.edges) && snapshot.edges.length) {
-    for (const e of snapshot.edges) edges.push([e.from, e.to]);
-  } else {
-    if (chain.length) for (const s of sources) edges.push([s.name, chain[0].name]);
-    for (let i = 1; i < chain.length; i++) edges.push([chain[i - 1].name, chain[i].name]);
-    const tail = chain[chain.length - 1];
-    for (const lane of lanes) {
-      if (tail) edges.push([tail.name, lane[0].name]);
-      if (lane[1]) edges.push([lane[0].name, lane[1].name]);
-    }
+  if (chain.length) for (const s of sources) edges.push([s.name, chain[0].name]);
+  for (let i = 1; i < chain.length; i++) edges.push([chain[i - 1].name, chain[i].name]);
+  const tail = chain[chain.length - 1];
+  for (const lane of lanes) {
+    if (tail) edges.push([tail.name, lane[0].name]);
+    if (lane[1]) edges.push([lane[0].name, lane[1].name]);
   }
 
   // Columns: sources | each chain node | lane queues | lane sinks.
