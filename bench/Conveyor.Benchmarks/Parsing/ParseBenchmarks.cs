@@ -6,9 +6,13 @@ namespace Conveyor.Benchmarks.Parsing;
 /// <summary>
 /// Parser throughput on the shared corpus, per line (each benchmark parses every line of a file once;
 /// OperationsPerInvoke makes the figures per line). The regex baseline parses the same combined grammar.
+/// Min and median are shown because the machine is shared: interference only ever adds time, so the minimum is the
+/// steadiest figure to compare.
 /// </summary>
 /// <remarks>Run: <c>dotnet run -c Release --project bench/Conveyor.Benchmarks -- --filter '*Parse*' --job short</c></remarks>
 [MemoryDiagnoser]
+[MinColumn]
+[MedianColumn]
 public class ParseBenchmarks
 {
     private const int Lines = 1000;

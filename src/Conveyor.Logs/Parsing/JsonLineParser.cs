@@ -62,7 +62,7 @@ internal sealed class JsonLineParser(TimeZoneInfo zone) : ILogParser
     {
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
-            var name = reader.GetString()!;
+            var name = (prefix is null ? KnownName(ref reader) : null) ?? reader.GetString()!;
             var key = prefix is null ? name : prefix + "." + name;
             reader.Read();
             if (prefix is null && TryMapKnown(ref reader, e, name, ref hasBody))
@@ -80,6 +80,18 @@ internal sealed class JsonLineParser(TimeZoneInfo zone) : ILogParser
             }
         }
     }
+
+    /// <summary>The model keys as shared constants, so a key that maps to the model costs no string.</summary>
+    private static string? KnownName(ref Utf8JsonReader reader) =>
+        reader.ValueTextEquals("msg"u8) ? "msg"
+        : reader.ValueTextEquals("message"u8) ? "message"
+        : reader.ValueTextEquals("level"u8) ? "level"
+        : reader.ValueTextEquals("severity"u8) ? "severity"
+        : reader.ValueTextEquals("time"u8) ? "time"
+        : reader.ValueTextEquals("ts"u8) ? "ts"
+        : reader.ValueTextEquals("timestamp"u8) ? "timestamp"
+        : reader.ValueTextEquals("@timestamp"u8) ? "@timestamp"
+        : null;
 
     private bool TryMapKnown(ref Utf8JsonReader reader, LogEvent e, string name, ref bool hasBody)
     {

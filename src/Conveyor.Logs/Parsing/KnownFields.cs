@@ -15,6 +15,13 @@ internal static class KnownFields
 
     public static bool IsMessageKey(string key) => key is "message" or "msg";
 
+    public static bool IsTimestampKey(ReadOnlySpan<byte> key) =>
+        key.SequenceEqual("timestamp"u8) || key.SequenceEqual("time"u8) || key.SequenceEqual("ts"u8) || key.SequenceEqual("@timestamp"u8);
+
+    public static bool IsSeverityKey(ReadOnlySpan<byte> key) => key.SequenceEqual("level"u8) || key.SequenceEqual("severity"u8);
+
+    public static bool IsMessageKey(ReadOnlySpan<byte> key) => key.SequenceEqual("message"u8) || key.SequenceEqual("msg"u8);
+
     /// <summary>OTel severity number of a level name (case-insensitive); 0 when unknown.</summary>
     public static int SeverityOf(string text)
     {

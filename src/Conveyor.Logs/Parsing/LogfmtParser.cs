@@ -48,10 +48,11 @@ internal sealed class LogfmtParser(TimeZoneInfo zone) : ILogParser
                 return "expected a key at column " + (i + 1);
             }
 
-            var key = Utf8.Decode(line[keyStart..i]);
+            // The key stays bytes until it is known to be stored: mapped keys then cost no string.
+            var key = line[keyStart..i];
             if (i >= line.Length || line[i] == ' ')
             {
-                e.Attributes.Set(key, true);
+                e.Attributes.Set(Utf8.Decode(key), true);
                 continue;
             }
 
@@ -64,18 +65,17 @@ internal sealed class LogfmtParser(TimeZoneInfo zone) : ILogParser
             i++;
             pairs++;
             ReadOnlySpan<byte> raw;
-            string value;
-            if (i < line.Length && line[i] == '"')
+            var quoted = i < line.Length && line[i] == '"';
+            if (quoted)
             {
                 var close = AccessLogParser.EndOfQuoted(line, i + 1);
                 if (close < 0)
                 {
                     e = null;
-                    return "value of '" + key + "' has no closing quote (opened at column " + (i + 1) + ")";
+                    return "value of '" + Utf8.Decode(key) + "' has no closing quote (opened at column " + (i + 1) + ")";
                 }
 
                 raw = line[(i + 1)..close];
-                value = raw.IndexOf((byte)'\\') < 0 ? Utf8.Decode(raw) : Utf8.Unescape(Utf8.Decode(raw));
                 i = close + 1;
                 if (i < line.Length && line[i] != ' ')
                 {
@@ -92,7 +92,6 @@ internal sealed class LogfmtParser(TimeZoneInfo zone) : ILogParser
                 }
 
                 raw = line[start..i];
-                value = Utf8.Decode(raw);
             }
 
             if (KnownFields.IsTimestampKey(key) && KnownFields.TrySetTimestamp(e, raw, zone))
@@ -100,6 +99,7 @@ internal sealed class LogfmtParser(TimeZoneInfo zone) : ILogParser
                 continue;
             }
 
+            var value = quoted && raw.IndexOf((byte)'\\') >= 0 ? Utf8.Unescape(Utf8.Decode(raw)) : Utf8.Decode(raw);
             if (KnownFields.IsSeverityKey(key) && KnownFields.TrySetSeverity(e, value))
             {
                 continue;
@@ -112,7 +112,7 @@ internal sealed class LogfmtParser(TimeZoneInfo zone) : ILogParser
                 continue;
             }
 
-            e.Attributes.Set(key, value);
+            e.Attributes.Set(Utf8.Decode(key), value);
         }
 
         if (pairs == 0)

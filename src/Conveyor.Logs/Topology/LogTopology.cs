@@ -365,6 +365,15 @@ public sealed partial class LogTopology : IAsyncDisposable
     {
         var sources = Sources;
         var main = Main.GetStatistics();
+        var sinks = _lanes.Select(static l => l.Report()).ToList();
+        if (sinks.Count > 0)
+        {
+            // After a drain every admitted line is stored, dead-lettered, dropped or left, per sink: counting left by
+            // difference is exact, where adding up each stage's left-overs would count a record caught between two
+            // stages twice.
+            left = sinks.Max(s => main.Written - main.DroppedOldest - s.StoredEvents - s.StoredDeadLetters - s.Rejected - s.Failed - s.DroppedAtQueue);
+        }
+
         return new ShutdownReport
         {
             Received = sources.Sum(static s => s.Received),
@@ -374,7 +383,7 @@ public sealed partial class LogTopology : IAsyncDisposable
             DroppedAtMain = main.Dropped,
             ParsedEvents = ParsedEvents,
             ParseDeadLetters = ParseDeadLetters,
-            Sinks = [.. _lanes.Select(static l => l.Report())],
+            Sinks = sinks,
             Left = left,
             Completed = completed,
             Took = took,

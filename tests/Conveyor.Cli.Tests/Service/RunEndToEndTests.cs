@@ -88,6 +88,26 @@ public sealed class RunEndToEndTests
     }
 
     [Fact]
+    public async Task Run_SyslogTcp_OctetCountedAndNewlineFramesAllStored()
+    {
+        var dir = ConveyorProcess.TempDirectory();
+        var port = ConveyorProcess.FreePort();
+        var db = Path.Combine(dir, "x.db");
+        await using var p = ConveyorProcess.Start(dir, ["run", "--from", $"syslog+tcp://127.0.0.1:{port}", "--to", "sqlite:" + db]);
+        await p.WaitForLogAsync("Pipeline started", Startup);
+        var frames = new StringBuilder();
+        for (var i = 0; i < 300; i++)
+        {
+            var message = $"<165>1 2026-11-27T10:00:{i % 60:00}Z host app {i} ID47 - message {i} with no newline";
+            frames.Append(i % 2 == 0 ? $"{Encoding.UTF8.GetByteCount(message)} {message}" : message + "\n");
+        }
+
+        await Senders.SendTcpAsync(port, [frames.ToString().TrimEnd('\n')]);
+        Assert.Equal(0, await p.TerminateAsync(TimeSpan.FromSeconds(60)));
+        Assert.Equal((300L, 0L), await Senders.CountAsync(db));
+    }
+
+    [Fact]
     public async Task Run_NdjsonToStdout_StdoutCarriesOnlyData()
     {
         var dir = ConveyorProcess.TempDirectory();
