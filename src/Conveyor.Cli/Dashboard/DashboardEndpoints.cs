@@ -47,7 +47,7 @@ internal static class DashboardEndpoints
         return endpoints;
     }
 
-    /// <summary>Every resource under <c>dashboard/</c>, read once at start-up (about 70 kB in all).</summary>
+    /// <summary>Every resource under <c>dashboard/</c>, read once at start-up (about 100 kB in all).</summary>
     internal static IReadOnlyList<DashboardAsset> LoadAssets(Assembly assembly)
     {
         var assets = new List<DashboardAsset>();
@@ -97,6 +97,6 @@ internal sealed class DashboardAsset(string route, string contentType, byte[] co
 
         context.Response.ContentType = contentType;
         context.Response.ContentLength = content.Length;
-        return HttpMethods.IsHead(context.Request.Method) ? Task.CompletedTask : context.Response.Body.WriteAsync(content).AsTask();
+        return context.Response.Body.WriteAsync(content).AsTask();
     }
 }
