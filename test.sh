@@ -34,6 +34,15 @@ ensure_postgres() {
   fi
 }
 
+# The dashboard's browser tests drive Debian's Chromium through Playwright, which must never download a browser.
+ensure_chromium() {
+  if [ ! -x /usr/bin/chromium ]; then
+    echo "== installing Chromium (apt-get)"
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq chromium >/dev/null
+  fi
+}
+
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 start_postgres() {
@@ -55,6 +64,7 @@ start_postgres() {
 }
 
 ensure_postgres
+ensure_chromium
 start_postgres
 
 echo "== restore and build"
