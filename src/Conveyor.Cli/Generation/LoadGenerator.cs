@@ -200,7 +200,28 @@ internal static class LoadGenerator
         public override async Task SendAsync(string lines, int count, CancellationToken ct)
         {
             // A receiver that stops reading fills the socket buffers, and this write waits: TCP back-pressure.
-            await _stream.WriteAsync(Encoding.UTF8.GetBytes(lines), ct).ConfigureAwait(false);
+            // The write itself is not cancelled, so a stop never cuts a line in half; a stop only stops the waiting,
+            // with a short grace for the write under way.
+            var write = _stream.WriteAsync(Encoding.UTF8.GetBytes(lines), CancellationToken.None).AsTask();
+            try
+            {
+                await write.WaitAsync(ct).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                try
+                {
+                    await write.WaitAsync(TimeSpan.FromSeconds(2), CancellationToken.None).ConfigureAwait(false);
+                    Progress.OnSent(count);
+                }
+                catch (TimeoutException)
+                {
+                    // Still blocked by the receiver: the batch counts as not sent.
+                }
+
+                throw;
+            }
+
             Progress.OnSent(count);
         }
 

@@ -1,3 +1,4 @@
+using Conveyor.Cli.Dashboard;
 using Conveyor.Cli.Hosting;
 using Conveyor.Logs.Query;
 using Conveyor.Logs.Topology;
@@ -6,7 +7,9 @@ namespace Conveyor.Cli.Http;
 
 /// <summary>
 /// The operational endpoints (SPEC §4): <c>/health</c>, <c>/ready</c>, <c>/api/pipeline</c>, <c>/api/search</c>
-/// and the placeholder page at <c>/</c>. <c>/metrics</c> is the OpenTelemetry Prometheus exporter's.
+/// and the dashboard at <c>/</c> (<see cref="DashboardEndpoints"/>). <c>/metrics</c> is the OpenTelemetry
+/// Prometheus exporter's. When the HTTP source has a bearer token, the two <c>/api/</c> endpoints require it as
+/// <c>/ingest</c> does: they show the stored logs.
 /// </summary>
 internal static class AdminEndpoints
 {
@@ -44,7 +47,8 @@ internal static class AdminEndpoints
         });
         app.MapGet("/api/pipeline", () => service.Topology is { } t
             ? Results.Json(t.GetSnapshot(), HttpJson.Options)
-            : Results.Json(new ErrorBody("starting"), HttpJson.Options, statusCode: 503));
+            : Results.Json(new ErrorBody("starting"), HttpJson.Options, statusCode: 503))
+            .AddEndpointFilter((context, next) => RequireToken(context, next, service));
         app.MapGet("/api/search", async (HttpContext context) =>
         {
             if (searchStoreUri is null)
@@ -61,15 +65,27 @@ internal static class AdminEndpoints
             await using (store.ConfigureAwait(false))
             {
                 var deadLetters = q["dead_letters"].ToString() is "true" or "1";
-                status = await SearchResponse.WriteAsync(body, store, q["q"], q["since"], q["until"], q["limit"], deadLetters, TimeProvider.System, context.RequestAborted).ConfigureAwait(false);
+                var parameters = new SearchParameters(q["q"], q["since"], q["until"], q["limit"], q["offset"], deadLetters);
+                status = await SearchResponse.WriteAsync(body, store, parameters, TimeProvider.System, context.RequestAborted).ConfigureAwait(false);
             }
 
             context.Response.StatusCode = status;
             context.Response.ContentType = "application/json; charset=utf-8";
             body.Position = 0;
             await body.CopyToAsync(context.Response.Body, context.RequestAborted).ConfigureAwait(false);
-        });
-        app.MapGet("/", () => Results.Content(PlaceholderPage, "text/html; charset=utf-8"));
+        }).AddEndpointFilter((context, next) => RequireToken(context, next, service));
+        app.MapDashboard();
+    }
+
+    private static async ValueTask<object?> RequireToken(EndpointFilterInvocationContext context, EndpointFilterDelegate next, PipelineService service)
+    {
+        if (IngestEndpoint.IsAuthorized(context.HttpContext, service))
+        {
+            return await next(context).ConfigureAwait(false);
+        }
+
+        context.HttpContext.Response.Headers.WWWAuthenticate = "Bearer";
+        return Results.Json(new ErrorBody("a bearer token is required (Authorization: Bearer TOKEN)"), HttpJson.Options, statusCode: 401);
     }
 
     /// <summary>The first store <c>/api/search</c> can query: a sqlite or postgres sink (through a slow: wrapper too).</summary>
@@ -91,21 +107,4 @@ internal static class AdminEndpoints
 
         return null;
     }
-
-    private const string PlaceholderPage = """
-        <!doctype html>
-        <html lang="en">
-        <head><meta charset="utf-8"><title>Conveyor</title></head>
-        <body>
-        <h1>Conveyor</h1>
-        <p>The pipeline is running. The dashboard comes in a later release; until then:</p>
-        <ul>
-        <li><a href="/api/pipeline">/api/pipeline</a>: live state of every source, buffer and sink, with the conservation check</li>
-        <li><a href="/metrics">/metrics</a>: Prometheus metrics of the Conveyor meter</li>
-        <li><a href="/api/search?q=*&amp;limit=20">/api/search?q=*</a>: the newest stored events</li>
-        <li><a href="/ready">/ready</a> and <a href="/health">/health</a></li>
-        </ul>
-        </body>
-        </html>
-        """;
 }

@@ -227,6 +227,16 @@ internal static class IngestEndpoint
         }
     }
 
+    /// <summary>
+    /// True when the HTTP source that took this request (by local port) has no bearer token, or the request
+    /// carries it. The dashboard's <c>/api/</c> calls are checked by the same rule.
+    /// </summary>
+    internal static bool IsAuthorized(HttpContext context, PipelineService service)
+    {
+        var binding = service.HttpSources.FirstOrDefault(b => b.Options.Port == context.Connection.LocalPort) ?? service.HttpSources.FirstOrDefault();
+        return binding?.Options.BearerToken is not { } token || HasToken(context.Request, token);
+    }
+
     private static bool HasToken(HttpRequest request, string token)
     {
         var header = request.Headers.Authorization.ToString();

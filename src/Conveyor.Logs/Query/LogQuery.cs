@@ -9,7 +9,9 @@ namespace Conveyor.Logs.Query;
 /// <param name="Until">Only events before this instant (exclusive); null = no upper bound.</param>
 /// <param name="Limit">Most results returned, newest first. Default 100; must be 1..100000.</param>
 /// <param name="DeadLetters">Search the dead-letter store instead of events.</param>
-public sealed record LogQuery(string? Expression, DateTimeOffset? Since = null, DateTimeOffset? Until = null, int Limit = 100, bool DeadLetters = false)
+/// <param name="Offset">Results to skip, newest first, before the <paramref name="Limit"/> returned: with a fixed
+/// <paramref name="Until"/> this pages back through a window that does not shift as new events arrive. Default 0.</param>
+public sealed record LogQuery(string? Expression, DateTimeOffset? Since = null, DateTimeOffset? Until = null, int Limit = 100, bool DeadLetters = false, int Offset = 0)
 {
     /// <summary>The largest <see cref="Limit"/> accepted.</summary>
     public const int MaxLimit = 100_000;
@@ -20,6 +22,11 @@ public sealed record LogQuery(string? Expression, DateTimeOffset? Since = null, 
         if (Limit is < 1 or > MaxLimit)
         {
             throw new ArgumentOutOfRangeException(nameof(Limit), Limit, $"Limit must be 1..{MaxLimit}.");
+        }
+
+        if (Offset < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(Offset), Offset, "Offset must not be negative.");
         }
 
         return QueryParser.Parse(Expression);

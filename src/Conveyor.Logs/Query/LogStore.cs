@@ -98,6 +98,11 @@ internal sealed class SqlLogStore(SqlDialect dialect, Func<DbConnection> connect
 
         sql.Append(" ORDER BY ").Append(time).Append(" DESC, ").Append(tieBreak).Append(" DESC LIMIT ").Append(Prefix).Append("limit");
         parameters.Add(new(Prefix + "limit", query.Limit));
+        if (query.Offset > 0)
+        {
+            sql.Append(" OFFSET ").Append(Prefix).Append("offset");
+            parameters.Add(new(Prefix + "offset", query.Offset));
+        }
 
         await using var cmd = Command(connection, sql.ToString(), parameters);
         await using var reader = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);

@@ -5,10 +5,10 @@ using Conveyor.Logs.Model;
 namespace Conveyor.Logs.Query;
 
 /// <summary>
-/// The <c>GET /api/search?q=&amp;since=&amp;until=&amp;limit=&amp;dead_letters=</c> contract, independent of the HTTP
+/// The <c>GET /api/search?q=&amp;since=&amp;until=&amp;limit=&amp;offset=&amp;dead_letters=</c> contract, independent of the HTTP
 /// host. A success (200) is
 /// <code>{"events": [LogEventJson…], "count": N, "limit": L, "truncated": bool}</code>
-/// newest first, where <c>count</c> is the number of events in the array and <c>truncated</c> says more matched than
+/// newest first after skipping <c>offset</c> results (default 0), where <c>count</c> is the number of events in the array and <c>truncated</c> says more matched than
 /// <c>limit</c>. With <c>dead_letters=true</c> the array is <c>"dead_letters"</c> of
 /// <c>{"id","source","parser","reason","raw_line","time"}</c>. A bad request (400) is
 /// <code>{"error": "column 12: expected a value after '&gt;='", "column": 12, "parameter": "q"}</code>
@@ -22,11 +22,21 @@ public static class SearchResponse
     /// <summary>The largest <c>limit</c> the endpoint accepts.</summary>
     public const int MaxLimit = 10_000;
 
+    /// <summary>The largest <c>offset</c>: deeper pages are better reached by narrowing <c>until</c>.</summary>
+    public const int MaxOffset = 1_000_000;
+
     /// <summary>Runs the search described by the raw query-string values and writes the JSON response.</summary>
     /// <returns>The HTTP status to send: 200, or 400 for a bad parameter or query.</returns>
-    public static async Task<int> WriteAsync(
-        Stream output, ILogStore store, string? q, string? since, string? until, string? limit, bool deadLetters, TimeProvider timeProvider, CancellationToken cancellationToken = default)
+    public static Task<int> WriteAsync(
+        Stream output, ILogStore store, string? q, string? since, string? until, string? limit, bool deadLetters, TimeProvider timeProvider, CancellationToken cancellationToken = default) =>
+        WriteAsync(output, store, new SearchParameters(q, since, until, limit, null, deadLetters), timeProvider, cancellationToken);
+
+    /// <summary>Runs the search described by the raw query-string values, including <c>offset</c>, and writes the JSON response.</summary>
+    /// <returns>The HTTP status to send: 200, or 400 for a bad parameter or query.</returns>
+    public static async Task<int> WriteAsync(Stream output, ILogStore store, SearchParameters parameters, TimeProvider timeProvider, CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(parameters);
+        var (q, since, until, limit, offset, deadLetters) = parameters;
         ArgumentNullException.ThrowIfNull(output);
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(timeProvider);
@@ -35,6 +45,14 @@ public static class SearchResponse
         if (!string.IsNullOrEmpty(limit) && (!int.TryParse(limit, NumberStyles.None, CultureInfo.InvariantCulture, out n) || n is < 1 or > MaxLimit))
         {
             WriteError(writer, "limit", $"limit must be an integer 1..{MaxLimit}", null);
+            await writer.FlushAsync(cancellationToken).ConfigureAwait(false);
+            return 400;
+        }
+
+        var skip = 0;
+        if (!string.IsNullOrEmpty(offset) && (!int.TryParse(offset, NumberStyles.None, CultureInfo.InvariantCulture, out skip) || skip > MaxOffset))
+        {
+            WriteError(writer, "offset", $"offset must be an integer 0..{MaxOffset}", null);
             await writer.FlushAsync(cancellationToken).ConfigureAwait(false);
             return 400;
         }
@@ -68,7 +86,7 @@ public static class SearchResponse
         try
         {
             // One more than asked tells whether the answer was cut short.
-            result = await store.SearchAsync(new LogQuery(q, from, to, n + 1, deadLetters), cancellationToken).ConfigureAwait(false);
+            result = await store.SearchAsync(new LogQuery(q, from, to, n + 1, deadLetters, skip), cancellationToken).ConfigureAwait(false);
         }
         catch (QuerySyntaxException e)
         {
@@ -135,3 +153,6 @@ public static class SearchResponse
         writer.WriteEndObject();
     }
 }
+
+/// <summary>The raw query-string values of <c>/api/search</c>, as the HTTP host received them (null when absent).</summary>
+public sealed record SearchParameters(string? Q, string? Since, string? Until, string? Limit, string? Offset, bool DeadLetters);

@@ -86,6 +86,7 @@ public sealed record PipelineSnapshot
                 Type = "fanout",
                 Workers = fs.Workers,
                 RateIn = rates.Rate("parsed.read"),
+                RateOut = rates.Rate("parsed.read"),
                 Received = fs.Received,
                 Sent = fs.Processed,
                 Buffered = fs.InFlight,

@@ -30,25 +30,30 @@ internal sealed class RateWindow
         }
     }
 
-    /// <summary>Per second over the window for <paramref name="key"/>; 0 until two samples exist.</summary>
+    /// <summary>Per second over the window for <paramref name="key"/>; 0 until two samples hold it.</summary>
     public double Rate(string key)
     {
         lock (_lock)
         {
-            if (_samples.Count < 2)
+            // The oldest sample that knows the key: a source registered after the first sample still gets a rate.
+            (long Timestamp, long Value)? first = null;
+            (long Timestamp, long Value)? last = null;
+            foreach (var (timestamp, values) in _samples)
+            {
+                if (values.TryGetValue(key, out var v))
+                {
+                    first ??= (timestamp, v);
+                    last = (timestamp, v);
+                }
+            }
+
+            if (first is not { } a || last is not { } b)
             {
                 return 0;
             }
 
-            var first = _samples.Peek();
-            var last = _samples.Last();
-            var seconds = _time.GetElapsedTime(first.Timestamp, last.Timestamp).TotalSeconds;
-            if (seconds <= 0 || !first.Values.TryGetValue(key, out var a) || !last.Values.TryGetValue(key, out var b))
-            {
-                return 0;
-            }
-
-            return Math.Max(0, b - a) / seconds;
+            var seconds = _time.GetElapsedTime(a.Timestamp, b.Timestamp).TotalSeconds;
+            return seconds <= 0 ? 0 : Math.Max(0, b.Value - a.Value) / seconds;
         }
     }
 }

@@ -80,3 +80,29 @@ public sealed class GenTests
         Assert.Equal((3000L, 0L), await Senders.CountAsync(db));
     }
 }
+
+/// <summary><c>conveyor run --demo</c> without a terminal: plain progress lines on stderr, and a clean stop.</summary>
+public sealed class DemoTests
+{
+    [Fact]
+    public async Task RunDemo_NotATerminal_PrintsPlainProgressAndStopsCleanly()
+    {
+        var dir = ConveyorProcess.TempDirectory();
+        int http = ConveyorProcess.FreePort(), tcp = ConveyorProcess.FreePort();
+        await using var p = ConveyorProcess.Start(dir, ["run", "--demo", "--from", $"tcp://127.0.0.1:{tcp}", "--from", $"http://127.0.0.1:{http}", "--to", "null:"]);
+        await p.WaitForLogAsync($"demo: dashboard http://127.0.0.1:{http}/", TimeSpan.FromSeconds(60));
+        await p.WaitForLogAsync("demo: generated", TimeSpan.FromSeconds(30));
+        using (var client = new HttpClient())
+        {
+            var page = await client.GetStringAsync($"http://127.0.0.1:{http}/");
+            // The dashboard is served by the demo itself; its scripts are files of its own, never inline.
+            Assert.Contains("<script src=\"/app.js\"", page, StringComparison.Ordinal);
+            Assert.DoesNotMatch("<script(?![^>]*\\bsrc=)", page);
+        }
+
+        Assert.Equal(0, await p.TerminateAsync(TimeSpan.FromSeconds(60)));
+        Assert.True(p.Report("received") > 0);
+        Assert.Equal(0, p.Report("left at deadline"));
+        Assert.Empty(p.Stdout);
+    }
+}

@@ -66,6 +66,37 @@ public abstract class LogStoreContractTests
     }
 
     [Fact]
+    public async Task SearchAsync_Offset_PagesOlderWithoutGapsOrRepeats()
+    {
+        await using var store = await GoldenStoreAsync();
+        var since = new DateTimeOffset(2026, 11, 20, 10, 10, 0, TimeSpan.Zero);
+        var pages = new List<string>();
+        for (var offset = 0; offset < 12; offset += 4)
+        {
+            pages.AddRange((await store.SearchAsync(new LogQuery(null, since, since.AddMinutes(10), 4, Offset: offset))).Events.Select(e => e.Id));
+        }
+
+        Assert.Equal(Enumerable.Range(10, 10).Reverse().Select(i => $"g{i}").ToArray(), pages.ToArray());
+    }
+
+    [Fact]
+    public async Task WriteAsync_Offset_SkipsAndRejectsNegative()
+    {
+        await using var store = await GoldenStoreAsync();
+        var second = (await store.SearchAsync(new LogQuery("status >= 500", Limit: 2))).Events[1].Id;
+        using var ms = new MemoryStream();
+        Assert.Equal(200, await SearchResponse.WriteAsync(ms, store, new SearchParameters("status >= 500", null, null, "1", "1", false), TimeProvider.System));
+        using (var doc = JsonDocument.Parse(ms.ToArray()))
+        {
+            Assert.Equal(second, doc.RootElement.GetProperty("events")[0].GetProperty("id").GetString());
+        }
+
+        using var bad = new MemoryStream();
+        Assert.Equal(400, await SearchResponse.WriteAsync(bad, store, new SearchParameters(null, null, null, null, "-1", false), TimeProvider.System));
+        Assert.Equal("offset", JsonDocument.Parse(bad.ToArray()).RootElement.GetProperty("parameter").GetString());
+    }
+
+    [Fact]
     public async Task SearchAsync_DeadLetters_SearchesRawLineAndReason()
     {
         await using var store = await GoldenStoreAsync();

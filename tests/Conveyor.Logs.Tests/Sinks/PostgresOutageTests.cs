@@ -18,7 +18,7 @@ public sealed class PostgresOutageTests
     [Fact]
     public async Task WriteBatchAsync_ServerDownTenSecondsMidStream_StoresEverythingOnce()
     {
-        var cs = await PostgresTestServer.CreateSchemaAsync();
+        var cs = await PostgresTestServer.CreateSchemaAsync(PostgresTestServer.Outage);
         const int batches = 400, perBatch = 200;
         var written = 0;
         var sink = new ResilientSink(
@@ -36,8 +36,8 @@ public sealed class PostgresOutageTests
         try
         {
             await TestEvents.WaitUntilAsync(() => Task.FromResult(Volatile.Read(ref written) >= 5), TimeSpan.FromSeconds(60), "the first batches to be stored");
-            await PostgresTestServer.PgCtlAsync(start: false);
-            await TestEvents.WaitUntilAsync(async () => !await PostgresTestServer.IsUpAsync(), TimeSpan.FromSeconds(30), "the server to be down");
+            await PostgresTestServer.PgCtlAsync(start: false, PostgresTestServer.Outage);
+            await TestEvents.WaitUntilAsync(async () => !await PostgresTestServer.IsUpAsync(PostgresTestServer.Outage), TimeSpan.FromSeconds(30), "the server to be down");
             var down = Stopwatch.StartNew();
             var writtenWhenDown = Volatile.Read(ref written);
 
@@ -48,13 +48,13 @@ public sealed class PostgresOutageTests
         }
         finally
         {
-            if (!await PostgresTestServer.IsUpAsync())
+            if (!await PostgresTestServer.IsUpAsync(PostgresTestServer.Outage))
             {
-                await PostgresTestServer.PgCtlAsync(start: true);
+                await PostgresTestServer.PgCtlAsync(start: true, PostgresTestServer.Outage);
             }
         }
 
-        await TestEvents.WaitUntilAsync(PostgresTestServer.IsUpAsync, TimeSpan.FromSeconds(60), "the server to be up");
+        await TestEvents.WaitUntilAsync(() => PostgresTestServer.IsUpAsync(PostgresTestServer.Outage), TimeSpan.FromSeconds(60), "the server to be up");
         await producer.WaitAsync(TimeSpan.FromSeconds(120));
         await sink.DisposeAsync();
 

@@ -4,29 +4,33 @@ using Npgsql;
 namespace Conveyor.Logs.Tests.Support;
 
 /// <summary>
-/// The throwaway server test.sh starts. Tests needing it fail (never skip) when it is not configured, and each
-/// test gets its own schema so tests run in parallel without seeing each other's rows.
+/// The throwaway servers test.sh starts. Tests needing one fail (never skip) when it is not configured, and each
+/// test gets its own schema so tests run in parallel without seeing each other's rows. Tests that stop and restart
+/// a server use <see cref="Outage"/>, a server of their own, so that other test assemblies running at the same time
+/// never see an outage they did not ask for.
 /// </summary>
 internal static class PostgresTestServer
 {
-    public static string ConnectionString =>
-        Environment.GetEnvironmentVariable("CONVEYOR_TEST_POSTGRES") is { Length: > 0 } cs
-            ? cs
-            : throw new InvalidOperationException(
-                "CONVEYOR_TEST_POSTGRES is not set: run the tests through ./test.sh, which starts a throwaway PostgreSQL and exports it.");
+    /// <summary>The server shared by every test that only reads and writes.</summary>
+    public static readonly PgInstance Shared = new("CONVEYOR_TEST");
+
+    /// <summary>The server that outage tests stop and start.</summary>
+    public static readonly PgInstance Outage = new("CONVEYOR_TEST_OUTAGE");
+
+    public static string ConnectionString => Shared.ConnectionString;
 
     /// <summary>Creates a fresh schema and returns a connection string whose search path is that schema.</summary>
-    public static async Task<string> CreateSchemaAsync()
+    public static async Task<string> CreateSchemaAsync(PgInstance? on = null)
     {
         var schema = "t_" + Guid.NewGuid().ToString("N")[..16];
-        await using (var c = new NpgsqlConnection(ConnectionString))
+        await using (var c = new NpgsqlConnection((on ?? Shared).ConnectionString))
         {
             await c.OpenAsync();
             await using var cmd = new NpgsqlCommand($"CREATE SCHEMA {schema}", c);
             await cmd.ExecuteNonQueryAsync();
         }
 
-        return new NpgsqlConnectionStringBuilder(ConnectionString) { SearchPath = schema }.ConnectionString;
+        return new NpgsqlConnectionStringBuilder((on ?? Shared).ConnectionString) { SearchPath = schema }.ConnectionString;
     }
 
     public static async Task<long> ScalarAsync(string connectionString, string sql)
@@ -37,11 +41,13 @@ internal static class PostgresTestServer
         return Convert.ToInt64(await cmd.ExecuteScalarAsync(), System.Globalization.CultureInfo.InvariantCulture);
     }
 
-    public static async Task<bool> IsUpAsync()
+    public static Task<bool> IsUpAsync() => IsUpAsync(Shared);
+
+    public static async Task<bool> IsUpAsync(PgInstance on)
     {
         try
         {
-            await ScalarAsync(new NpgsqlConnectionStringBuilder(ConnectionString) { Pooling = false, Timeout = 2 }.ConnectionString, "SELECT 1");
+            await ScalarAsync(new NpgsqlConnectionStringBuilder(on.ConnectionString) { Pooling = false, Timeout = 2 }.ConnectionString, "SELECT 1");
             return true;
         }
         catch (Exception e) when (e is NpgsqlException or System.Net.Sockets.SocketException or TimeoutException)
@@ -51,13 +57,10 @@ internal static class PostgresTestServer
     }
 
     /// <summary>Stops (fast shutdown) or starts the server through pg_ctl, as test.sh documents.</summary>
-    public static async Task PgCtlAsync(bool start)
+    public static async Task PgCtlAsync(bool start, PgInstance on)
     {
-        string Env(string name) => Environment.GetEnvironmentVariable(name) is { Length: > 0 } v
-            ? v
-            : throw new InvalidOperationException($"{name} is not set: run the tests through ./test.sh.");
-        var ctl = Env("CONVEYOR_TEST_PG_CTL");
-        var data = Env("CONVEYOR_TEST_PG_DATA");
+        var ctl = PgInstance.Env("CONVEYOR_TEST_PG_CTL");
+        var data = on.Env("PG_DATA", prefixed: true);
         var psi = new ProcessStartInfo("runuser") { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var a in new[] { "-u", "postgres", "--", ctl, "-D", data, "-w" })
         {
@@ -66,7 +69,7 @@ internal static class PostgresTestServer
 
         if (start)
         {
-            foreach (var a in new[] { "-l", Path.Combine(data, "..", "pg.log"), "-o", Env("CONVEYOR_TEST_PG_OPTS"), "start" })
+            foreach (var a in new[] { "-l", Path.Combine(data, "..", "pg.log"), "-o", on.Env("PG_OPTS", prefixed: true), "start" })
             {
                 psi.ArgumentList.Add(a);
             }
@@ -88,4 +91,16 @@ internal static class PostgresTestServer
             throw new InvalidOperationException($"pg_ctl {(start ? "start" : "stop")} failed ({p.ExitCode}): {await stderr}");
         }
     }
+}
+
+/// <summary>One throwaway server, described by test.sh's environment variables under <paramref name="Prefix"/>.</summary>
+internal sealed record PgInstance(string Prefix)
+{
+    public string ConnectionString => Env(Prefix + "_POSTGRES");
+
+    public string Env(string suffix, bool prefixed) => Env(prefixed ? $"{Prefix}_{suffix}" : suffix);
+
+    public static string Env(string name) => Environment.GetEnvironmentVariable(name) is { Length: > 0 } v
+        ? v
+        : throw new InvalidOperationException($"{name} is not set: run the tests through ./test.sh, which starts throwaway PostgreSQL servers and exports them.");
 }
