@@ -55,6 +55,7 @@ internal static class ConfigLoader
         try
         {
             var config = builder.Build();
+            DurationConverter.Register();
             FindUnknownKeys(config, typeof(PipelineOptions), errors);
             config.Bind(options);
         }

@@ -188,6 +188,13 @@ public sealed partial class FileTailSource : LogSource
     {
         try
         {
+            // The common case, nothing written since the last poll: the path and our handle agree on the length, so
+            // skip opening the file to compare first bytes (an idle tail then costs one stat per file per poll).
+            if (new FileInfo(path).Length == file.Stream.Length && file.Stream.Length >= file.Offset)
+            {
+                return Change.None;
+            }
+
             using var probe = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1, FileOptions.None);
             var prefix = ReadPrefix(probe, FingerprintBytes);
             var known = file.Fingerprint;

@@ -67,8 +67,8 @@ public sealed class SourceOptions
     /// <summary>File: where offsets are checkpointed. Default <c>./conveyor-data/checkpoints</c>.</summary>
     public string CheckpointDirectory { get; set; } = "./conveyor-data/checkpoints";
 
-    /// <summary>File: how often the tail looks for new files and data. Default 250 ms.</summary>
-    public TimeSpan PollInterval { get; set; } = TimeSpan.FromMilliseconds(250);
+    /// <summary>File: how often the tail looks for new files and data when it found none last time. Default 1 s (an idle tail then costs ~0% CPU).</summary>
+    public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>The name, or its default from the type and port.</summary>
     public string EffectiveName => Name ?? Type switch

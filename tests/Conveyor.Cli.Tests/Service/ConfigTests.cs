@@ -55,6 +55,19 @@ public sealed class ConfigTests
         Assert.Contains("buffer:maxBytes: must be at least 1024 (was 12)", p.Stderr, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Run_PortInUse_ExitsOneSayingWhy()
+    {
+        using var taken = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        taken.Start();
+        var port = ((System.Net.IPEndPoint)taken.LocalEndpoint).Port;
+        var dir = ConveyorProcess.TempDirectory();
+        await using var p = ConveyorProcess.Start(dir, ["run", "--from", $"tcp://127.0.0.1:{port}", "--to", "null:"]);
+        Assert.Equal(1, await p.WaitForExitAsync(TimeSpan.FromSeconds(60)));
+        Assert.Contains("could not start", p.Stderr, StringComparison.Ordinal);
+        Assert.Contains("in use", p.Stderr, StringComparison.OrdinalIgnoreCase);
+    }
+
     internal static string RepositoryRoot()
     {
         var dir = new DirectoryInfo(AppContext.BaseDirectory);

@@ -1,0 +1,68 @@
+using Conveyor.Cli.Hosting;
+using Conveyor.Logs.Sources;
+
+namespace Conveyor.Cli.Tests.Hosting;
+
+public sealed class ConfigLoaderTests
+{
+    private static readonly Dictionary<string, string?> NoEnvironment = [];
+
+    [Fact]
+    public void Load_NoConfigNoSwitches_ZeroConfigDefaultsOfSpec()
+    {
+        var (options, errors) = ConfigLoader.Load(new RunRequest(null, [], [], null, false), NoEnvironment);
+        Assert.Empty(errors);
+        Assert.Equal(
+            [(SourceType.Http, 8080), (SourceType.Tcp, 5170), (SourceType.SyslogUdp, 5514), (SourceType.SyslogTcp, 5514)],
+            options.Sources.Select(static s => (s.Type, s.Port)));
+        Assert.All(options.Sources, static s => Assert.Equal("127.0.0.1", s.Host));
+        Assert.Equal("sqlite:./conveyor-data/conveyor.db", Assert.Single(options.Sinks).Uri);
+        Assert.Equal((100_000, 64L << 20, FullMode.Block), (options.Buffer.Capacity, options.Buffer.MaxBytes, options.Buffer.FullMode));
+        Assert.Equal(TimeSpan.FromSeconds(30), options.Shutdown.DrainTimeout);
+    }
+
+    [Fact]
+    public void Load_FromToAndFormat_ReplaceDefaultsAndSetEverySourcesFormat()
+    {
+        var (options, errors) = ConfigLoader.Load(new RunRequest(null, ["tcp://127.0.0.1:9000", "stdin:"], ["null:", "slow:5ms+null:"], "json", false), NoEnvironment);
+        Assert.Empty(errors);
+        Assert.Equal([SourceType.Tcp, SourceType.Stdin], options.Sources.Select(static s => s.Type));
+        Assert.All(options.Sources, static s => Assert.Equal("json", s.EffectiveFormat));
+        Assert.Equal(["null:", "slow:5ms+null:"], options.Sinks.Select(static s => s.Uri));
+    }
+
+    [Fact]
+    public void Load_EnvironmentVariables_OverrideKeys()
+    {
+        var env = new Dictionary<string, string?>
+        {
+            ["CONVEYOR__BUFFER__CAPACITY"] = "1234",
+            ["CONVEYOR__SHUTDOWN__DRAINTIMEOUT"] = "5s",
+            ["CONVEYOR__SOURCES__0__IDLETIMEOUT"] = "00:00:07",
+            ["CONVEYOR__SOURCES__0__TYPE"] = "tcp",
+            ["CONVEYOR__SOURCES__0__PORT"] = "9000",
+            ["OTHER__BUFFER__CAPACITY"] = "1",
+        };
+        var (options, errors) = ConfigLoader.Load(new RunRequest(null, [], ["null:"], null, false), env);
+        Assert.Empty(errors);
+        Assert.Equal(1234, options.Buffer.Capacity);
+        Assert.Equal(TimeSpan.FromSeconds(5), options.Shutdown.DrainTimeout);
+        Assert.Equal(TimeSpan.FromSeconds(7), Assert.Single(options.Sources).IdleTimeout);
+    }
+
+    [Fact]
+    public void Load_BadValuesAndUnknownKeys_NameTheKey()
+    {
+        var env = new Dictionary<string, string?> { ["CONVEYOR__BUFFER__CAPACITTY"] = "5", ["CONVEYOR__PARSE__WORKERS"] = "many" };
+        var (_, errors) = ConfigLoader.Load(new RunRequest(null, ["bogus://x"], [], null, false), env);
+        Assert.Contains(errors, static e => e.StartsWith("buffer:capacitty: unknown key", StringComparison.OrdinalIgnoreCase));
+        Assert.Contains(errors, static e => e.StartsWith("parse:workers: not a valid", StringComparison.OrdinalIgnoreCase));
+    }
+
+    [Fact]
+    public void Load_MissingFile_SaysSo()
+    {
+        var (_, errors) = ConfigLoader.Load(new RunRequest("/nonexistent/conveyor.yaml", [], [], null, false), NoEnvironment);
+        Assert.Equal(["config: file not found (/nonexistent/conveyor.yaml)"], errors);
+    }
+}
