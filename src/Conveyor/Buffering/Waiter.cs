@@ -19,6 +19,12 @@ internal abstract class Waiter : IValueTaskSource<bool>, IThreadPoolWorkItem
     private ManualResetValueTaskSourceCore<bool> _core = new() { RunContinuationsAsynchronously = false };
     private bool _pendingResult;
     private Exception? _pendingError;
+
+    // Both sides of a wait must be finished before the waiter is reused: the awaiter (GetResult) and the completer
+    // (Execute, still inside the core's SetResult after the awaiter may already have seen it complete). Each adds
+    // one when done; whoever makes it two recycles the waiter. Resetting earlier would let a completion still
+    // under way land on the next wait.
+    private int _sidesDone;
     private CancellationTokenRegistration _cancellation;
     private ITimer? _timer;
 
@@ -26,7 +32,7 @@ internal abstract class Waiter : IValueTaskSource<bool>, IThreadPoolWorkItem
     internal Waiter? Next;
     internal bool IsLinked;
 
-    /// <summary>Incremented each time the waiter is reused, so a late timer callback can tell it is stale.</summary>
+    /// <summary>Incremented each time the waiter is recycled, so a late timer callback can tell it is stale.</summary>
     internal int Generation;
 
     /// <summary>When the wait started, on the owning buffer's clock (writers only).</summary>
@@ -72,6 +78,19 @@ internal abstract class Waiter : IValueTaskSource<bool>, IThreadPoolWorkItem
         {
             _core.SetResult(_pendingResult);
         }
+
+        SideDone();
+    }
+
+    private void SideDone()
+    {
+        if (Interlocked.Increment(ref _sidesDone) == 2)
+        {
+            _sidesDone = 0;
+            Generation++;
+            _core.Reset();
+            Release();
+        }
     }
 
     /// <summary>Called (outside any lock) when the token fires; the owner decides whether the waiter is still waiting.</summary>
@@ -93,9 +112,7 @@ internal abstract class Waiter : IValueTaskSource<bool>, IThreadPoolWorkItem
             _cancellation = default;
             _timer?.Dispose();
             _timer = null;
-            Generation++;
-            _core.Reset();
-            Release();
+            SideDone();
         }
     }
 

@@ -149,12 +149,12 @@ public class ConsumerStage<TIn> : IAsyncDisposable
     {
         lock (_scaleLock)
         {
+            // The target comes first: a worker leaves as soon as its number is not below it.
+            Volatile.Write(ref _target, _options.Workers);
             for (var i = 0; i < _options.Workers; i++)
             {
                 StartWorkerLocked(i);
             }
-
-            _target = _options.Workers;
         }
 
         if (_options.MaxWorkers > _options.Workers)
@@ -188,8 +188,8 @@ public class ConsumerStage<TIn> : IAsyncDisposable
             var live = _target;
             if (backlog > (long)_options.BatchMaxItems * live && live < _inFlight.Length && _workers[live] is not { IsCompleted: false })
             {
-                StartWorkerLocked(live);
                 Volatile.Write(ref _target, live + 1);
+                StartWorkerLocked(live);
                 _idleTicks = 0;
             }
             else if (backlog == 0 && live > _options.Workers)
