@@ -270,25 +270,27 @@ if sc:
         m = re.match(r"w(\d+)-b(\d+)$", name)
         if m:
             w, b = int(m.group(1)), int(m.group(2))
-            grid[(w, b)] = {"lines_per_s": med([rate(r) for r in reps.values()]), "peak_rss_mib": med([r["peak_rss_mib"] for r in reps.values()]),
-                            "cores": med([r.get("cores") for r in reps.values()]), "runs": len(reps)}
+            ok = [r for r in reps.values() if r.get("complete")]   # a stalled run (no output for 10 s) is counted apart
+            grid[(w, b)] = {"lines_per_s": med([rate(r) for r in ok]), "peak_rss_mib": med([r["peak_rss_mib"] for r in ok]),
+                            "cores": med([r.get("cores") for r in ok]), "runs": len(reps), "stalled": len(reps) - len(ok)}
     ws, bs = sorted({k[0] for k in grid}), sorted({k[1] for k in grid})
     md.append("\n### Scaling: parse workers × main buffer (lines), TCP → NDJSON file\n")
     md.append("| workers \\ buffer | " + " | ".join("{:,} lines".format(b) for b in bs) + " |")
     md.append("|---|" + "---|" * len(bs))
     for w in ws:
         md.append("| {} | ".format(w) + " | ".join(
-            "{} lines/s, {} MiB, {} cores".format(fmt(grid[(w, b)]["lines_per_s"]), fmt(grid[(w, b)]["peak_rss_mib"]), fmt(grid[(w, b)]["cores"], 2))
+            "{} lines/s, {} MiB, {} cores{}".format(fmt(grid[(w, b)]["lines_per_s"]), fmt(grid[(w, b)]["peak_rss_mib"]), fmt(grid[(w, b)]["cores"], 2),
+                                                    ", **{} of {} runs stalled**".format(grid[(w, b)]["stalled"], grid[(w, b)]["runs"]) if grid[(w, b)]["stalled"] else "")
             if (w, b) in grid else "–" for b in bs) + " |")
     summary["scaling"] = {"w%d-b%d" % k: v for k, v in grid.items()}
     charts.append({"file": "e2e-scaling.png", "title": "Throughput against parse workers (one line per main-buffer size)",
                    "xlabel": "parse workers", "ylabel": "lines/s",
                    "series": [{"label": "buffer {:,}".format(b), "x": [w for w in ws if (w, b) in grid],
-                               "y": [grid[(w, b)]["lines_per_s"] for w in ws if (w, b) in grid]} for b in bs]})
+                               "y": [grid[(w, b)]["lines_per_s"] or 0 for w in ws if (w, b) in grid]} for b in bs]})
     charts.append({"file": "e2e-scaling-rss.png", "title": "Peak RSS against main-buffer size (one line per worker count)",
                    "xlabel": "main buffer, lines (log10)", "ylabel": "peak RSS, MiB",
                    "series": [{"label": "{} workers".format(w), "x": [__import__("math").log10(b) for b in bs if (w, b) in grid],
-                               "y": [grid[(w, b)]["peak_rss_mib"] for b in bs if (w, b) in grid]} for w in ws]})
+                               "y": [grid[(w, b)]["peak_rss_mib"] or 0 for b in bs if (w, b) in grid]} for w in ws]})
 
 machine = open(os.path.join(out, "machine.txt")).read() if os.path.exists(os.path.join(out, "machine.txt")) else ""
 with open(os.path.join(out, "tables.md"), "w") as f:
