@@ -116,7 +116,15 @@ public sealed record PipelineSnapshot
                 Buffered = ss.InFlight,
                 Left = ss.Left,
             });
-            var inPipeline = main.Depth + (t.ParseStage?.GetStatistics().InFlight ?? 0) + parsed.Depth + fanInFlight + q.Depth + ss.InFlight;
+            // What a stage holds between two buffers is what it took minus what it has put into the next one:
+            // a stage's batch stays in flight while its items are written on one by one, so counting its
+            // in-flight batch would count the items already written twice.
+            var ps = t.ParseStage?.GetStatistics() ?? default;
+            var fs = t.FanOutStage?.GetStatistics() ?? default;
+            var parseHeld = Math.Max(0, ps.Received - ps.Left - parsed.Written);
+            var offeredToQueue = q.Written + (q.Dropped - q.DroppedOldest);
+            var fanHeld = t.FanOutStage is null ? 0 : Math.Max(0, fs.Received - fs.Left - offeredToQueue);
+            var inPipeline = main.Depth + parseHeld + parsed.Depth + fanHeld + q.Depth + ss.InFlight;
             var left = (t.ParseStage?.GetStatistics().Left ?? 0) + (t.FanOutStage?.GetStatistics().Left ?? 0) + ss.Left;
             sinks.Add(new SinkConservation
             {

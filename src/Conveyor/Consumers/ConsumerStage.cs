@@ -210,7 +210,14 @@ public class ConsumerStage<TIn> : IAsyncDisposable
     }
 
     /// <summary>Handles one batch: the handler proper. Transform stages also emit the results here.</summary>
-    private protected virtual ValueTask HandleAsync(List<TIn> batch, long sequence, CancellationToken cancellationToken) => default;
+    private protected virtual ValueTask HandleAsync(List<TIn> batch, long sequence, int worker, CancellationToken cancellationToken) => default;
+
+    /// <summary>
+    /// Called by a stage whose handler has finished with a batch but still has work to do with its results (a
+    /// transform writing them on): the batch's items now count as processed, so they stop counting as in flight.
+    /// If the stage is cancelled before it finishes, the batch is still reported as left.
+    /// </summary>
+    private protected void HandledBatch(int worker) => Volatile.Write(ref _inFlight[worker], null);
 
     /// <summary>Runs once the workers are done, with the input's error if it had one; transform stages complete their output.</summary>
     private protected virtual void OnWorkersDone(Exception? error)
@@ -313,7 +320,7 @@ public class ConsumerStage<TIn> : IAsyncDisposable
             Volatile.Write(ref _inFlight[worker], batch);
             try
             {
-                await HandleAsync(batch, sequence, stopping).ConfigureAwait(false);
+                await HandleAsync(batch, sequence, worker, stopping).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (stopping.IsCancellationRequested)
             {

@@ -14,7 +14,7 @@ internal sealed class HandlerStage<T> : ConsumerStage<T>
         Start();
     }
 
-    private protected override async ValueTask HandleAsync(List<T> batch, long sequence, CancellationToken cancellationToken)
+    private protected override async ValueTask HandleAsync(List<T> batch, long sequence, int worker, CancellationToken cancellationToken)
     {
         if (!_perItem || batch.Count == 1)
         {

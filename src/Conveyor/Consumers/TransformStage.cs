@@ -82,7 +82,7 @@ public sealed class TransformStage<TIn, TOut> : ConsumerStage<TIn>
         }
     }
 
-    private protected override async ValueTask HandleAsync(List<TIn> batch, long sequence, CancellationToken cancellationToken)
+    private protected override async ValueTask HandleAsync(List<TIn> batch, long sequence, int worker, CancellationToken cancellationToken)
     {
         var results = new List<TOut>(batch.Count);
         await ProcessAsync(
@@ -103,6 +103,8 @@ public sealed class TransformStage<TIn, TOut> : ConsumerStage<TIn>
             },
             cancellationToken).ConfigureAwait(false);
 
+        // The batch is processed; what remains is writing its results on, which may wait on the output's back-pressure.
+        HandledBatch(worker);
         if (!_ordered)
         {
             await EmitAsync(results, cancellationToken).ConfigureAwait(false);

@@ -344,6 +344,38 @@ public sealed class ConsumerStageTests
         Assert.Equal(100, stage.GetStatistics().Processed);
     }
 
+    [Fact]
+    public async Task Transform_OutputFull_CountsTheBatchProcessedNotInFlight()
+    {
+        var input = new BoundedBuffer<int>(100);
+        var output = new BoundedBuffer<int>(2);
+        var stage = Stage.TransformBatch(input.Reader, (IReadOnlyList<int> batch, List<int> results, CancellationToken _) =>
+        {
+            results.AddRange(batch);
+            return ValueTask.CompletedTask;
+        }, output.Writer, new StageOptions<int> { BatchMaxItems = 5 });
+        for (var i = 0; i < 5; i++)
+        {
+            input.Writer.TryWrite(i);
+        }
+
+        // Two results fit; the stage waits to write the other three. Its batch is processed, not in its handler.
+        await TestWait.UntilAsync(() => output.GetStatistics().BlockedWriters == 1, "the stage waits on its output");
+        var s = stage.GetStatistics();
+        Assert.Equal(5, s.Received);
+        Assert.Equal(5, s.Processed);
+        Assert.Equal(0, s.InFlight);
+        input.Writer.Complete();
+        var drained = new List<int>();
+        await foreach (var item in ReadAll(output.Reader))
+        {
+            drained.Add(item);
+        }
+
+        Assert.Equal([0, 1, 2, 3, 4], drained);
+        await TestWait.Within(stage.Completion);
+    }
+
     private static async IAsyncEnumerable<int> ReadAll(BufferReader<int> reader)
     {
         while (await reader.WaitToReadAsync())
