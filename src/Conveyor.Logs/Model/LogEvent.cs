@@ -49,6 +49,18 @@ public sealed class LogEvent
     /// <summary>The original line, or for syslog the MSG part.</summary>
     public string Body { get; set; }
 
+    /// <summary>The W3C trace id the record belongs to, 32 lowercase hex digits; null when the record names none.</summary>
+    public string? TraceId { get; set; }
+
+    /// <summary>The W3C span id the record belongs to, 16 lowercase hex digits; null when the record names none.</summary>
+    public string? SpanId { get; set; }
+
+    /// <summary>W3C trace flags (OTLP <c>flags</c>, e.g. 1 = sampled); null when not given.</summary>
+    public int? TraceFlags { get; set; }
+
+    /// <summary>The OpenTelemetry event name (<c>event_name</c>); null for a plain log record.</summary>
+    public string? EventName { get; set; }
+
     /// <summary>Semantic-convention attributes of the record.</summary>
     public LogAttributes Attributes { get; } = new();
 
