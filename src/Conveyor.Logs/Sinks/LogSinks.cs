@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using Conveyor.Logs.Sinks.DuckDb;
 using Conveyor.Logs.Sinks.Ndjson;
 using Conveyor.Logs.Sinks.Postgres;
 using Conveyor.Logs.Sinks.Sqlite;
@@ -10,7 +11,7 @@ public static class LogSinks
 {
     /// <summary>
     /// Opens the sink for <paramref name="uri"/>, wrapped in a <see cref="ResilientSink"/> (retry, poison isolation,
-    /// metrics): <c>sqlite:PATH</c>, <c>postgres:CONNSTR</c>, <c>ndjson:PATH</c>, or <c>ndjson:-</c> (standard output).
+    /// metrics): <c>duckdb:PATH</c>, <c>sqlite:PATH</c>, <c>postgres:CONNSTR</c>, <c>ndjson:PATH</c>, or <c>ndjson:-</c> (standard output).
     /// Per-sink settings beyond the URI come from the options classes; use the sinks' own <c>OpenAsync</c> for those.
     /// </summary>
     /// <exception cref="ArgumentException">An unknown scheme.</exception>
@@ -24,11 +25,12 @@ public static class LogSinks
         var rest = colon < 0 ? string.Empty : uri[(colon + 1)..];
         ILogSink inner = scheme switch
         {
+            "duckdb" => await DuckDbSink.OpenAsync(new DuckDbSinkOptions { Path = rest }, timeProvider, cancellationToken).ConfigureAwait(false),
             "sqlite" => await SqliteSink.OpenAsync(new SqliteSinkOptions { Path = rest }, timeProvider, cancellationToken).ConfigureAwait(false),
             "postgres" or "postgresql" => await PostgresSink.OpenAsync(new PostgresSinkOptions { ConnectionString = rest }, timeProvider, cancellationToken).ConfigureAwait(false),
             "ndjson" when rest == "-" => NdjsonSink.ForStream(Console.OpenStandardOutput(), leaveOpen: false, timeProvider),
             "ndjson" => NdjsonSink.Open(new NdjsonSinkOptions { Path = rest }, timeProvider),
-            _ => throw new ArgumentException($"Unknown sink '{uri}'; expected sqlite:PATH, postgres:CONNSTR, ndjson:PATH or ndjson:-.", nameof(uri)),
+            _ => throw new ArgumentException($"Unknown sink '{uri}'; expected duckdb:PATH, sqlite:PATH, postgres:CONNSTR, ndjson:PATH or ndjson:-.", nameof(uri)),
         };
         return new ResilientSink(inner, retry, timeProvider, meterFactory);
     }

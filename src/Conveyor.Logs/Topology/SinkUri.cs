@@ -3,7 +3,7 @@ using System.Globalization;
 namespace Conveyor.Logs.Topology;
 
 /// <summary>
-/// The sink URIs of <c>--to</c> and <c>sinks:N:uri</c>: the store's <c>sqlite:</c>, <c>postgres:</c> and
+/// The sink URIs of <c>--to</c> and <c>sinks:N:uri</c>: the store's <c>duckdb:</c>, <c>sqlite:</c>, <c>postgres:</c> and
 /// <c>ndjson:</c>, plus two sinks kept for tests and benchmarks: <c>null:</c> discards every batch, and
 /// <c>slow:DURATION+URI</c> waits DURATION (e.g. <c>5ms</c>) before each batch it passes to URI, like a
 /// struggling database.
@@ -15,13 +15,13 @@ public static class SinkUri
     {
         if (string.IsNullOrWhiteSpace(uri))
         {
-            return "required (sqlite:PATH, postgres:CONNSTR, ndjson:PATH or ndjson:-)";
+            return "required (duckdb:PATH, sqlite:PATH, postgres:CONNSTR, ndjson:PATH or ndjson:-)";
         }
 
         var (scheme, rest) = Split(uri);
         switch (scheme)
         {
-            case "sqlite" or "ndjson" or "postgres":
+            case "duckdb" or "sqlite" or "ndjson" or "postgres":
                 return rest.Length == 0 ? $"'{scheme}:' needs a {(scheme == "postgres" ? "connection string" : "path")}" : null;
             case "null":
                 return null;
@@ -34,7 +34,7 @@ public static class SinkUri
 
                 return Check(rest[(plus + 1)..]);
             default:
-                return $"unknown sink '{uri}' (expected sqlite:PATH, postgres:CONNSTR, ndjson:PATH, ndjson:-, null: or slow:DURATION+URI)";
+                return $"unknown sink '{uri}' (expected duckdb:PATH, sqlite:PATH, postgres:CONNSTR, ndjson:PATH, ndjson:-, null: or slow:DURATION+URI)";
         }
     }
 
