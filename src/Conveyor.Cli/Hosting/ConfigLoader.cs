@@ -1,4 +1,4 @@
-using Conveyor.Logs.Sinks.Sqlite;
+using Conveyor.Logs.Sinks.DuckDb;
 using Conveyor.Logs.Sources;
 using Conveyor.Logs.Topology;
 
@@ -94,7 +94,7 @@ internal static class ConfigLoader
 
         if (request.ConfigPath is null && request.To.Count == 0 && options.Sinks.Count == 0)
         {
-            options.Sinks.Add(new SinkOptions { Uri = "sqlite:" + SqliteSinkOptions.DefaultPath });
+            options.Sinks.Add(new SinkOptions { Uri = "duckdb:" + DuckDbSinkOptions.DefaultPath });
         }
 
         if (request.Format is { } format)

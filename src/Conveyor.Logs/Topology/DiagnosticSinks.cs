@@ -47,6 +47,9 @@ public sealed class SlowSink : ILogSink
     /// <inheritdoc />
     public string Name => _inner.Name;
 
+    /// <summary>The sink every batch goes to after the wait.</summary>
+    public ILogSink Inner => _inner;
+
     /// <inheritdoc />
     public async ValueTask WriteBatchAsync(IReadOnlyList<LogEvent> batch, CancellationToken cancellationToken)
     {
@@ -68,6 +71,29 @@ public sealed class SlowSink : ILogSink
 /// <summary>Opens the sinks of a <see cref="PipelineOptions"/>, including the diagnostic <c>null:</c> and <c>slow:</c> ones.</summary>
 public static class SinkOpener
 {
+    /// <summary>The store a sink writes, under its <see cref="ResilientSink"/> and <c>slow:</c> wrappers; null when there is none.</summary>
+    public static T? Unwrap<T>(ILogSink sink)
+        where T : class, ILogSink
+    {
+        ArgumentNullException.ThrowIfNull(sink);
+        while (true)
+        {
+            switch (sink)
+            {
+                case T found:
+                    return found;
+                case ResilientSink r:
+                    sink = r.Inner;
+                    break;
+                case SlowSink s:
+                    sink = s.Inner;
+                    break;
+                default:
+                    return null;
+            }
+        }
+    }
+
     /// <summary>Opens every sink; on failure, closes the ones already open and rethrows.</summary>
     public static async Task<IReadOnlyList<TopologySink>> OpenAllAsync(IReadOnlyList<SinkOptions> sinks, TimeProvider? timeProvider, CancellationToken cancellationToken)
     {
