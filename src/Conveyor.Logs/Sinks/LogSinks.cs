@@ -12,12 +12,13 @@ public static class LogSinks
     /// <summary>
     /// Opens the sink for <paramref name="uri"/>, wrapped in a <see cref="ResilientSink"/> (retry, poison isolation,
     /// metrics): <c>duckdb:PATH</c>, <c>sqlite:PATH</c>, <c>postgres:CONNSTR</c>, <c>ndjson:PATH</c>, or <c>ndjson:-</c> (standard output).
-    /// Per-sink settings beyond the URI come from the options classes; use the sinks' own <c>OpenAsync</c> for those.
+    /// Per-sink settings beyond the URI come from the options classes; use the sinks' own <c>OpenAsync</c> for those,
+    /// except a DuckDB sink's engine settings (<paramref name="duckDb"/>; default 256 MiB, processor count up to 4 threads).
     /// </summary>
     /// <exception cref="ArgumentException">An unknown scheme.</exception>
     /// <exception cref="SinkException">The store cannot be opened.</exception>
     public static async Task<ResilientSink> OpenAsync(
-        string uri, ResilientSinkOptions? retry = null, TimeProvider? timeProvider = null, IMeterFactory? meterFactory = null, CancellationToken cancellationToken = default)
+        string uri, ResilientSinkOptions? retry = null, TimeProvider? timeProvider = null, IMeterFactory? meterFactory = null, DuckDbSettings? duckDb = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(uri);
         var colon = uri.IndexOf(':', StringComparison.Ordinal);
@@ -25,7 +26,10 @@ public static class LogSinks
         var rest = colon < 0 ? string.Empty : uri[(colon + 1)..];
         ILogSink inner = scheme switch
         {
-            "duckdb" => await DuckDbSink.OpenAsync(new DuckDbSinkOptions { Path = rest }, timeProvider, cancellationToken).ConfigureAwait(false),
+            "duckdb" => await DuckDbSink.OpenAsync(
+                new DuckDbSinkOptions { Path = rest, MemoryLimit = duckDb?.MemoryLimit ?? DuckDbSinkOptions.DefaultMemoryLimit, Threads = duckDb?.Threads ?? DuckDbSinkOptions.DefaultThreads },
+                timeProvider,
+                cancellationToken).ConfigureAwait(false),
             "sqlite" => await SqliteSink.OpenAsync(new SqliteSinkOptions { Path = rest }, timeProvider, cancellationToken).ConfigureAwait(false),
             "postgres" or "postgresql" => await PostgresSink.OpenAsync(new PostgresSinkOptions { ConnectionString = rest }, timeProvider, cancellationToken).ConfigureAwait(false),
             "ndjson" when rest == "-" => NdjsonSink.ForStream(Console.OpenStandardOutput(), leaveOpen: false, timeProvider),

@@ -104,7 +104,7 @@ public static class SinkOpener
         {
             foreach (var options in sinks)
             {
-                var sink = await OpenAsync(options.Uri, timeProvider, cancellationToken).ConfigureAwait(false);
+                var sink = await OpenAsync(options.Uri, timeProvider, options.DuckDb, cancellationToken).ConfigureAwait(false);
                 var name = sink.Name;
                 for (var i = 2; !names.Add(name); i++)
                 {
@@ -129,6 +129,10 @@ public static class SinkOpener
 
     /// <summary>Opens one sink by URI.</summary>
     public static async Task<ILogSink> OpenAsync(string uri, TimeProvider? timeProvider, CancellationToken cancellationToken)
+        => await OpenAsync(uri, timeProvider, null, cancellationToken).ConfigureAwait(false);
+
+    /// <summary>Opens one sink by URI; <paramref name="duckDb"/> configures a <c>duckdb:</c> store (null: its defaults).</summary>
+    public static async Task<ILogSink> OpenAsync(string uri, TimeProvider? timeProvider, Sinks.DuckDb.DuckDbSettings? duckDb, CancellationToken cancellationToken)
     {
         var (scheme, rest) = SinkUri.Split(uri);
         switch (scheme)
@@ -142,10 +146,10 @@ public static class SinkOpener
                     throw new ArgumentException($"expected slow:DURATION+URI (was '{uri}')", nameof(uri));
                 }
 
-                var inner = await OpenAsync(rest[(plus + 1)..], timeProvider, cancellationToken).ConfigureAwait(false);
+                var inner = await OpenAsync(rest[(plus + 1)..], timeProvider, duckDb, cancellationToken).ConfigureAwait(false);
                 return new SlowSink(inner, delay, timeProvider);
             default:
-                return await LogSinks.OpenAsync(uri, timeProvider: timeProvider, cancellationToken: cancellationToken).ConfigureAwait(false);
+                return await LogSinks.OpenAsync(uri, timeProvider: timeProvider, cancellationToken: cancellationToken, duckDb: duckDb).ConfigureAwait(false);
         }
     }
 }

@@ -14,10 +14,16 @@ public sealed class DuckDbSinkOptions
     /// counted in the service's memory budget beside the pipeline's buffers; at least 16 MiB. A search that needs more
     /// spills to a temporary folder beside the database or fails, the writer is not starved.
     /// </summary>
-    public long MemoryLimit { get; set; } = 256L << 20;
+    public long MemoryLimit { get; set; } = DefaultMemoryLimit;
 
     /// <summary>Threads DuckDB may use for a search or a checkpoint. Default: the processor count, at most 4; 1..64.</summary>
-    public int Threads { get; set; } = Math.Clamp(Environment.ProcessorCount, 1, 4);
+    public int Threads { get; set; } = DefaultThreads;
+
+    /// <summary>The default <see cref="MemoryLimit"/>: 256 MiB.</summary>
+    public const long DefaultMemoryLimit = 256L << 20;
+
+    /// <summary>The default <see cref="Threads"/>: the processor count, at most 4.</summary>
+    public static int DefaultThreads => Math.Clamp(Environment.ProcessorCount, 1, 4);
 
     /// <summary>An event larger than this (body + attributes, in characters) is refused and dead-lettered. Default 1 MiB.</summary>
     public int MaxEventBytes { get; set; } = 1 << 20;
@@ -67,4 +73,17 @@ public sealed class DuckDbSinkOptions
             throw new ArgumentException($"{key} must be {rule} (was {value}).", key);
         }
     }
+}
+
+/// <summary>
+/// The config section <c>sinks:N:duckdb</c> of a <c>duckdb:PATH</c> sink (the path is the URI's): DuckDB's own
+/// resources, counted in the service's memory budget.
+/// </summary>
+public sealed class DuckDbSettings
+{
+    /// <summary>DuckDB's memory limit in bytes (<c>sinks:N:duckdb:memoryLimit</c>). Default 256 MiB; at least 16 MiB.</summary>
+    public long MemoryLimit { get; set; } = DuckDbSinkOptions.DefaultMemoryLimit;
+
+    /// <summary>DuckDB's threads for searches and checkpoints (<c>sinks:N:duckdb:threads</c>). Default: the processor count, at most 4; 1..64.</summary>
+    public int Threads { get; set; } = DuckDbSinkOptions.DefaultThreads;
 }
