@@ -16,7 +16,7 @@ internal enum AccessLogLayout
 }
 
 /// <summary>
-/// nginx/apache access logs (SPEC §2). Values are kept verbatim: inside quoted fields <c>\"</c> and <c>\\</c> only
+/// nginx/apache access logs (docs/REFERENCE.md, "Access logs"). Values are kept verbatim: inside quoted fields <c>\"</c> and <c>\\</c> only
 /// keep the field from ending; nothing is un-escaped or percent-decoded.
 /// </summary>
 /// <remarks>
@@ -83,18 +83,28 @@ internal sealed class AccessLogParser(AccessLogLayout layout) : ILogParser
             return "expected ' ' before status at column " + (pos + 1);
         }
 
+        // '-' is what servers and proxies write for a request that never got a response: the status is then absent.
         var statusStart = ++pos;
-        while (pos < line.Length && Utf8.IsDigit(line[pos]))
+        var status = -1;
+        if (pos < line.Length && line[pos] == '-')
         {
             pos++;
         }
-
-        if (pos == statusStart || pos - statusStart > 3)
+        else
         {
-            return "expected a status code at column " + (statusStart + 1);
+            while (pos < line.Length && Utf8.IsDigit(line[pos]))
+            {
+                pos++;
+            }
+
+            if (pos == statusStart || pos - statusStart > 3)
+            {
+                return "expected a status code or '-' at column " + (statusStart + 1);
+            }
+
+            status = Utf8.Fixed(line, statusStart, pos - statusStart);
         }
 
-        var status = Utf8.Fixed(line, statusStart, pos - statusStart);
         if (pos >= line.Length || line[pos] != ' ')
         {
             return "expected ' ' before bytes at column " + (pos + 1);
@@ -143,7 +153,11 @@ internal sealed class AccessLogParser(AccessLogLayout layout) : ILogParser
         SetUnlessDash(a, SemanticNames.UserIdent, ident);
         SetUnlessDash(a, SemanticNames.UserName, user);
         SetRequest(a, line[request]);
-        a.Set(SemanticNames.HttpResponseStatusCode, status);
+        if (status >= 0)
+        {
+            a.Set(SemanticNames.HttpResponseStatusCode, status);
+        }
+
         if (size >= 0)
         {
             a.Set(SemanticNames.HttpResponseBodySize, size);
