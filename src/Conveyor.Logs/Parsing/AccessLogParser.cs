@@ -36,13 +36,14 @@ internal sealed class AccessLogParser(AccessLogLayout layout) : ILogParser
     /// <summary>Parses with the timestamp's '[' already located (auto-detection found it), so the line is scanned once.</summary>
     internal ParseOutcome Parse(ReadOnlySpan<byte> line, in LineContext context, int open)
     {
-        var reason = TryParse(line, open, context, out var e);
-        return reason is null ? ParseOutcome.Success(e!) : ParseOutcome.Failure(Name, Name + ": " + reason, line, context);
+        var reason = TryParse(line, open, context, out var e, out var combined);
+        return reason is null ? ParseOutcome.Success(e!, combined ? "combined" : "common") : ParseOutcome.Failure(Name, Name + ": " + reason, line, context);
     }
 
-    private string? TryParse(ReadOnlySpan<byte> line, int open, in LineContext context, out LogEvent? e)
+    private string? TryParse(ReadOnlySpan<byte> line, int open, in LineContext context, out LogEvent? e, out bool combined)
     {
         e = null;
+        combined = false;
         if (open < 0)
         {
             return "expected ' [' before timestamp";
@@ -125,7 +126,7 @@ internal sealed class AccessLogParser(AccessLogLayout layout) : ILogParser
 
         Range referer = default;
         Range agent = default;
-        var combined = layout == AccessLogLayout.Combined
+        combined = layout == AccessLogLayout.Combined
             || (layout == AccessLogLayout.Either && pos + 1 < line.Length && line[pos + 1] == '"');
         if (combined)
         {

@@ -57,7 +57,7 @@ internal sealed class JsonLineParser(TimeZoneInfo zone) : ILogParser
                 e.Body = Utf8.Decode(line);
             }
 
-            return ParseOutcome.Success(e);
+            return ParseOutcome.Success(e, Name);
         }
         catch (JsonException ex)
         {

@@ -36,7 +36,10 @@ internal static class KnownFields
         || key.SequenceEqual("Message"u8);
 
     /// <summary>OTel severity number of a level name (case-insensitive); 0 when unknown.</summary>
-    public static int SeverityOf(string text)
+    public static int SeverityOf(string text) => SeverityOf(text.AsSpan());
+
+    /// <summary>OTel severity number of a level name (case-insensitive); 0 when unknown.</summary>
+    public static int SeverityOf(ReadOnlySpan<char> text)
     {
         Span<char> lower = stackalloc char[16];
         if (text.Length > lower.Length)
@@ -44,7 +47,7 @@ internal static class KnownFields
             return Severity.Unspecified;
         }
 
-        var n = text.AsSpan().ToLowerInvariant(lower);
+        var n = text.ToLowerInvariant(lower);
         return lower[..n] switch
         {
             "trace" or "verbose" => Severity.Trace,

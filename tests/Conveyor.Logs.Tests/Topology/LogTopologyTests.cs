@@ -22,7 +22,7 @@ public sealed class LogTopologyTests
         topology.Start();
         for (var i = 0; i < 1000; i++)
         {
-            var text = i % 10 == 0 ? "\u0001 not a log line" : $"10.0.0.{i % 250} - - [27/Nov/2026:10:00:00 +0000] \"GET /{i} HTTP/1.1\" 200 12 \"-\" \"curl/8\"";
+            var text = i % 10 == 0 ? "{\u0001 not a log line" : $"10.0.0.{i % 250} - - [27/Nov/2026:10:00:00 +0000] \"GET /{i} HTTP/1.1\" 200 12 \"-\" \"curl/8\"";
             var refusal = i % 100 == 1 ? "too long" : null;
             Assert.True(await topology.Main.Writer.WriteAsync(new RawLine(Encoding.UTF8.GetBytes(text), Source, "test:" + i, DateTimeOffset.UtcNow, refusal)));
         }
