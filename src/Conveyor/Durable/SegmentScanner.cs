@@ -74,7 +74,7 @@ internal static class SegmentScanner
     private static void ScanInto(Scan scan)
     {
         var data = scan.Bytes;
-        var max = Math.Max(0, data.Length - RecordFormat.HeaderSize);
+        const int max = int.MaxValue - RecordFormat.HeaderSize;
         var at = 0;
         while (at < data.Length)
         {
