@@ -33,9 +33,9 @@ public sealed class DiskFullTests : DiskBufferFixture
 
         var writing = Enumerable.Range(0, 2).Select(w => Task.Run(async () =>
         {
-            for (var i = w; i < total; i += 2)
+            for (var i = w * (total / 2); i < (w + 1) * (total / 2); i += 10)
             {
-                Assert.True(await b.WriteAsync(Record(i, 1000)));
+                Assert.True(await b.WriteAllAsync([.. Enumerable.Range(i, 10).Select(id => (ReadOnlyMemory<byte>)Record(id, 1000))]));
             }
         })).ToArray();
 
