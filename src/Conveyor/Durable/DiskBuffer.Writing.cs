@@ -28,6 +28,38 @@ public sealed partial class DiskBuffer
         WriteAllAsync([record], cancellationToken);
 
     /// <summary>
+    /// Admits <paramref name="record"/> if it fits now, without waiting for room or for the disk: true when admitted
+    /// (it becomes durable with the next group commit; a sender that cannot be told, such as UDP, needs no more).
+    /// False when it does not fit: under <see cref="FullMode.Block"/> nothing is counted and the caller keeps it;
+    /// under the other modes it was dropped and counted. After <see cref="Complete"/>, always false.
+    /// </summary>
+    public bool TryWrite(ReadOnlyMemory<byte> record)
+    {
+        ReadOnlyMemory<byte>[] records = [record];
+        var size = RecordFormat.EncodedSize(record.Length);
+        var status = TryAdmit(records, size, record.Length > _maxPayload, canWait: false, out _, out _);
+        if (status == WriteStatus.Evict)
+        {
+            if (EvictOldest(1, size))
+            {
+                status = TryAdmit(records, size, tooLarge: false, canWait: false, out _, out _);
+            }
+            else
+            {
+                lock (_lock)
+                {
+                    _droppedNewest++;
+                }
+
+                ReportDropped(records, DropReason.DropNewest);
+                return false;
+            }
+        }
+
+        return status == WriteStatus.Written;
+    }
+
+    /// <summary>
     /// Writes all of <paramref name="records"/> or none, in order. Completes with true once all are durable; false
     /// when none were written (dropped, rejected or timed out, counted). A batch larger than the whole buffer, or a
     /// record larger than a segment, is refused as <see cref="DropReason.TooLarge"/>. Exceptions as for <see cref="WriteAsync"/>.
@@ -46,7 +78,7 @@ public sealed partial class DiskBuffer
 
         while (true)
         {
-            var status = TryAdmit(records, bytes, tooLarge, out var durable, out var waiter);
+            var status = TryAdmit(records, bytes, tooLarge, canWait: true, out var durable, out var waiter);
             switch (status)
             {
                 case WriteStatus.Written:
@@ -74,7 +106,7 @@ public sealed partial class DiskBuffer
         }
     }
 
-    private WriteStatus TryAdmit(IReadOnlyList<ReadOnlyMemory<byte>> records, long bytes, bool tooLarge, out Task<bool>? durable, out BlockedWrite? waiter)
+    private WriteStatus TryAdmit(IReadOnlyList<ReadOnlyMemory<byte>> records, long bytes, bool tooLarge, bool canWait, out Task<bool>? durable, out BlockedWrite? waiter)
     {
         durable = null;
         waiter = null;
@@ -108,6 +140,9 @@ public sealed partial class DiskBuffer
             {
                 switch (_fullMode)
                 {
+                    case FullMode.Block when !canWait:
+                        status = WriteStatus.Dropped;
+                        break;
                     case FullMode.Block:
                         waiter = new BlockedWrite(records, bytes, _time.GetTimestamp());
                         waiter.Node = _blocked.AddLast(waiter);
