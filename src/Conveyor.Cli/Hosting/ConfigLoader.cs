@@ -1,6 +1,5 @@
+using Conveyor.Logs.Configuration;
 using Conveyor.Logs.Sinks.Sqlite;
-using Conveyor.Logs.Sources;
-using Conveyor.Logs.Topology;
 
 namespace Conveyor.Cli.Hosting;
 
