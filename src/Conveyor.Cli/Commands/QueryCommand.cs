@@ -105,7 +105,7 @@ internal static class QueryCommand
         TimeSpan? width = null;
         if (o.Histogram is not null)
         {
-            if (!Logs.Topology.SinkUri.TryParseDuration(o.Histogram, out var w) || w < TimeSpan.FromMilliseconds(1))
+            if (!Logs.Configuration.Durations.TryParse(o.Histogram, out var w) || w < TimeSpan.FromMilliseconds(1))
             {
                 await stderr.WriteLineAsync($"error: --histogram '{o.Histogram}' is not a bucket width like 1s, 1m, 1h").ConfigureAwait(false);
                 return UsageError;

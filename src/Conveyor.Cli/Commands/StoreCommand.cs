@@ -148,7 +148,7 @@ internal static class StoreCommand
         try
         {
             await using var store = LogStore.Open(fromUri);
-            await using var sink = await LogSinks.OpenAsync(toUri, timeProvider: time, cancellationToken: ct).ConfigureAwait(false);
+            await using var sink = await SinkRegistry.OpenAsync(toUri, new SinkContext(time), ct).ConfigureAwait(false);
             var events = new Progress(stderr, "events copied", time);
             await CopyEventsAsync(store, sink, null, null, events, ct).ConfigureAwait(false);
             events.Done();

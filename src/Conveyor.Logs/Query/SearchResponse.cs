@@ -88,7 +88,7 @@ public static class SearchResponse
         TimeSpan? width = null;
         if (!string.IsNullOrEmpty(parameters.Histogram))
         {
-            if (!Topology.SinkUri.TryParseDuration(parameters.Histogram, out var w) || w < TimeSpan.FromMilliseconds(1))
+            if (!Configuration.Durations.TryParse(parameters.Histogram, out var w) || w < TimeSpan.FromMilliseconds(1))
             {
                 WriteError(writer, "histogram", "histogram must be a bucket width like 1s, 1m, 1h (at least 1ms)", null);
                 await writer.FlushAsync(cancellationToken).ConfigureAwait(false);
