@@ -1,6 +1,7 @@
 using System.Net;
 using Conveyor.Cli.Http;
 using Conveyor.Diagnostics;
+using Conveyor.Logs.Sinks;
 using Conveyor.Logs.Sources;
 using Conveyor.Logs.Topology;
 using Microsoft.Extensions.Logging.Console;
@@ -15,7 +16,10 @@ namespace Conveyor.Cli.Hosting;
 /// </summary>
 internal static class ServiceHost
 {
-    /// <summary>Runs until stopped; returns the process exit code (0 after a clean drain, 1 when the start failed).</summary>
+    /// <summary>
+    /// Runs until stopped; returns the process exit code: 0 after a clean drain, 2 when a store cannot be used (it
+    /// cannot be opened, is damaged, or refuses its settings: the log names it and why), 1 when the start failed otherwise.
+    /// </summary>
     public static async Task<int> RunAsync(PipelineOptions options, Action<IServiceProvider, PipelineService>? onStarted = null, LogLevel minimumLevel = LogLevel.Information)
     {
         var http = options.Sources.Where(static s => s.Type == SourceType.Http).ToList();
@@ -61,7 +65,7 @@ internal static class ServiceHost
             LogStartFailed(logger, ex.Message);
             await service.DisposeAsync().ConfigureAwait(false);
             host.Dispose();
-            return 1;
+            return ex is SinkException { IsTransient: false } or ArgumentException ? 2 : 1;
         }
 
         onStarted?.Invoke(host.Services, service);

@@ -47,7 +47,7 @@ public static class LogStore
 /// <summary>One implementation for both SQL stores: they share the column layout of <see cref="StoredEvent"/>.</summary>
 internal sealed class SqlLogStore(SqlDialect dialect, Func<DbConnection> connect, IAsyncDisposable? owned) : ILogStore
 {
-    private const string EventColumns = "id, ts, ts_offset, observed_ts, observed_offset, severity_number, severity_text, source, body, attributes, resource";
+    private const string EventColumns = "id, ts, ts_offset, observed_ts, observed_offset, severity_number, severity_text, source, body, attributes, resource, trace_id, span_id, trace_flags, event_name";
     private const string DeadLetterColumns = "id, source, parser, reason, raw_line, time";
 
     /// <summary>Newest rows scanned first when a SQLite query has full-text terms; see <see cref="SearchAsync"/>.</summary>
@@ -59,13 +59,14 @@ internal sealed class SqlLogStore(SqlDialect dialect, Func<DbConnection> connect
         var node = query.Parse();
         await using var connection = connect();
         await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+        var fullText = FullTextOf(connection);
         if (dialect == SqlDialect.Sqlite && !query.DeadLetters && QueryCompiler.HasOnlyAsciiFullText(node))
         {
             // A common word matches a large share of the rows, and the FTS index must hand over (and verify) all
             // of them before the newest can be picked. Testing the newest rows one by one finds them at once; if
             // the newest NewestScanRows rows hold enough matches they are exactly the answer (every other match
             // is older), otherwise the word is rare and the index is the fast way.
-            var scan = QueryCompiler.Compile(node, dialect, scanText: true);
+            var scan = QueryCompiler.Compile(node, dialect, scanText: true, fullText: fullText);
             var newest = await ReadAsync(connection, query, scan, NewestScanRows, cancellationToken).ConfigureAwait(false);
             if (newest.Count >= query.Limit)
             {
@@ -73,8 +74,12 @@ internal sealed class SqlLogStore(SqlDialect dialect, Func<DbConnection> connect
             }
         }
 
-        return await ReadAsync(connection, query, QueryCompiler.Compile(node, dialect, query.DeadLetters), null, cancellationToken).ConfigureAwait(false);
+        return await ReadAsync(connection, query, QueryCompiler.Compile(node, dialect, query.DeadLetters, fullText: fullText), null, cancellationToken).ConfigureAwait(false);
     }
+
+    /// <summary>SQLite: the full-text index this database has (each store file says for itself); irrelevant elsewhere.</summary>
+    private static SqliteFullText FullTextOf(DbConnection connection) =>
+        connection is SqliteConnection sqlite ? SqliteSchema.ReadFullText(sqlite) : SqliteFullText.None;
 
     private async Task<LogQueryResult> ReadAsync(DbConnection connection, LogQuery query, CompiledQuery compiled, int? newestRows, CancellationToken cancellationToken)
     {
@@ -126,12 +131,12 @@ internal sealed class SqlLogStore(SqlDialect dialect, Func<DbConnection> connect
     public async Task<long> CountAsync(LogQuery query, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(query);
-        var compiled = QueryCompiler.Compile(query.Parse(), dialect, query.DeadLetters);
+        await using var connection = connect();
+        await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+        var compiled = QueryCompiler.Compile(query.Parse(), dialect, query.DeadLetters, fullText: FullTextOf(connection));
         var sql = new StringBuilder("SELECT count(*) FROM ").Append(query.DeadLetters ? "dead_letters" : "events").Append(" WHERE ").Append(compiled.Where);
         var parameters = new List<KeyValuePair<string, object>>(compiled.Parameters);
         AppendTimeRange(sql, parameters, query, query.DeadLetters ? "time" : "ts");
-        await using var connection = connect();
-        await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var cmd = Command(connection, sql.ToString(), parameters);
         return Convert.ToInt64(await cmd.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false), System.Globalization.CultureInfo.InvariantCulture);
     }
@@ -184,6 +189,10 @@ internal sealed class SqlLogStore(SqlDialect dialect, Func<DbConnection> connect
             Timestamp = r.IsDBNull(2) ? null : ReadTime(r, 1, r.GetInt32(2)),
             SeverityNumber = r.GetInt32(5),
             SeverityText = r.IsDBNull(6) ? null : r.GetString(6),
+            TraceId = r.IsDBNull(11) ? null : r.GetString(11),
+            SpanId = r.IsDBNull(12) ? null : r.GetString(12),
+            TraceFlags = r.IsDBNull(13) ? null : r.GetInt32(13),
+            EventName = r.IsDBNull(14) ? null : r.GetString(14),
         };
         StoredEvent.ReadAttributes(r.IsDBNull(9) ? null : r.GetString(9), e.Attributes);
         if (!r.IsDBNull(10))

@@ -1,5 +1,6 @@
 using Conveyor.Logs.Model;
 using Conveyor.Logs.Sinks;
+using Microsoft.Extensions.Logging;
 
 namespace Conveyor.Logs.Topology;
 
@@ -29,7 +30,7 @@ public sealed class NullSink : ILogSink
 /// <c>slow:DURATION+URI</c>: waits DURATION before passing each batch to the inner sink, like a struggling database
 /// (the seed's 5 ms consumer). Kept in the product to test and demonstrate back-pressure.
 /// </summary>
-public sealed class SlowSink : ILogSink
+public sealed class SlowSink : ILogSink, IReportsSinkFailure
 {
     private readonly ILogSink _inner;
     private readonly TimeSpan _delay;
@@ -46,6 +47,12 @@ public sealed class SlowSink : ILogSink
 
     /// <inheritdoc />
     public string Name => _inner.Name;
+
+    /// <summary>The sink written to after each wait.</summary>
+    public ILogSink Inner => _inner;
+
+    /// <inheritdoc />
+    public SinkFailure? CurrentFailure => (_inner as IReportsSinkFailure)?.CurrentFailure;
 
     /// <inheritdoc />
     public async ValueTask WriteBatchAsync(IReadOnlyList<LogEvent> batch, CancellationToken cancellationToken)
@@ -69,7 +76,11 @@ public sealed class SlowSink : ILogSink
 public static class SinkOpener
 {
     /// <summary>Opens every sink; on failure, closes the ones already open and rethrows.</summary>
-    public static async Task<IReadOnlyList<TopologySink>> OpenAllAsync(IReadOnlyList<SinkOptions> sinks, TimeProvider? timeProvider, CancellationToken cancellationToken)
+    /// <param name="sinks">The sinks' settings (URI, full-text index, retention).</param>
+    /// <param name="timeProvider">The clock; <see cref="TimeProvider.System"/> when null.</param>
+    /// <param name="cancellationToken">Cancels opening.</param>
+    /// <param name="loggerFactory">Where failing and recovering sinks are reported; nowhere when null.</param>
+    public static async Task<IReadOnlyList<TopologySink>> OpenAllAsync(IReadOnlyList<SinkOptions> sinks, TimeProvider? timeProvider, CancellationToken cancellationToken, ILoggerFactory? loggerFactory = null)
     {
         ArgumentNullException.ThrowIfNull(sinks);
         var opened = new List<TopologySink>();
@@ -78,7 +89,8 @@ public static class SinkOpener
         {
             foreach (var options in sinks)
             {
-                var sink = await OpenAsync(options.Uri, timeProvider, cancellationToken).ConfigureAwait(false);
+                var open = new SinkOpenOptions { TimeProvider = timeProvider, LoggerFactory = loggerFactory, FullText = options.FullText, Retention = options.Retention };
+                var sink = await OpenAsync(options.Uri, open, cancellationToken).ConfigureAwait(false);
                 var name = sink.Name;
                 for (var i = 2; !names.Add(name); i++)
                 {
@@ -102,8 +114,14 @@ public static class SinkOpener
     }
 
     /// <summary>Opens one sink by URI.</summary>
-    public static async Task<ILogSink> OpenAsync(string uri, TimeProvider? timeProvider, CancellationToken cancellationToken)
+    public static Task<ILogSink> OpenAsync(string uri, TimeProvider? timeProvider, CancellationToken cancellationToken) =>
+        OpenAsync(uri, new SinkOpenOptions { TimeProvider = timeProvider }, cancellationToken);
+
+    /// <summary>Opens one sink by URI with its store settings.</summary>
+    public static async Task<ILogSink> OpenAsync(string uri, SinkOpenOptions options, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(options);
+        var timeProvider = options.TimeProvider;
         var (scheme, rest) = SinkUri.Split(uri);
         switch (scheme)
         {
@@ -116,10 +134,29 @@ public static class SinkOpener
                     throw new ArgumentException($"expected slow:DURATION+URI (was '{uri}')", nameof(uri));
                 }
 
-                var inner = await OpenAsync(rest[(plus + 1)..], timeProvider, cancellationToken).ConfigureAwait(false);
+                var inner = await OpenAsync(rest[(plus + 1)..], options, cancellationToken).ConfigureAwait(false);
                 return new SlowSink(inner, delay, timeProvider);
             default:
-                return await LogSinks.OpenAsync(uri, timeProvider: timeProvider, cancellationToken: cancellationToken).ConfigureAwait(false);
+                return await LogSinks.OpenAsync(uri, options, cancellationToken).ConfigureAwait(false);
         }
+    }
+}
+
+/// <summary>Finds what a sink is behind its wrappers (<see cref="SlowSink"/>, <see cref="ResilientSink"/>).</summary>
+public static class SinkChain
+{
+    /// <summary>The first sink in the chain from <paramref name="sink"/> inwards that is a <typeparamref name="T"/>, or null.</summary>
+    public static T? Find<T>(ILogSink sink)
+        where T : class
+    {
+        for (ILogSink? s = sink; s is not null; s = s switch { SlowSink slow => slow.Inner, ResilientSink r => r.Inner, _ => null })
+        {
+            if (s is T found)
+            {
+                return found;
+            }
+        }
+
+        return null;
     }
 }

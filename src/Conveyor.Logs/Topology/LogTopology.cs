@@ -290,6 +290,8 @@ public sealed partial class LogTopology : IAsyncDisposable
 
     internal RateWindow Rates => _rates;
 
+    internal DateTimeOffset Now => _time.GetUtcNow();
+
     private ValueTask ParseBatch(IReadOnlyList<RawLine> batch, List<PipelineRecord> output, CancellationToken cancellationToken)
     {
         long events = 0;

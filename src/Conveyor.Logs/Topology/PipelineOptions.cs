@@ -1,4 +1,5 @@
 using Conveyor.Logs.Enrichment;
+using Conveyor.Logs.Sinks;
 using Conveyor.Logs.Sources;
 
 namespace Conveyor.Logs.Topology;
@@ -95,6 +96,15 @@ public sealed class SinkOptions
 
     /// <summary>How long a partial batch waits for more before it is written. Default 100 ms.</summary>
     public TimeSpan BatchLinger { get; set; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>
+    /// The store's full-text index: <c>sqlite:</c> <c>words</c> (default) | <c>trigram</c> | <c>none</c>;
+    /// <c>postgres:</c> <c>trigram</c> (default, built on closed days) | <c>none</c>. Default null: the store's default.
+    /// </summary>
+    public string? FullText { get; set; }
+
+    /// <summary>How much the store keeps and how often that is enforced (<c>maxAge</c>, <c>maxBytes</c>, <c>interval</c>). Default: everything is kept; maintenance every 5 minutes.</summary>
+    public RetentionSettings Retention { get; set; } = new();
 }
 
 /// <summary>Graceful shutdown.</summary>
