@@ -40,7 +40,7 @@ public static class LogSinks
                 new SqliteSinkOptions
                 {
                     Path = rest,
-                    FullText = ParseFullText(options.FullText, SqliteFullText.Words),
+                    FullText = options.FullText is null ? null : ParseFullText(options.FullText, SqliteFullText.Words),
                     RetentionMaxAge = retention?.MaxAge,
                     RetentionMaxBytes = retention?.MaxBytes,
                 },

@@ -184,6 +184,23 @@ public sealed class SqliteSinkTests
     }
 
     [Fact]
+    public async Task OpenAsync_NoFullTextChoice_NewDatabaseGetsWordsAndAnExistingOneKeepsItsIndex()
+    {
+        await using (var fresh = await SqliteSink.OpenAsync(new SqliteSinkOptions { Path = _path }))
+        {
+            Assert.Equal(SqliteFullText.Words, fresh.FullText);
+        }
+
+        var older = Path.Combine(TestEvents.TempFolder(), "older.db");
+        await using (await SqliteSink.OpenAsync(new SqliteSinkOptions { Path = older, FullText = SqliteFullText.Trigram }))
+        {
+        }
+
+        await using var reopened = await SqliteSink.OpenAsync(new SqliteSinkOptions { Path = older });
+        Assert.Equal(SqliteFullText.Trigram, reopened.FullText);
+    }
+
+    [Fact]
     public async Task WriteBatchAsync_TraceContext_ReadsBackAndIsSearchable()
     {
         var e = TestEvents.Access("tr", 1);

@@ -10,7 +10,7 @@ public enum SqliteFullText
     /// <summary>
     /// An FTS5 index of word tokens without positions (<c>unicode61</c>, <c>detail=none</c>): several times cheaper to
     /// write than <see cref="Trigram"/>. A search term's complete inner words narrow the rows through the index and
-    /// each candidate is checked as a substring; a term with no complete inner word scans. The default.
+    /// each candidate is checked as a substring; a term with no complete inner word scans. The default for a new database.
     /// </summary>
     Words,
 

@@ -68,14 +68,18 @@ internal static class SqliteSchema
     /// Sets what must be set before the first table exists (and before WAL mode writes the header):
     /// incremental auto-vacuum, so retention can hand freed pages back without a full VACUUM.
     /// </summary>
-    public static void PrepareNewDatabase(SqliteConnection connection)
+    /// <returns>True when the database is new (holds no table yet).</returns>
+    public static bool PrepareNewDatabase(SqliteConnection connection)
     {
         using var cmd = connection.CreateCommand();
         cmd.CommandText = "SELECT count(*) FROM sqlite_schema";
-        if (Convert.ToInt64(cmd.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) == 0)
+        if (Convert.ToInt64(cmd.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) != 0)
         {
-            Execute(connection, "PRAGMA auto_vacuum = INCREMENTAL");
+            return false;
         }
+
+        Execute(connection, "PRAGMA auto_vacuum = INCREMENTAL");
+        return true;
     }
 
     /// <summary>Brings the database to <see cref="CurrentVersion"/>; refuses a database newer than this code.</summary>

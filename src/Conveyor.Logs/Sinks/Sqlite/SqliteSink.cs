@@ -73,11 +73,12 @@ public sealed class SqliteSink : ILogSink, ILogRetention, IStoreIntegrityCheck
 
             connection = new SqliteConnection(ConnectionString(options.Path, SqliteOpenMode.ReadWriteCreate));
             connection.Open();
-            SqliteSchema.PrepareNewDatabase(connection);
+            var isNew = SqliteSchema.PrepareNewDatabase(connection);
             SqliteSchema.Execute(connection, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000");
             SqliteSchema.Migrate(connection);
-            SqliteSchema.EnsureFullText(connection, options.FullText);
-            return Task.FromResult(new SqliteSink(options, timeProvider ?? TimeProvider.System, connection, options.FullText));
+            var fullText = options.FullText ?? (isNew ? SqliteFullText.Words : SqliteSchema.ReadFullText(connection));
+            SqliteSchema.EnsureFullText(connection, fullText);
+            return Task.FromResult(new SqliteSink(options, timeProvider ?? TimeProvider.System, connection, fullText));
         }
         catch (Exception e) when (e is SqliteException or IOException or UnauthorizedAccessException)
         {

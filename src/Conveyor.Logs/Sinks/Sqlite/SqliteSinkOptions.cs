@@ -11,10 +11,12 @@ public sealed class SqliteSinkOptions
 
     /// <summary>
     /// The full-text index on <c>body</c> (config key <c>sinks:N:fullText</c>: <c>words</c> | <c>trigram</c> |
-    /// <c>none</c>). Default <see cref="SqliteFullText.Words"/>. Changing it on an existing database rebuilds the
-    /// index once at start-up; queries give the same answers under each.
+    /// <c>none</c>). Default null: a new database gets <see cref="SqliteFullText.Words"/> and an existing one keeps
+    /// the index it has (databases written before the option have <see cref="SqliteFullText.Trigram"/>), so an
+    /// upgrade never rebuilds an index unasked. Naming another kind than the database has rebuilds the index once at
+    /// start-up (a cost proportional to the store); queries give the same answers under each.
     /// </summary>
-    public SqliteFullText FullText { get; set; } = SqliteFullText.Words;
+    public SqliteFullText? FullText { get; set; }
 
     /// <summary>Runs <c>PRAGMA quick_check</c> when the store opens and refuses a damaged file. Default true; it reads the whole file once (seconds per GB).</summary>
     public bool IntegrityCheck { get; set; } = true;
@@ -52,7 +54,7 @@ public sealed class SqliteSinkOptions
             throw new ArgumentException($"{nameof(Path)} must name a database file.", nameof(Path));
         }
 
-        Check(Enum.IsDefined(FullText), nameof(FullText), "words, trigram or none", FullText);
+        Check(FullText is null || Enum.IsDefined(FullText.Value), nameof(FullText), "words, trigram or none", FullText);
         Check(RowsPerStatement is >= 1 and <= 512, nameof(RowsPerStatement), "1..512", RowsPerStatement);
         Check(MaxTransactionEvents >= 1, nameof(MaxTransactionEvents), "at least 1", MaxTransactionEvents);
         Check(MaxTransactionBytes >= 1024, nameof(MaxTransactionBytes), "at least 1024", MaxTransactionBytes);
