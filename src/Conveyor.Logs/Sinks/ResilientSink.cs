@@ -120,7 +120,7 @@ public sealed partial class ResilientSink : ILogSink, IReportsSinkFailure
         }
 
         await _pipeline.ExecuteAsync(
-            static (state, ct) => state.Self.AttemptAsync(state.Self._inner.WriteDeadLettersAsync(state.Batch, ct)),
+            static (state, ct) => state.Self.AttemptAsync(static (sink, batch, ct) => sink.WriteDeadLettersAsync(batch, ct), state.Batch, ct),
             (Self: this, Batch: batch),
             cancellationToken).ConfigureAwait(false);
         _metrics.DeadLettered(batch.Count);
@@ -150,7 +150,7 @@ public sealed partial class ResilientSink : ILogSink, IReportsSinkFailure
         try
         {
             await _pipeline.ExecuteAsync(
-                static (state, ct) => state.Self.AttemptAsync(state.Self._inner.WriteBatchAsync(state.Batch, ct)),
+                static (state, ct) => state.Self.AttemptAsync(static (sink, batch, ct) => sink.WriteBatchAsync(batch, ct), state.Batch, ct),
                 (Self: this, Batch: batch),
                 cancellationToken).ConfigureAwait(false);
             _metrics.Written(batch.Count);
@@ -173,12 +173,12 @@ public sealed partial class ResilientSink : ILogSink, IReportsSinkFailure
         await WriteIsolatingAsync(Slice(batch, half, batch.Count - half), cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>One attempt: a transient failure marks the store failing; a success clears it.</summary>
-    private async ValueTask AttemptAsync(ValueTask write)
+    /// <summary>One attempt: a transient failure (thrown at once or later) marks the store failing; a success clears it.</summary>
+    private async ValueTask AttemptAsync<T>(Func<ILogSink, T, CancellationToken, ValueTask> write, T batch, CancellationToken cancellationToken)
     {
         try
         {
-            await write.ConfigureAwait(false);
+            await write(_inner, batch, cancellationToken).ConfigureAwait(false);
         }
         catch (SinkException e) when (e.IsTransient)
         {
