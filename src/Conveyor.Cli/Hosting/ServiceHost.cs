@@ -1,9 +1,8 @@
 using System.Net;
 using Conveyor.Cli.Http;
 using Conveyor.Diagnostics;
+using Conveyor.Logs.Configuration;
 using Conveyor.Logs.Sinks;
-using Conveyor.Logs.Sources;
-using Conveyor.Logs.Topology;
 using Microsoft.Extensions.Logging.Console;
 using OpenTelemetry.Metrics;
 

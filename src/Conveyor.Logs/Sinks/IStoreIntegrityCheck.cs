@@ -2,7 +2,7 @@ namespace Conveyor.Logs.Sinks;
 
 /// <summary>
 /// A store that can tell, when it opens, whether what it holds can still be read back (a damaged file, a foreign
-/// format). <see cref="LogSinks.OpenAsync(string, SinkOpenOptions, CancellationToken)"/> runs the check on every
+/// format). <see cref="SinkRegistry.OpenAsync"/> runs the check on every
 /// store that implements it and refuses to hand out one that fails, so the service never accepts lines into a
 /// store it could not search. SQLite runs <c>PRAGMA quick_check</c>; a new store implements this with its own
 /// engine's equivalent.

@@ -1,0 +1,47 @@
+using Conveyor.Logs.Configuration;
+using Conveyor.Logs.Sinks;
+using Microsoft.Extensions.Logging;
+
+namespace Conveyor.Logs.Pipeline;
+
+/// <summary>Opens the sinks of a <see cref="PipelineOptions"/>, each by its URI scheme through <see cref="SinkRegistry"/>.</summary>
+public static class SinkOpener
+{
+    /// <summary>Opens every sink with its store settings (full-text index, retention); on failure, closes the ones already open and rethrows.</summary>
+    /// <param name="sinks">The sinks' settings.</param>
+    /// <param name="timeProvider">The clock; <see cref="TimeProvider.System"/> when null.</param>
+    /// <param name="cancellationToken">Cancels opening.</param>
+    /// <param name="loggerFactory">Where failing and recovering sinks are reported; nowhere when null.</param>
+    public static async Task<IReadOnlyList<TopologySink>> OpenAllAsync(IReadOnlyList<SinkOptions> sinks, TimeProvider? timeProvider, CancellationToken cancellationToken, ILoggerFactory? loggerFactory = null)
+    {
+        ArgumentNullException.ThrowIfNull(sinks);
+        var opened = new List<TopologySink>();
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        try
+        {
+            foreach (var options in sinks)
+            {
+                var context = new SinkContext(timeProvider) { LoggerFactory = loggerFactory, FullText = options.FullText, Retention = options.Retention };
+                var sink = await SinkRegistry.OpenAsync(options.Uri, context, cancellationToken).ConfigureAwait(false);
+                var name = sink.Name;
+                for (var i = 2; !names.Add(name); i++)
+                {
+                    name = sink.Name + "-" + i.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                }
+
+                opened.Add(new TopologySink(name, options, sink));
+            }
+
+            return opened;
+        }
+        catch
+        {
+            foreach (var s in opened)
+            {
+                await s.Sink.DisposeAsync().ConfigureAwait(false);
+            }
+
+            throw;
+        }
+    }
+}
