@@ -149,19 +149,7 @@ public sealed class PostgresSinkTests
     public async Task WriteBatchAsync_TraceContext_ReadsBackAndIsSearchable()
     {
         var cs = await PostgresTestServer.CreateSchemaAsync();
-        var e = TestEvents.Access("tr", 1);
-        e.TraceId = "4bf92f3577b34da6a3ce929d0e0e4736";
-        e.SpanId = "00f067aa0ba902b7";
-        e.TraceFlags = 1;
-        e.EventName = "http.request";
-        await using (var sink = await PostgresSink.OpenAsync(new PostgresSinkOptions { ConnectionString = cs }))
-        {
-            await sink.WriteBatchAsync([e, TestEvents.Access("tr", 2)], default);
-        }
-
-        await using var store = Conveyor.Logs.Query.LogStore.Open("postgres:" + cs);
-        var found = Assert.Single((await store.SearchAsync(new Conveyor.Logs.Query.LogQuery("trace_id = 4bf92f3577b34da6a3ce929d0e0e4736"))).Events);
-        Assert.Equal((e.Id, e.TraceId, e.SpanId, e.TraceFlags, e.EventName), (found.Id, found.TraceId, found.SpanId, found.TraceFlags, found.EventName));
+        await TraceContextCheck.WriteAndFindAsync(await PostgresSink.OpenAsync(new PostgresSinkOptions { ConnectionString = cs }), () => Conveyor.Logs.Query.LogStore.Open("postgres:" + cs));
     }
 
     [Fact]

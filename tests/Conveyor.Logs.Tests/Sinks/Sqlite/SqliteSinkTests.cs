@@ -191,20 +191,7 @@ public sealed class SqliteSinkTests
     [Fact]
     public async Task WriteBatchAsync_TraceContext_ReadsBackAndIsSearchable()
     {
-        var e = TestEvents.Access("tr", 1);
-        e.TraceId = "4bf92f3577b34da6a3ce929d0e0e4736";
-        e.SpanId = "00f067aa0ba902b7";
-        e.TraceFlags = 1;
-        e.EventName = "http.request";
-        await using (var sink = await SqliteSink.OpenAsync(new SqliteSinkOptions { Path = _path }))
-        {
-            await sink.WriteBatchAsync([e, TestEvents.Access("tr", 2)], default);
-        }
-
-        await using var store = Conveyor.Logs.Query.LogStore.Open("sqlite:" + _path);
-        var found = Assert.Single((await store.SearchAsync(new Conveyor.Logs.Query.LogQuery("trace_id = 4bf92f3577b34da6a3ce929d0e0e4736"))).Events);
-        Assert.Equal((e.Id, e.TraceId, e.SpanId, e.TraceFlags, e.EventName), (found.Id, found.TraceId, found.SpanId, found.TraceFlags, found.EventName));
-        Assert.Equal(1, await store.CountAsync(new Conveyor.Logs.Query.LogQuery("span_id = 00f067aa0ba902b7")));
+        await TraceContextCheck.WriteAndFindAsync(await SqliteSink.OpenAsync(new SqliteSinkOptions { Path = _path }), () => Conveyor.Logs.Query.LogStore.Open("sqlite:" + _path));
     }
 
     [Fact]
