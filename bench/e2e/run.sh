@@ -9,7 +9,11 @@
 #   --quick      development: 1 run, 200k lines, 20 s scenarios, a reduced scaling grid
 #   --smoke      a few seconds: build, 20k lines through conveyor into SQLite, check every line arrived
 #   --cases      any of: throughput (conveyor, raw ceilings and peers, one after the other in each repetition),
-#                seed, overload, scaling (default: all four)
+#                seed, overload, scaling (default: these four), and postgres (issue 10's PostgreSQL figure:
+#                conveyor -> PostgreSQL vs a raw binary COPY into the same schema vs rsyslog -> ompgsql, each on
+#                the same $PG_LINES lines, default 1,000,000), fulltext (issue 10's SQLite fullText choice:
+#                conveyor -> sqlite: with fullText words, trigram and none on the store lines, then the time of
+#                a rare-word and a common-word count through conveyor query on each store)
 #   --out DIR    results folder (default bench/e2e/results/<UTC time>; ignored by git)
 #   --no-setup   do not apt-get the peers (they are skipped when missing)
 #   --no-build   reuse the binaries of the last build in $E2E_CACHE
@@ -191,8 +195,11 @@ raw_store() {  # raw_store MODE TARGET RUNDIR
 }
 
 conveyor_replay() {  # conveyor_replay NAME RUNDIR SINK DONE [INPUT [MEASURE_OPTION]]; env CONVEYOR__* passes through
+  # DONE may say @API@ for this run's HTTP port, which is only chosen here (next_ports): a URL built by the caller
+  # would name the previous run's port, where nothing listens (that is how conveyor -> PostgreSQL once read 0 rows).
   local name=$1 dir=$2 sink=$3 done=$4 in=${5:-$input} extra=${6:---settle=1}
   next_ports
+  done=${done//@API@/$api_port}
   measure replay --name "$name" --case throughput --rundir "$dir" --port "$port" --input "$in" --done "$done" --pg-port "$PG_PORT" "$extra" \
     -- "$conveyor" run --from "tcp://127.0.0.1:$port" --from "http://127.0.0.1:$api_port" --to "$sink" --format combined
 }
@@ -204,7 +211,7 @@ run_throughput() {  # run_throughput REP
   conveyor_replay conveyor-sqlite "$d/conveyor-sqlite-$r" "sqlite:$work/c-$r.db" "sqlite:$work/c-$r.db" "$store_input"
   rm -f "$work/c-$r.db"*
   pg_fresh_db conveyor
-  conveyor_replay conveyor-postgres "$d/conveyor-postgres-$r" "postgres:$(pg_conn conveyor)" "api:http://127.0.0.1:$api_port/api/pipeline" "$store_input" --pg-cpu
+  conveyor_replay conveyor-postgres "$d/conveyor-postgres-$r" "postgres:$(pg_conn conveyor)" "api:http://127.0.0.1:@API@/api/pipeline" "$store_input" --pg-cpu
   psql_ -d conveyor -c "SELECT count(*) FROM events" >"$d/conveyor-postgres-$r/rows.txt" || true
   # the sink rotates its file every 100 MiB and writes dead letters beside it: count the lines of all of them
   mkdir -p "$work/nd"
@@ -307,6 +314,47 @@ run_overload() {  # producers at 10x the sink's rate: conveyor over TCP, over HT
     --sender "$(gen 50000 "tcp://127.0.0.1:$port")" -- "$bin/naive/e2e-naive" "$port" 250 50
 }
 
+run_postgres() {  # issue 10: conveyor -> PostgreSQL >= 100k rows/s, >= 0.8x raw binary COPY, >= 2x rsyslog
+  local r=$1 d=$out/runs/postgres n=${PG_LINES:-1000000}
+  mkdir -p "$d"
+  head -n "$n" "$input" >"$work/input-pg.log"
+  [ "$(wc -l <"$work/input-pg.log")" -ge "$n" ] || die "the input has fewer than $n lines (--lines)"
+  log "postgres, repetition $r/$runs: conveyor, raw binary COPY and rsyslog into PostgreSQL, $n lines each"
+  pg_fresh_db conveyor
+  conveyor_replay conveyor-postgres "$d/conveyor-postgres-$r" "postgres:$(pg_conn conveyor)" "api:http://127.0.0.1:@API@/api/pipeline" "$work/input-pg.log" --pg-cpu
+  psql_ -d conveyor -c "SELECT (SELECT count(*) FROM events) + (SELECT count(*) FROM dead_letters)" >"$d/conveyor-postgres-$r/rows.txt"
+  pg_fresh_db raw
+  mkdir -p "$d/raw-pgcopy-$r"
+  "$bin/raw-store/e2e-raw-store" pgcopy "$(pg_conn raw)" "$work/input-pg.log" "$n" >"$d/raw-pgcopy-$r/result.json" 2>"$d/raw-pgcopy-$r/error.log" \
+    || log "FAILED: raw-store pgcopy (see $d/raw-pgcopy-$r/error.log)"
+  if have_rsyslog; then
+    psql_ -f "$here/peers/pg-tables.sql" >/dev/null 2>&1
+    next_ports
+    BENCH_OUT=/dev/null BENCH_DEST=pg PG_PORT=$PG_PORT measure replay --name rsyslog-postgres --case postgres \
+      --rundir "$d/rsyslog-postgres-$r" --port "$port" --input "$work/input-pg.log" --done pgid:access_rsyslog \
+      --pg-port "$PG_PORT" --pg-cpu --verify-pg access_rsyslog -- "$here/peers/run-rsyslog.sh"
+  fi
+}
+
+run_fulltext() {  # issue 10 item 7: what each SQLite fullText choice costs to write and what it buys a search
+  local r=$1 d=$out/runs/fulltext m cfg db
+  mkdir -p "$d"
+  for m in words trigram none; do
+    log "fulltext, repetition $r/$runs: conveyor -> sqlite: fullText $m, $store_lines lines"
+    next_ports
+    db=$work/ft-$m-$r.db cfg=$work/ft-$m.yaml
+    printf 'sources:\n  - { type: tcp, host: 127.0.0.1, port: %s, format: combined }\n  - { type: http, host: 127.0.0.1, port: %s, format: combined }\nsinks:\n  - { uri: "sqlite:%s", fullText: %s }\n' \
+      "$port" "$api_port" "$db" "$m" >"$cfg"
+    measure replay --name "conveyor-sqlite-$m" --case fulltext --rundir "$d/conveyor-sqlite-$m-$r" --port "$port" --input "$store_input" \
+      --done "sqlite:$db" --settle=1 -- "$conveyor" run --config "$cfg"
+    # a rare word (a handful of rows) and a common one (most rows), counted over the whole store
+    { TIMEFORMAT='rare_s=%R'; time "$conveyor" query 'Googlebot' --count --store "sqlite:$db" >"$d/conveyor-sqlite-$m-$r/rare.txt"; } 2>>"$d/conveyor-sqlite-$m-$r/query-times.txt"
+    { TIMEFORMAT='common_s=%R'; time "$conveyor" query 'GET' --count --store "sqlite:$db" >"$d/conveyor-sqlite-$m-$r/common.txt"; } 2>>"$d/conveyor-sqlite-$m-$r/query-times.txt"
+    du -b "$db" | cut -f1 >"$d/conveyor-sqlite-$m-$r/db-bytes.txt"
+    rm -f -- "$work/ft-$m-$r.db" "$work/ft-$m-$r.db-wal" "$work/ft-$m-$r.db-shm"
+  done
+}
+
 run_scaling() {  # throughput and memory against parse workers and main-buffer size, into the NDJSON file sink
   local r=$1 d=$out/runs/scaling w b
   mkdir -p "$d"
@@ -357,6 +405,8 @@ for c in $cases; do
   case $c in
     smoke) run_smoke;;
     throughput) pg_start; for r in $(seq "$runs"); do run_throughput "$r"; done;;
+    postgres) pg_start; for r in $(seq "$runs"); do run_postgres "$r"; done;;
+    fulltext) for r in $(seq "$runs"); do run_fulltext "$r"; done;;
     seed) for r in $(seq "$runs"); do run_seed "$r"; done;;
     overload) for r in $(seq "$runs"); do run_overload "$r"; done;;
     scaling) for r in $(seq "$runs"); do run_scaling "$r"; done;;

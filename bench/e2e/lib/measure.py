@@ -149,13 +149,14 @@ class SqliteCounter:
 class ApiCounter:
     """Stored + dead-lettered of every sink, as conveyor's /api/pipeline reports them (after the commit)."""
     def __init__(self, url):
-        self.url, self.last = url, 0
+        self.url, self.last, self.answered = url, 0, False
 
     def poll(self):
         try:
             snap = http_json(self.url)
         except (OSError, ValueError):
             return self.last
+        self.answered = True
         self.last = sum(s.get("stored", 0) + s.get("dead_lettered", 0) for s in snap.get("sinks", []))
         return self.last
 
@@ -327,6 +328,9 @@ def replay(a, cmd):
         pg_cpu = round(pg_server_cpu(a.pg_port) - pg0, 2) if a.pg_cpu else None
         sampler.stop_flag = True
         sampler.join()
+        if isinstance(counter, ApiCounter) and not counter.answered:
+            # A count that was never read is not 0 rows: say so instead of reporting a figure.
+            sys.exit("%s never answered: no row count for this run" % counter.url)
         final = counter.exact() if isinstance(counter, SqliteCounter) else last_n
         verified = {}
         for table in filter(None, (a.verify_pg or "").split(",")):

@@ -163,6 +163,28 @@ if tp:
                        "kind": "bar", "ylabel": "lines/s", "labels": [n for n, _ in bars], "values": [v for _, v in bars]})
 
 
+# ---- postgres (issue 10) ------------------------------------------------------------------------------------
+pg = load("postgres")
+if pg:
+    md.append("\n### conveyor → PostgreSQL (issue 10)\n")
+    md.append("| processor | lines | rows/s, median (range) | CPU s | PostgreSQL server CPU s | complete |")
+    md.append("|---|---|---|---|---|---|")
+    for name in ["conveyor-postgres", "raw-pgcopy", "rsyslog-postgres"]:
+        if name not in pg:
+            continue
+        reps = list(pg[name].values())
+        rates = [rate(r) for r in reps]
+        summary["postgres " + name] = med(rates)
+        md.append("| {} | {} | {}{} | {} | {} | {} |".format(
+            name, fmt(med([r.get("input_lines") or r.get("rows") for r in reps])), fmt(med(rates)), rng(rates),
+            fmt(med([r.get("cpu_s") for r in reps]), 1), fmt(med([r.get("pg_server_cpu_s") for r in reps]), 1),
+            "yes" if all(r.get("complete", r.get("rows") is not None) for r in reps) else "**no**"))
+    for label, a, b, target in [("conveyor / raw binary COPY", "conveyor-postgres", "raw-pgcopy", "≥ 0.8"),
+                                ("conveyor / rsyslog → ompgsql", "conveyor-postgres", "rsyslog-postgres", "≥ 2")]:
+        vals = [rate(pg[a][k]) / rate(pg[b][k]) for k in pg.get(a, {}) if k in pg.get(b, {}) and rate(pg[a][k]) and rate(pg[b][k])]
+        md.append("\n{}: {} (target {}); conveyor → PostgreSQL {} rows/s (target ≥ 100,000)".format(
+            label, "–" if not vals else "{:.2f} (n={})".format(med(vals), len(vals)), target, fmt(summary.get("postgres conveyor-postgres"))))
+
 # ---- scenarios ------------------------------------------------------------------------------------------------
 GEN = re.compile(r"gen: sent ([\d,]+) lines in ([\d.]+) s \(([\d,]+) lines/s\).*refused ([\d,]+).*errors ([\d,]+)")
 GEN_TICK = re.compile(r"gen: sent ([\d,]+), refused ([\d,]+), errors ([\d,]+)")

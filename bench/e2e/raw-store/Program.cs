@@ -16,6 +16,7 @@ using System.Text.Json;
 using Conveyor.Logs.Enrichment;
 using Conveyor.Logs.Model;
 using Conveyor.Logs.Parsing;
+using Conveyor.Logs.Sinks.Postgres;
 using Conveyor.Logs.Sinks.Sqlite;
 using Microsoft.Data.Sqlite;
 using Npgsql;
@@ -162,27 +163,14 @@ internal static class Sqlite
 
 internal static class PgCopy
 {
-    // The events table of the PostgreSQL store (PostgresSchema, migration 1), created here when conveyor has not
-    // created it yet; the trigram index is the one the store adds when pg_trgm is there.
-    private const string Schema = """
-        CREATE TABLE IF NOT EXISTS events (
-            id text NOT NULL, ts timestamptz NOT NULL, ts_offset integer, observed_ts timestamptz NOT NULL,
-            observed_offset integer NOT NULL, severity_number integer NOT NULL, severity_text text, status integer,
-            method text, client text, url text, user_agent text, source text NOT NULL, body text NOT NULL,
-            attributes jsonb NOT NULL, resource jsonb, PRIMARY KEY (id, ts)) PARTITION BY RANGE (ts);
-        CREATE INDEX IF NOT EXISTS events_ts ON events (ts);
-        CREATE INDEX IF NOT EXISTS events_severity_ts ON events (severity_number, ts);
-        CREATE INDEX IF NOT EXISTS events_status_ts ON events (status, ts);
-        CREATE INDEX IF NOT EXISTS events_client_ts ON events (client, ts);
-        CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public;
-        CREATE INDEX IF NOT EXISTS events_body_trgm ON events USING gin (body public.gin_trgm_ops);
-        """;
+    // The events table of the PostgreSQL store exactly as the sink makes it (its migrations: the day being written
+    // has the primary key and BRIN only; closed days get their query indexes later, outside the write path).
 
     public static async Task<long> WriteAsync(string connectionString, List<Row> rows, long lines, int perTransaction)
     {
+        await (await PostgresSink.OpenAsync(new PostgresSinkOptions { ConnectionString = connectionString, PartitionDaysAhead = 0 })).DisposeAsync();
         await using var connection = new NpgsqlConnection(connectionString);
         await connection.OpenAsync();
-        await ExecuteAsync(connection, Schema);
         foreach (var day in rows.Select(r => DateOnly.FromDateTime(Row.FromMicros(r.Ts).UtcDateTime)).Distinct())
         {
             await ExecuteAsync(connection, string.Create(

@@ -26,6 +26,7 @@ internal sealed partial class PipelineService : IHostedService, IAsyncDisposable
     private readonly List<LogSource> _sources = [];
     private readonly TaskCompletionSource<LogTopology> _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private LogTopology? _topology;
+    private StoreMaintenance? _maintenance;
     private ShutdownReport? _report;
     private int _disposed;
 
@@ -66,7 +67,7 @@ internal sealed partial class PipelineService : IHostedService, IAsyncDisposable
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        var sinks = await SinkOpener.OpenAllAsync(_options.Sinks, _time, cancellationToken).ConfigureAwait(false);
+        var sinks = await SinkOpener.OpenAllAsync(_options.Sinks, _time, cancellationToken, _loggers).ConfigureAwait(false);
         var duckDbSinks = sinks.Select(static s => SinkOpener.Unwrap<DuckDbSink>(s.Sink)).OfType<DuckDbSink>().ToList();
         DuckDbPaths = [.. duckDbSinks.Select(static d => d.Path)];
         WriterStore = duckDbSinks.FirstOrDefault()?.OpenStore();
@@ -74,6 +75,8 @@ internal sealed partial class PipelineService : IHostedService, IAsyncDisposable
         var topology = new LogTopology(_options, sinks, _loggers.CreateLogger<LogTopology>(), _time);
         _topology = topology;
         topology.Start();
+        _maintenance = new StoreMaintenance(sinks, _loggers.CreateLogger<StoreMaintenance>(), _time);
+        _maintenance.Start();
         foreach (var http in HttpSources)
         {
             topology.AddSource(http.Info);
@@ -107,6 +110,12 @@ internal sealed partial class PipelineService : IHostedService, IAsyncDisposable
 
         LogStopping(_logger, _options.Shutdown.DrainTimeout.TotalSeconds);
         var started = _time.GetTimestamp();
+        if (_maintenance is not null)
+        {
+            // No retention while draining: the stores' time goes to the last writes.
+            await _maintenance.DisposeAsync().ConfigureAwait(false);
+        }
+
         using var deadline = new CancellationTokenSource(_options.Shutdown.DrainTimeout, _time);
         await Task.WhenAll(_sources.Select(s => s.StopAsync(deadline.Token))).ConfigureAwait(false);
         var remaining = _options.Shutdown.DrainTimeout - _time.GetElapsedTime(started);
@@ -130,6 +139,11 @@ internal sealed partial class PipelineService : IHostedService, IAsyncDisposable
         if (WriterStore is not null)
         {
             await WriterStore.DisposeAsync().ConfigureAwait(false);
+        }
+
+        if (_maintenance is not null)
+        {
+            await _maintenance.DisposeAsync().ConfigureAwait(false);
         }
 
         if (_topology is not null)

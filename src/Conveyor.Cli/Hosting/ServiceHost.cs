@@ -17,8 +17,8 @@ namespace Conveyor.Cli.Hosting;
 internal static class ServiceHost
 {
     /// <summary>
-    /// Runs until stopped; returns the process exit code: 0 after a clean drain, 2 when a store cannot be opened (its
-    /// path and reason are logged), 1 when the start failed otherwise.
+    /// Runs until stopped; returns the process exit code: 0 after a clean drain, 2 when a store cannot be used (it
+    /// cannot be opened, is damaged, or refuses its settings: the log names it and why), 1 when the start failed otherwise.
     /// </summary>
     public static async Task<int> RunAsync(PipelineOptions options, Action<IServiceProvider, PipelineService>? onStarted = null, LogLevel minimumLevel = LogLevel.Information)
     {
@@ -65,7 +65,7 @@ internal static class ServiceHost
             LogStartFailed(logger, ex.Message);
             await service.DisposeAsync().ConfigureAwait(false);
             host.Dispose();
-            return ex is SinkException { IsTransient: false } ? 2 : 1;
+            return ex is SinkException { IsTransient: false } or ArgumentException ? 2 : 1;
         }
 
         // DuckDB admits one process per file: tell `conveyor query` in other processes where to search instead.

@@ -1,5 +1,6 @@
 using Conveyor.Durable;
 using Conveyor.Logs.Enrichment;
+using Conveyor.Logs.Sinks;
 
 namespace Conveyor.Logs.Configuration;
 
@@ -127,6 +128,15 @@ public sealed class SinkOptions
 
     /// <summary>A <c>duckdb:</c> sink's memory limit and threads (<c>sinks:N:duckdb:memoryLimit</c>, <c>:threads</c>). Default 256 MiB, processor count up to 4.</summary>
     public Sinks.DuckDb.DuckDbSettings DuckDb { get; set; } = new();
+
+    /// <summary>
+    /// The store's full-text index: <c>sqlite:</c> <c>words</c> (default) | <c>trigram</c> | <c>none</c>;
+    /// <c>postgres:</c> <c>trigram</c> (default, built on closed days) | <c>none</c>. Default null: the store's default.
+    /// </summary>
+    public string? FullText { get; set; }
+
+    /// <summary>How much the store keeps and how often that is enforced (<c>maxAge</c>, <c>maxBytes</c>, <c>interval</c>). Default: everything is kept; maintenance every 5 minutes.</summary>
+    public RetentionSettings Retention { get; set; } = new();
 }
 
 /// <summary>Graceful shutdown.</summary>

@@ -88,6 +88,8 @@ public static class PipelineOptionsValidator
             {
                 errors.Add($"{key}:duckdb:threads: must be 1-64 (was {sink.DuckDb.Threads})");
             }
+
+            ValidateStore(sink, key, errors);
         }
 
         if (options.Shutdown.DrainTimeout <= TimeSpan.Zero || options.Shutdown.DrainTimeout > TimeSpan.FromHours(1))
@@ -193,6 +195,63 @@ public static class PipelineOptionsValidator
         {
             errors.Add($"{key}:pollInterval: must be positive (was {s.PollInterval})");
         }
+    }
+
+    /// <summary>The store settings a sink's scheme supports: full-text choices and retention.</summary>
+    private static void ValidateStore(SinkOptions sink, string key, List<string> errors)
+    {
+        var scheme = StoreScheme(sink.Uri);
+        var canRetain = scheme is "sqlite" or "postgres";
+        if (sink.FullText is { } fullText)
+        {
+            string[]? choices = scheme switch
+            {
+                "sqlite" => ["words", "trigram", "none"],
+                "postgres" => ["trigram", "none"],
+                _ => null,
+            };
+            if (choices is null)
+            {
+                errors.Add($"{key}:fullText: only sqlite: and postgres: sinks have a full-text index (this sink is '{scheme}:')");
+            }
+            else if (!choices.Contains(fullText, StringComparer.OrdinalIgnoreCase))
+            {
+                errors.Add($"{key}:fullText: must be one of {string.Join("|", choices)} for a {scheme}: sink (was '{fullText}')");
+            }
+        }
+
+        var r = sink.Retention;
+        if (r.HasLimit && !canRetain)
+        {
+            errors.Add($"{key}:retention: only sqlite: and postgres: sinks can delete old events (this sink is '{scheme}:')");
+        }
+
+        if (r.MaxAge is { } age && age <= TimeSpan.Zero)
+        {
+            errors.Add($"{key}:retention:maxAge: must be positive, e.g. 7d (was {age})");
+        }
+
+        if (r.MaxBytes is < 1 << 20)
+        {
+            errors.Add($"{key}:retention:maxBytes: must be at least 1048576 (was {r.MaxBytes})");
+        }
+
+        if (r.Interval < TimeSpan.FromSeconds(1) || r.Interval > TimeSpan.FromDays(1))
+        {
+            errors.Add($"{key}:retention:interval: must be 00:00:01-1.00:00:00 (was {r.Interval})");
+        }
+    }
+
+    /// <summary>The scheme of the store a sink URI writes to, seeing through <c>slow:</c>; <c>postgresql</c> reads as <c>postgres</c>.</summary>
+    public static string StoreScheme(string? uri)
+    {
+        var (scheme, rest) = SinkRegistry.Split(uri ?? string.Empty);
+        while (scheme == "slow" && rest.IndexOf('+', StringComparison.Ordinal) is var plus and >= 0)
+        {
+            (scheme, rest) = SinkRegistry.Split(rest[(plus + 1)..]);
+        }
+
+        return scheme == "postgresql" ? "postgres" : scheme;
     }
 
     private static void ValidateDisk(BufferSettings b, string key, List<string> errors)

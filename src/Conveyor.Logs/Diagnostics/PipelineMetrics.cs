@@ -2,6 +2,7 @@ using System.Diagnostics.Metrics;
 using Conveyor.Diagnostics;
 using Conveyor.Logs.Model;
 using Conveyor.Logs.Pipeline;
+using Conveyor.Logs.Sinks;
 
 namespace Conveyor.Logs.Diagnostics;
 
@@ -64,6 +65,9 @@ internal static class PipelineMetrics
         Meter.CreateObservableCounter(PipelineMetricNames.ParsedEvents, () => Live().Select(static t => new Measurement<long>(t.ParsedEvents)), "{record}", "Records parsed into events.");
         Meter.CreateObservableCounter(PipelineMetricNames.ParseDeadLetters, () => Live().Select(static t => new Measurement<long>(t.ParseDeadLetters)), "{record}", "Records that became dead letters.");
         Meter.CreateObservableCounter(PipelineMetricNames.SinkStored, StoredBySink, "{record}", "Records each sink stored.");
+
+        // The same count as /api/pipeline's dropped.failed and the shutdown report's "failed": one number, one source.
+        Meter.CreateObservableCounter(SinkInstrumentNames.Failed, FailedBySink, "{record}", "Records lost for good: neither stored nor kept as dead letters.");
         Meter.CreateObservableGauge(PipelineMetricNames.Balanced, Balanced, "1", "1 when the conservation check holds.");
     }
 
@@ -98,6 +102,9 @@ internal static class PipelineMetrics
 
     private static IEnumerable<Measurement<long>> StoredBySink() =>
         Live().SelectMany(static t => t.Lanes).Select(static l => new Measurement<long>(l.StoredEvents + l.StoredDeadLetters, new KeyValuePair<string, object?>(PipelineMetricNames.TagSink, l.Name)));
+
+    private static IEnumerable<Measurement<long>> FailedBySink() =>
+        Live().SelectMany(static t => t.Lanes).Select(static l => new Measurement<long>(l.Failed, new KeyValuePair<string, object?>(SinkInstrumentNames.SinkTag, l.Name)));
 
     private static IEnumerable<Measurement<int>> Balanced()
     {

@@ -81,12 +81,16 @@ public sealed record PipelineSnapshot
             var q = lane.Queue.GetStatistics();
             var ss = lane.Stage?.GetStatistics() ?? default;
             var stored = lane.StoredEvents + lane.StoredDeadLetters;
+            var failure = lane.CurrentFailure;
             stages.Add(new StageState
             {
                 Name = "write:" + lane.Name,
                 Kind = "sink",
                 Type = lane.Mode.ToString().ToLowerInvariant(),
                 Healthy = lane.IsUp,
+                Failures = failure?.Attempts ?? 0,
+                FailingSeconds = failure is { } f ? Math.Max(0, (t.Now - f.Since).TotalSeconds) : null,
+                Error = failure?.LastError,
                 RateIn = rates.Rate(lane.Queue.Name + ".read"),
                 RateOut = rates.Rate(lane.Queue.Name + ".stored"),
                 Received = ss.Received,
@@ -179,8 +183,17 @@ public sealed record StageState
     /// <summary>Stages: workers.</summary>
     public int? Workers { get; init; }
 
-    /// <summary>Sinks: the last write or health check succeeded.</summary>
+    /// <summary>Sinks: the last write or health check succeeded, and no write is failing now.</summary>
     public bool? Healthy { get; init; }
+
+    /// <summary>Sinks: write attempts that failed since the last success (0 while writes succeed).</summary>
+    public long? Failures { get; init; }
+
+    /// <summary>Sinks: how long writes have been failing, seconds; null while they succeed.</summary>
+    public double? FailingSeconds { get; init; }
+
+    /// <summary>Sinks: the latest write error while writes are failing; null while they succeed.</summary>
+    public string? Error { get; init; }
 
     /// <summary>Items per second in, over the last ten seconds.</summary>
     public double RateIn { get; init; }

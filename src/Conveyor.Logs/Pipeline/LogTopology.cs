@@ -276,6 +276,8 @@ public sealed partial class LogTopology : IAsyncDisposable
 
     internal RateWindow Rates => _rates;
 
+    internal DateTimeOffset Now => _time.GetUtcNow();
+
     /// <summary>
     /// Parses a batch and writes the records, as one batch, into every sink queue: the only hand-off between the main
     /// buffer and the sinks. Never throws: a record that cannot reach a lane (drain deadline, completed queue) has

@@ -1,6 +1,7 @@
 using Conveyor.Logs.Configuration;
 using Conveyor.Logs.Diagnostics;
 using Conveyor.Logs.Model;
+using Conveyor.Logs.Sinks;
 using Microsoft.Extensions.Logging;
 
 namespace Conveyor.Logs.Pipeline;
@@ -46,7 +47,14 @@ internal sealed partial class SinkLane : IAsyncDisposable
 
     public ConsumerStage<PipelineRecord>? Stage => _stage;
 
-    public bool IsUp => _up;
+    /// <summary>False while the sink's writes are failing (even during retries) or its last probe or write failed.</summary>
+    public bool IsUp => _up && CurrentFailure is null;
+
+    /// <summary>The write failure in progress, as the sink's resilient wrapper reports it; null while writes succeed.</summary>
+    public SinkFailure? CurrentFailure => (_sink.Sink as IReportsSinkFailure)?.CurrentFailure;
+
+    /// <summary>The sink as opened (its wrappers included), for maintenance that looks inside it.</summary>
+    public ILogSink Sink => _sink.Sink;
 
     public long StoredEvents => Interlocked.Read(ref _storedEvents);
 

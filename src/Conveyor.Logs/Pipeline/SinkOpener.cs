@@ -1,5 +1,6 @@
 using Conveyor.Logs.Configuration;
 using Conveyor.Logs.Sinks;
+using Microsoft.Extensions.Logging;
 
 namespace Conveyor.Logs.Pipeline;
 
@@ -29,8 +30,12 @@ public static class SinkOpener
         }
     }
 
-    /// <summary>Opens every sink; on failure, closes the ones already open and rethrows.</summary>
-    public static async Task<IReadOnlyList<TopologySink>> OpenAllAsync(IReadOnlyList<SinkOptions> sinks, TimeProvider? timeProvider, CancellationToken cancellationToken)
+    /// <summary>Opens every sink with its store settings (full-text index, retention); on failure, closes the ones already open and rethrows.</summary>
+    /// <param name="sinks">The sinks' settings.</param>
+    /// <param name="timeProvider">The clock; <see cref="TimeProvider.System"/> when null.</param>
+    /// <param name="cancellationToken">Cancels opening.</param>
+    /// <param name="loggerFactory">Where failing and recovering sinks are reported; nowhere when null.</param>
+    public static async Task<IReadOnlyList<TopologySink>> OpenAllAsync(IReadOnlyList<SinkOptions> sinks, TimeProvider? timeProvider, CancellationToken cancellationToken, ILoggerFactory? loggerFactory = null)
     {
         ArgumentNullException.ThrowIfNull(sinks);
         var opened = new List<TopologySink>();
@@ -39,7 +44,8 @@ public static class SinkOpener
         {
             foreach (var options in sinks)
             {
-                var sink = await SinkRegistry.OpenAsync(options.Uri, new SinkContext(timeProvider) { DuckDb = options.DuckDb }, cancellationToken).ConfigureAwait(false);
+                var context = new SinkContext(timeProvider) { LoggerFactory = loggerFactory, FullText = options.FullText, Retention = options.Retention, DuckDb = options.DuckDb };
+                var sink = await SinkRegistry.OpenAsync(options.Uri, context, cancellationToken).ConfigureAwait(false);
                 var name = sink.Name;
                 for (var i = 2; !names.Add(name); i++)
                 {

@@ -75,10 +75,10 @@ public static class LogStore
 /// <param name="duckDbPath">The DuckDB file, to name it when another process holds it.</param>
 internal sealed class SqlLogStore(SqlDialect dialect, Func<DbConnection> connect, IAsyncDisposable? owned, string? duckDbPath = null) : ILogStore
 {
-    private const string EventColumns = "id, ts, ts_offset, observed_ts, observed_offset, severity_number, severity_text, source, body, attributes, resource";
+    private const string EventColumns = "id, ts, ts_offset, observed_ts, observed_offset, severity_number, severity_text, source, body, attributes, resource, trace_id, span_id, trace_flags, event_name";
 
-    /// <summary>DuckDB keeps the hot attributes only in their columns (see <see cref="DuckDbSink.IsHot"/>), and the trace fields.</summary>
-    private const string DuckDbEventColumns = EventColumns + ", client, method, url, status, user_agent, trace_id, span_id, trace_flags, event_name";
+    /// <summary>DuckDB keeps the hot attributes only in their columns (see <see cref="DuckDbSink.IsHot"/>).</summary>
+    private const string DuckDbEventColumns = EventColumns + ", client, method, url, status, user_agent";
     private const string DeadLetterColumns = "id, source, parser, reason, raw_line, time";
 
     /// <summary>Newest rows scanned first when a SQLite query has full-text terms; see <see cref="SearchAsync"/>.</summary>
@@ -91,13 +91,14 @@ internal sealed class SqlLogStore(SqlDialect dialect, Func<DbConnection> connect
         ArgumentNullException.ThrowIfNull(query);
         var node = query.Parse();
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        var fullText = FullTextOf(connection);
         if (dialect == SqlDialect.Sqlite && !query.DeadLetters && QueryCompiler.HasOnlyAsciiFullText(node))
         {
             // A common word matches a large share of the rows, and the FTS index must hand over (and verify) all
             // of them before the newest can be picked. Testing the newest rows one by one finds them at once; if
             // the newest NewestScanRows rows hold enough matches they are exactly the answer (every other match
             // is older), otherwise the word is rare and the index is the fast way.
-            var scan = QueryCompiler.Compile(node, dialect, scanText: true);
+            var scan = QueryCompiler.Compile(node, dialect, scanText: true, fullText: fullText);
             var newest = await ReadAsync(connection, query, scan, NewestScanRows, cancellationToken).ConfigureAwait(false);
             if (newest.Count >= query.Limit)
             {
@@ -105,8 +106,12 @@ internal sealed class SqlLogStore(SqlDialect dialect, Func<DbConnection> connect
             }
         }
 
-        return await ReadAsync(connection, query, QueryCompiler.Compile(node, dialect, query.DeadLetters), null, cancellationToken).ConfigureAwait(false);
+        return await ReadAsync(connection, query, QueryCompiler.Compile(node, dialect, query.DeadLetters, fullText: fullText), null, cancellationToken).ConfigureAwait(false);
     }
+
+    /// <summary>SQLite: the full-text index this database has (each store file says for itself); irrelevant elsewhere.</summary>
+    private static SqliteFullText FullTextOf(DbConnection connection) =>
+        connection is SqliteConnection sqlite ? SqliteSchema.ReadFullText(sqlite) : SqliteFullText.None;
 
     private async Task<LogQueryResult> ReadAsync(DbConnection connection, LogQuery query, CompiledQuery compiled, int? newestRows, CancellationToken cancellationToken)
     {
@@ -158,11 +163,11 @@ internal sealed class SqlLogStore(SqlDialect dialect, Func<DbConnection> connect
     public async Task<long> CountAsync(LogQuery query, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(query);
-        var compiled = QueryCompiler.Compile(query.Parse(), dialect, query.DeadLetters);
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        var compiled = QueryCompiler.Compile(query.Parse(), dialect, query.DeadLetters, fullText: FullTextOf(connection));
         var sql = new StringBuilder("SELECT count(*) FROM ").Append(query.DeadLetters ? "dead_letters" : "events").Append(" WHERE ").Append(compiled.Where);
         var parameters = new List<KeyValuePair<string, object>>(compiled.Parameters);
         AppendTimeRange(sql, parameters, query, query.DeadLetters ? "time" : "ts");
-        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var cmd = Command(connection, sql.ToString(), parameters);
         return Convert.ToInt64(await cmd.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false), System.Globalization.CultureInfo.InvariantCulture);
     }
@@ -175,7 +180,8 @@ internal sealed class SqlLogStore(SqlDialect dialect, Func<DbConnection> connect
             throw new ArgumentOutOfRangeException(nameof(width), width, "A histogram bucket must be at least 1 ms wide.");
         }
 
-        var compiled = QueryCompiler.Compile(query.Parse(), dialect, query.DeadLetters);
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        var compiled = QueryCompiler.Compile(query.Parse(), dialect, query.DeadLetters, fullText: FullTextOf(connection));
         var time = query.DeadLetters ? "time" : "ts";
         var micros = width.Ticks / 10;
 
@@ -192,7 +198,6 @@ internal sealed class SqlLogStore(SqlDialect dialect, Func<DbConnection> connect
         var parameters = new List<KeyValuePair<string, object>>(compiled.Parameters) { new(Prefix + "w", micros) };
         AppendTimeRange(sql, parameters, query, time);
         sql.Append(" GROUP BY bucket ORDER BY bucket LIMIT ").Append(HistogramBucket.MaxBuckets + 1);
-        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var cmd = Command(connection, sql.ToString(), parameters);
         await using var reader = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         var buckets = new List<HistogramBucket>();
@@ -317,23 +322,23 @@ internal sealed class SqlLogStore(SqlDialect dialect, Func<DbConnection> connect
             Timestamp = r.IsDBNull(2) ? null : ReadTime(r, 1, r.GetInt32(2)),
             SeverityNumber = r.GetInt32(5),
             SeverityText = r.IsDBNull(6) ? null : r.GetString(6),
+            TraceId = r.IsDBNull(11) ? null : r.GetString(11),
+            SpanId = r.IsDBNull(12) ? null : r.GetString(12),
+            TraceFlags = r.IsDBNull(13) ? null : r.GetInt32(13),
+            EventName = r.IsDBNull(14) ? null : r.GetString(14),
         };
         if (dialect == SqlDialect.DuckDb)
         {
             // The typed columns first, then the JSON: an attribute the JSON also holds keeps the JSON's (exact) value.
-            SetIfPresent(e, r, 11, SemanticNames.ClientAddress);
-            SetIfPresent(e, r, 12, SemanticNames.HttpRequestMethod);
-            SetIfPresent(e, r, 13, SemanticNames.UrlOriginal);
-            if (!r.IsDBNull(14))
+            SetIfPresent(e, r, 15, SemanticNames.ClientAddress);
+            SetIfPresent(e, r, 16, SemanticNames.HttpRequestMethod);
+            SetIfPresent(e, r, 17, SemanticNames.UrlOriginal);
+            if (!r.IsDBNull(18))
             {
-                e.Attributes.Set(SemanticNames.HttpResponseStatusCode, (long)r.GetInt32(14));
+                e.Attributes.Set(SemanticNames.HttpResponseStatusCode, (long)r.GetInt32(18));
             }
 
-            SetIfPresent(e, r, 15, SemanticNames.UserAgentOriginal);
-            e.TraceId = r.IsDBNull(16) ? null : r.GetString(16);
-            e.SpanId = r.IsDBNull(17) ? null : r.GetString(17);
-            e.TraceFlags = r.IsDBNull(18) ? null : r.GetInt32(18);
-            e.EventName = r.IsDBNull(19) ? null : r.GetString(19);
+            SetIfPresent(e, r, 19, SemanticNames.UserAgentOriginal);
         }
 
         StoredEvent.ReadAttributes(r.IsDBNull(9) ? null : r.GetString(9), e.Attributes);

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using Conveyor.Logs.Model;
 using Conveyor.Logs.Sinks;
+using Conveyor.Logs.Sinks.Sqlite;
 
 namespace Conveyor.Logs.Query;
 
@@ -25,8 +26,9 @@ public sealed record CompiledQuery(string Where, IReadOnlyList<KeyValuePair<stri
 /// mapped through a fixed table of columns or passed as a JSON key parameter, so nothing the user typed reaches
 /// the SQL text. SQLite, PostgreSQL and DuckDB get the same semantics, so every store answers a query alike:
 /// <list type="bullet">
-/// <item><c>~</c> and full-text words are case-insensitive substring matches (FTS5 trigram / pg_trgm indexed on body;
-/// DuckDB scans the body column).</item>
+/// <item><c>~</c> and full-text words are case-insensitive substring matches over body, whatever index serves them
+/// (SQLite: FTS5 trigram, FTS5 words as a pre-filter, or none; PostgreSQL: pg_trgm on closed days;
+/// DuckDB: a scan of the body column).</item>
 /// <item>A number value compares numerically with numeric fields and JSON numbers; <c>=</c> also matches the same text.</item>
 /// <item><c>!=</c> and <c>NOT</c> match events without the field too (they negate "matches").</item>
 /// <item><c>level</c> compares case-insensitively; <c>level &gt;= WARN</c> compares severity ranges.</item>
@@ -42,12 +44,14 @@ public sealed class QueryCompiler
     private readonly List<KeyValuePair<string, object>> _parameters = [];
 
     private readonly bool _scanText;
+    private readonly SqliteFullText _fullText;
 
-    private QueryCompiler(SqlDialect dialect, bool deadLetters, bool scanText)
+    private QueryCompiler(SqlDialect dialect, bool deadLetters, bool scanText, SqliteFullText fullText)
     {
         _dialect = dialect;
         _deadLetters = deadLetters;
         _scanText = scanText;
+        _fullText = fullText;
     }
 
     private bool Pg => _dialect == SqlDialect.Postgres;
@@ -64,10 +68,12 @@ public sealed class QueryCompiler
     /// <param name="deadLetters">Compile against <c>dead_letters</c> instead of <c>events</c>.</param>
     /// <param name="scanText">SQLite: test full-text terms row by row instead of through the FTS index (for a
     /// bounded scan of the newest rows, where that is faster than collecting every match of a common word).</param>
-    public static CompiledQuery Compile(QueryNode node, SqlDialect dialect, bool deadLetters = false, bool scanText = false)
+    /// <param name="fullText">SQLite: the full-text index the database has (default trigram, the index of databases
+    /// written before the choice existed).</param>
+    public static CompiledQuery Compile(QueryNode node, SqlDialect dialect, bool deadLetters = false, bool scanText = false, SqliteFullText fullText = SqliteFullText.Trigram)
     {
         ArgumentNullException.ThrowIfNull(node);
-        var c = new QueryCompiler(dialect, deadLetters, scanText);
+        var c = new QueryCompiler(dialect, deadLetters, scanText, fullText);
         c.Emit(node);
         return new CompiledQuery(c._sql.ToString(), c._parameters);
     }
@@ -133,17 +139,67 @@ public sealed class QueryCompiler
             // ILIKE '%…%' is what the pg_trgm GIN index on body serves.
             _sql.Append("body ILIKE ").Append(Param("%" + EscapeLike(text) + "%"));
         }
-        else if (_dialect == SqlDialect.Sqlite && text.Length >= MinFullTextLength && !_scanText)
+        else if (_dialect != SqlDialect.Sqlite || _scanText || _fullText == SqliteFullText.None)
+        {
+            EmitContains("body", text);
+        }
+        else if (_fullText == SqliteFullText.Trigram && text.Length >= MinFullTextLength)
         {
             // The FTS5 trigram index answers substring matches of three characters or more.
             _sql.Append("rowid IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ")
                 .Append(Param("\"" + text.Replace("\"", "\"\"", StringComparison.Ordinal) + "\""))
                 .Append(')');
         }
+        else if (_fullText == SqliteFullText.Words && InnerWords(text) is { Count: > 0 } words)
+        {
+            // Every body holding the term holds its complete inner words as tokens: the index narrows the rows to
+            // those (a superset), and the substring test keeps the exact answer.
+            _sql.Append("(rowid IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ")
+                .Append(Param(string.Join(" AND ", words.Select(static w => "\"" + w + "\""))))
+                .Append(") AND ");
+            EmitContains("body", text);
+            _sql.Append(')');
+        }
         else
         {
             EmitContains("body", text);
         }
+    }
+
+    /// <summary>
+    /// The words of <paramref name="text"/> that any body containing it must hold as whole tokens of FTS5's
+    /// <c>unicode61</c> tokenizer: runs of ASCII letters and digits with an ASCII space or punctuation character on
+    /// both sides inside the term (punctuation and spaces separate tokens there). The first and last runs are
+    /// excluded unless bounded, since the body may extend them ("item" in "/item/" is a token; "item" alone may be
+    /// part of "items").
+    /// </summary>
+    internal static List<string> InnerWords(string text)
+    {
+        static bool IsWord(char c) => char.IsAsciiLetterOrDigit(c);
+        static bool IsSeparator(char c) => char.IsAscii(c) && (char.IsWhiteSpace(c) || char.IsPunctuation(c));
+        var words = new List<string>();
+        var i = 0;
+        while (i < text.Length)
+        {
+            if (!IsWord(text[i]))
+            {
+                i++;
+                continue;
+            }
+
+            var start = i;
+            while (i < text.Length && IsWord(text[i]))
+            {
+                i++;
+            }
+
+            if (start > 0 && IsSeparator(text[start - 1]) && i < text.Length && IsSeparator(text[i]))
+            {
+                words.Add(text[start..i]);
+            }
+        }
+
+        return words;
     }
 
     private void EmitContains(string textExpression, string value)
@@ -208,6 +264,15 @@ public sealed class QueryCompiler
                 return;
             case "time" or "timestamp":
                 EmitTime("ts", c);
+                return;
+            case "trace_id" or "traceid":
+                EmitText("trace_id", c);
+                return;
+            case "span_id" or "spanid":
+                EmitText("span_id", c);
+                return;
+            case "event_name":
+                EmitText("event_name", c);
                 return;
             default:
                 EmitAttribute(c);

@@ -1,8 +1,10 @@
 namespace Conveyor.Logs.Sinks;
 
 /// <summary>
-/// A store that deletes old data on request. The service calls <see cref="ApplyRetentionAsync"/> periodically
-/// (e.g. every few minutes) on sinks that implement it; for a wrapped sink test <see cref="ResilientSink.Inner"/>.
+/// A store with maintenance: it deletes old data on request by the limits it was opened with (SQLite, PostgreSQL;
+/// <see cref="RetentionSettings"/>), and may do other upkeep there (PostgreSQL indexes closed days). <c>conveyor run</c>
+/// calls <see cref="ApplyRetentionAsync"/> at start-up and every <see cref="RetentionSettings.Interval"/>
+/// (<c>Topology.StoreMaintenance</c>); find it behind the wrappers with <c>SinkChain.Find</c>.
 /// </summary>
 public interface ILogRetention
 {

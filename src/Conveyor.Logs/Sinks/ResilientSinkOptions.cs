@@ -12,6 +12,9 @@ public sealed class ResilientSinkOptions
     /// <summary>The longest delay between two attempts. Default 5 s (so 60 attempts cover a few minutes of outage).</summary>
     public TimeSpan MaxDelay { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>While writes keep failing, the shortest time between two warnings (each says how many attempts failed meanwhile). Default 10 s.</summary>
+    public TimeSpan WarningInterval { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the key of the first invalid option.</summary>
     public ResilientSinkOptions Validate()
     {
@@ -28,6 +31,11 @@ public sealed class ResilientSinkOptions
         if (MaxDelay < BaseDelay)
         {
             throw new ArgumentException($"{nameof(MaxDelay)} must be at least {nameof(BaseDelay)} (was {MaxDelay}).", nameof(MaxDelay));
+        }
+
+        if (WarningInterval <= TimeSpan.Zero)
+        {
+            throw new ArgumentException($"{nameof(WarningInterval)} must be positive (was {WarningInterval}).", nameof(WarningInterval));
         }
 
         return this;

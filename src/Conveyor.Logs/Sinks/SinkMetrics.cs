@@ -20,8 +20,15 @@ public static class SinkInstrumentNames
     /// <summary>Batch write attempts that failed transiently and were tried again.</summary>
     public const string Retried = "conveyor.sink.retried";
 
-    /// <summary>Events that were neither stored nor dead-lettered (retries exhausted, or cancelled).</summary>
+    /// <summary>
+    /// Records lost for good: neither stored nor kept as dead letters after every retry and the dead-letter fallback.
+    /// The service publishes it per sink from the same count as <c>/api/pipeline</c> (<c>dropped.failed</c>) and the
+    /// shutdown report (<c>failed</c>); a batch whose retries ran out is not lost yet (it is offered again as dead letters).
+    /// </summary>
     public const string Failed = "conveyor.sink.failed";
+
+    /// <summary>Write attempts that failed transiently (the store unreachable, full or locked), retried or not.</summary>
+    public const string Errors = "conveyor.sink.errors";
 
     /// <summary>Events the store refused, stored as dead letters instead.</summary>
     public const string DeadLettered = "conveyor.sink.dead_lettered";
@@ -34,7 +41,7 @@ internal sealed class SinkMetrics : IDisposable
     private readonly Counter<long> _received;
     private readonly Counter<long> _written;
     private readonly Counter<long> _retried;
-    private readonly Counter<long> _failed;
+    private readonly Counter<long> _errors;
     private readonly Counter<long> _deadLettered;
     private readonly KeyValuePair<string, object?> _tag;
     private readonly bool _ownsMeter;
@@ -47,7 +54,7 @@ internal sealed class SinkMetrics : IDisposable
         _received = _meter.CreateCounter<long>(SinkInstrumentNames.Received, "{event}", "Events handed to the sink");
         _written = _meter.CreateCounter<long>(SinkInstrumentNames.Written, "{event}", "Events the store accepted");
         _retried = _meter.CreateCounter<long>(SinkInstrumentNames.Retried, "{attempt}", "Batch writes retried after a transient failure");
-        _failed = _meter.CreateCounter<long>(SinkInstrumentNames.Failed, "{event}", "Events neither stored nor dead-lettered");
+        _errors = _meter.CreateCounter<long>(SinkInstrumentNames.Errors, "{attempt}", "Write attempts that failed transiently");
         _deadLettered = _meter.CreateCounter<long>(SinkInstrumentNames.DeadLettered, "{event}", "Events refused by the store and dead-lettered");
         _tag = new(SinkInstrumentNames.SinkTag, sinkName);
         _ownsMeter = meterFactory is null;
@@ -59,7 +66,7 @@ internal sealed class SinkMetrics : IDisposable
 
     public void Retried() => _retried.Add(1, _tag);
 
-    public void Failed(long n) => _failed.Add(n, _tag);
+    public void Error() => _errors.Add(1, _tag);
 
     public void DeadLettered(long n) => _deadLettered.Add(n, _tag);
 

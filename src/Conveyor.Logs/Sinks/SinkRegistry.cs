@@ -1,5 +1,6 @@
 using System.Diagnostics.Metrics;
 using Conveyor.Logs.Sinks.DuckDb;
+using Microsoft.Extensions.Logging;
 using Conveyor.Logs.Sinks.Ndjson;
 using Conveyor.Logs.Sinks.Null;
 using Conveyor.Logs.Sinks.Postgres;
@@ -17,8 +18,43 @@ public sealed record SinkContext(TimeProvider? TimeProvider = null, ResilientSin
     /// <summary>A <c>duckdb:</c> store's engine settings (<c>sinks:N:duckdb</c>); its defaults when null.</summary>
     public DuckDbSettings? DuckDb { get; init; }
 
-    /// <summary>Wraps a store sink in a <see cref="ResilientSink"/> (retry, poison isolation, metrics) with these settings.</summary>
-    public ILogSink Resilient(ILogSink inner) => new ResilientSink(inner, Retry, TimeProvider, MeterFactory);
+    /// <summary>Where a store sink reports failing and recovered writes (<see cref="ResilientSink"/>); nowhere when null.</summary>
+    public ILoggerFactory? LoggerFactory { get; init; }
+
+    /// <summary>The retention limits a store enforces when its maintenance runs (<see cref="ILogRetention"/>); none when null.</summary>
+    public RetentionSettings? Retention { get; init; }
+
+    /// <summary>The store's full-text index by name (<c>sinks:N:fullText</c>); null: the store's default.</summary>
+    public string? FullText { get; init; }
+
+    /// <summary>Wraps a store sink in a <see cref="ResilientSink"/> (retry, poison isolation, metrics, failure reports) with these settings.</summary>
+    public ILogSink Resilient(ILogSink inner) =>
+        new ResilientSink(inner, Retry, TimeProvider, MeterFactory, LoggerFactory?.CreateLogger("Conveyor.Sinks." + inner.Name));
+
+    /// <summary><see cref="FullText"/> as one of <typeparamref name="T"/>'s names (case-insensitive), or null when not set.</summary>
+    /// <exception cref="ArgumentException">Not one of them (the message lists them).</exception>
+    public T? FullTextAs<T>()
+        where T : struct, Enum
+    {
+        if (FullText is not { } name)
+        {
+            return null;
+        }
+
+        return Enum.TryParse<T>(name, ignoreCase: true, out var value) && Enum.IsDefined(value) && !int.TryParse(name, out _)
+            ? value
+            : throw new ArgumentException($"fullText must be one of {string.Join(", ", Enum.GetNames<T>().Select(static n => n.ToLowerInvariant()))} (was '{name}')", nameof(FullText));
+    }
+
+    /// <summary>Throws when a full-text index or retention limits are asked of a sink that has neither.</summary>
+    /// <exception cref="ArgumentException">One of them is set.</exception>
+    public void RefuseStoreSettings(string scheme)
+    {
+        if (FullText is not null || Retention is { HasLimit: true })
+        {
+            throw new ArgumentException($"a {scheme}: sink has no full-text index and cannot apply retention (fullText, retention)", nameof(scheme));
+        }
+    }
 }
 
 /// <summary>Opens a sink from the part of its URI after <c>scheme:</c>.</summary>
@@ -75,18 +111,34 @@ public static class SinkRegistry
 
     /// <summary>
     /// Opens the sink for <paramref name="uri"/>. Store sinks come wrapped in a <see cref="ResilientSink"/> (retry,
-    /// poison isolation, metrics) built from <paramref name="context"/>; per-sink settings beyond the URI come from the
-    /// options classes (use the sinks' own <c>OpenAsync</c> for those).
+    /// poison isolation, metrics) built from <paramref name="context"/>, which also carries the store settings
+    /// (full-text index, retention); other per-sink settings come from the options classes (use the sinks' own
+    /// <c>OpenAsync</c> for those). A store that can check itself (<see cref="IStoreIntegrityCheck"/>) is checked here,
+    /// and refused if it fails, before anyone writes to it.
     /// </summary>
-    /// <exception cref="ArgumentException">An unknown scheme, or a malformed URI.</exception>
-    /// <exception cref="SinkException">The store cannot be opened.</exception>
-    public static ValueTask<ILogSink> OpenAsync(string uri, SinkContext? context = null, CancellationToken cancellationToken = default)
+    /// <exception cref="ArgumentException">An unknown scheme, a malformed URI, or a store setting the sink does not have.</exception>
+    /// <exception cref="SinkException">The store cannot be opened, or is damaged (not transient; the message names it).</exception>
+    public static async ValueTask<ILogSink> OpenAsync(string uri, SinkContext? context = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(uri);
         var (scheme, rest) = Split(uri);
         var registration = All.FirstOrDefault(r => r.Scheme == scheme || r.Aliases.Contains(scheme))
             ?? throw new ArgumentException($"Unknown sink '{uri}'; expected {Expected(All.Where(static r => r.IsStore))}.", nameof(uri));
-        return registration.Open(rest, uri, context ?? new SinkContext(), cancellationToken);
+        var sink = await registration.Open(rest, uri, context ?? new SinkContext(), cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (SinkChain.Find<IStoreIntegrityCheck>(sink) is { } check && await check.CheckIntegrityAsync(cancellationToken).ConfigureAwait(false) is { } problem)
+            {
+                throw new SinkException(problem, isTransient: false);
+            }
+        }
+        catch
+        {
+            await sink.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+
+        return sink;
     }
 
     /// <summary>Splits <c>scheme:rest</c>; the scheme is lower-cased.</summary>

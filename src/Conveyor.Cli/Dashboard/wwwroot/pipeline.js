@@ -113,7 +113,8 @@ function drawGraph(target, snapshot) {
           svg('text', { x: 8, y: 70, class: drops ? 'sub bad' : 'sub' }, `${short(s.depth)}/${short(s.capacity)} · ${bytes(s.bytes)}${drops ? ` · ✗${short(drops)}` : ''}`));
       } else {
         const dl = s.deadLettered ?? 0;
-        g.append(svg('text', { x: 8, y: 64, class: drops || dl ? 'sub bad' : 'sub' }, `drops ${short(drops)} · dead ${short(dl)}${s.healthy === false ? ' · DOWN' : ''}`));
+        const down = s.healthy === false ? (s.failures ? ` · DOWN ×${short(s.failures)}` : ' · DOWN') : '';
+        g.append(svg('text', { x: 8, y: 64, class: drops || dl || down ? 'sub bad' : 'sub' }, `drops ${short(drops)} · dead ${short(dl)}${down}`));
       }
       target.append(g);
     }
@@ -142,6 +143,8 @@ function stageCard(s) {
     s.oldestItemAgeSeconds != null ? ['oldest item age', seconds(s.oldestItemAgeSeconds)] : null,
     s.workers != null ? ['workers', count(s.workers)] : null,
     s.healthy != null ? ['healthy', s.healthy ? 'yes' : 'no'] : null,
+    s.failures ? ['failed writes', `${count(s.failures)} in ${seconds(s.failingSeconds ?? 0)}`] : null,
+    s.error ? ['last error', s.error] : null,
   ].filter(Boolean);
   const f = s.kind === 'buffer' ? Math.max(0, Math.min(1, s.fill ?? 0)) : null;
   const sum = `${count(s.received)} = ${count(s.sent)} sent + ${count(sumDrops(s))} dropped + ${count(s.deadLettered ?? 0)} dead + ${count(s.buffered ?? 0)} held + ${count(s.left ?? 0)} left`;

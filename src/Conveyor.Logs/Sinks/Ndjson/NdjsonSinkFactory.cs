@@ -8,8 +8,11 @@ public static class NdjsonSinkFactory
 
     private static string? Check(string remainder, string uri) => remainder.Length == 0 ? "'ndjson:' needs a path" : null;
 
-    private static ValueTask<ILogSink> Open(string remainder, string uri, SinkContext context, CancellationToken cancellationToken) =>
-        ValueTask.FromResult(context.Resilient(remainder == "-"
+    private static ValueTask<ILogSink> Open(string remainder, string uri, SinkContext context, CancellationToken cancellationToken)
+    {
+        context.RefuseStoreSettings("ndjson");
+        return ValueTask.FromResult(context.Resilient(remainder == "-"
             ? NdjsonSink.ForStream(Console.OpenStandardOutput(), leaveOpen: false, context.TimeProvider)
             : NdjsonSink.Open(new NdjsonSinkOptions { Path = remainder }, context.TimeProvider)));
+    }
 }

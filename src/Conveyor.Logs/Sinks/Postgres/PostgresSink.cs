@@ -9,10 +9,13 @@ namespace Conveyor.Logs.Sinks.Postgres;
 
 /// <summary>
 /// The store for scale: each batch is binary-COPied straight into <c>events</c>, partitioned by UTC day (partitions
-/// are created on demand, <see cref="PostgresSinkOptions.PartitionDaysAhead"/> ahead). When that meets a duplicate
-/// key — a replay — the batch instead goes through a session temp table and
-/// <c>INSERT … SELECT … ON CONFLICT (id, ts) DO NOTHING</c>. Either way a batch is one transaction, stored
-/// all-or-nothing, and a replay adds nothing; the common case pays no staging cost.
+/// are created on demand, <see cref="PostgresSinkOptions.PartitionDaysAhead"/> ahead), over
+/// <see cref="PostgresSinkOptions.CopyStreams"/> connections at once. When a stream meets a duplicate key — a
+/// replay — its part of the batch instead goes through a session temp table and
+/// <c>INSERT … SELECT … ON CONFLICT (ts, id) DO NOTHING</c>. Each part is one transaction, so a failed write may
+/// have stored some parts; writing the batch again stores nothing twice, which is what the retry does. The common
+/// case pays no staging cost. Closed days get their query indexes from <see cref="ApplyRetentionAsync"/>
+/// (see <see cref="PostgresSchema"/>).
 /// </summary>
 /// <remarks>
 /// Failures are classified for <see cref="ResilientSink"/>: data the server refuses (SQLSTATE classes 22, 23, 54,
@@ -24,14 +27,17 @@ namespace Conveyor.Logs.Sinks.Postgres;
 /// </remarks>
 public sealed class PostgresSink : ILogSink, ILogRetention
 {
-    private const string Columns = "id, ts, ts_offset, observed_ts, observed_offset, severity_number, severity_text, status, method, client, url, user_agent, source, body, attributes, resource";
+    private const string Columns = "id, ts, ts_offset, observed_ts, observed_offset, severity_number, severity_text, status, method, client, url, user_agent, source, body, attributes, resource, trace_id, span_id, trace_flags, event_name";
+
+    /// <summary>Fewest events per COPY stream: a smaller batch is not worth a second connection.</summary>
+    private const int MinRowsPerStream = 256;
 
     private readonly PostgresSinkOptions _options;
     private readonly NpgsqlDataSource _dataSource;
     private readonly TimeProvider _time;
     private readonly HashSet<DateOnly> _partitions = [];
-    private readonly ArrayBufferWriter<byte> _json = new(1024);
     private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly SemaphoreSlim _sealing = new(1, 1);
     private bool _disposed;
 
     private PostgresSink(PostgresSinkOptions options, NpgsqlDataSource dataSource, TimeProvider time, bool hasTrigramIndex)
@@ -45,7 +51,7 @@ public sealed class PostgresSink : ILogSink, ILogRetention
     /// <inheritdoc />
     public string Name => "postgres";
 
-    /// <summary>Whether full-text search over body is served by a pg_trgm index (false: pg_trgm is unavailable).</summary>
+    /// <summary>Whether closed days get a pg_trgm index for full-text search over body (false: pg_trgm is unavailable or <see cref="PostgresSinkOptions.FullText"/> is none).</summary>
     public bool HasTrigramIndex { get; }
 
     /// <summary>Connects and migrates the schema.</summary>
@@ -60,7 +66,7 @@ public sealed class PostgresSink : ILogSink, ILogRetention
         {
             await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
             var trigram = await PostgresSchema.MigrateAsync(connection, cancellationToken).ConfigureAwait(false);
-            return new PostgresSink(options, dataSource, timeProvider ?? TimeProvider.System, trigram);
+            return new PostgresSink(options, dataSource, timeProvider ?? TimeProvider.System, trigram && options.FullText == PostgresFullText.Trigram);
         }
         catch (Exception e) when (Classify(e) is { } failure)
         {
@@ -82,33 +88,72 @@ public sealed class PostgresSink : ILogSink, ILogRetention
             async (connection, ct) =>
             {
                 await EnsurePartitionsAsync(connection, batch, ct).ConfigureAwait(false);
-                if (await TryCopyDirectAsync(connection, batch, ct).ConfigureAwait(false))
+                var streams = Math.Clamp(batch.Count / MinRowsPerStream, 1, _options.CopyStreams);
+                if (streams == 1)
                 {
+                    await WritePartAsync(connection, batch, ct).ConfigureAwait(false);
                     return 0;
                 }
 
-                // Some event is already stored (a replay): stage the batch and keep only the new rows.
-                await using var tx = await connection.BeginTransactionAsync(ct).ConfigureAwait(false);
-                await PostgresSchema.ExecuteAsync(
-                    connection,
-                    "CREATE TEMP TABLE IF NOT EXISTS conveyor_stage (LIKE events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
-                    ct).ConfigureAwait(false);
-                await CopyAsync(connection, "conveyor_stage", batch, ct).ConfigureAwait(false);
-                await PostgresSchema.ExecuteAsync(
-                    connection,
-                    $"INSERT INTO events ({Columns}) SELECT {Columns} FROM conveyor_stage ON CONFLICT (id, ts) DO NOTHING",
-                    ct).ConfigureAwait(false);
-                await tx.CommitAsync(ct).ConfigureAwait(false);
+                // Contiguous parts, one connection each: the server parses and indexes them on as many backends.
+                var parts = new Task[streams];
+                var size = (batch.Count + streams - 1) / streams;
+                for (var i = 0; i < streams; i++)
+                {
+                    var part = Slice(batch, i * size, Math.Min(size, batch.Count - (i * size)));
+                    parts[i] = i == 0 ? WritePartAsync(connection, part, ct) : WritePartOnNewConnectionAsync(part, ct);
+                }
+
+                await Task.WhenAll(parts).ConfigureAwait(false);
                 return 0;
             },
             cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task WritePartOnNewConnectionAsync(IReadOnlyList<LogEvent> part, CancellationToken ct)
+    {
+        await using var connection = await _dataSource.OpenConnectionAsync(ct).ConfigureAwait(false);
+        await WritePartAsync(connection, part, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>Stores <paramref name="part"/> in one transaction: straight COPY, or staged when some of it is stored already.</summary>
+    private static async Task WritePartAsync(NpgsqlConnection connection, IReadOnlyList<LogEvent> part, CancellationToken ct)
+    {
+        if (await TryCopyDirectAsync(connection, part, ct).ConfigureAwait(false))
+        {
+            return;
+        }
+
+        // Some event is already stored (a replay): stage the part and keep only the new rows.
+        await using var tx = await connection.BeginTransactionAsync(ct).ConfigureAwait(false);
+        await PostgresSchema.ExecuteAsync(
+            connection,
+            "CREATE TEMP TABLE IF NOT EXISTS conveyor_stage (LIKE events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
+            ct).ConfigureAwait(false);
+        await CopyAsync(connection, "conveyor_stage", part, ct).ConfigureAwait(false);
+        await PostgresSchema.ExecuteAsync(
+            connection,
+            $"INSERT INTO events ({Columns}) SELECT {Columns} FROM conveyor_stage ON CONFLICT (ts, id) DO NOTHING",
+            ct).ConfigureAwait(false);
+        await tx.CommitAsync(ct).ConfigureAwait(false);
+    }
+
+    private static LogEvent[] Slice(IReadOnlyList<LogEvent> batch, int start, int count)
+    {
+        var copy = new LogEvent[count];
+        for (var i = 0; i < count; i++)
+        {
+            copy[i] = batch[start + i];
+        }
+
+        return copy;
     }
 
     /// <summary>
     /// The fast path: COPY straight into <c>events</c>, as fast as a raw COPY. A duplicate key (the batch, or part
     /// of it, was stored before) aborts it without storing anything; false then sends the batch the staged way.
     /// </summary>
-    private async Task<bool> TryCopyDirectAsync(NpgsqlConnection connection, IReadOnlyList<LogEvent> batch, CancellationToken ct)
+    private static async Task<bool> TryCopyDirectAsync(NpgsqlConnection connection, IReadOnlyList<LogEvent> batch, CancellationToken ct)
     {
         await using var tx = await connection.BeginTransactionAsync(ct).ConfigureAwait(false);
         try
@@ -167,52 +212,180 @@ public sealed class PostgresSink : ILogSink, ILogRetention
     }
 
     /// <summary>
-    /// Drops day partitions that ended more than <see cref="PostgresSinkOptions.RetentionDays"/> days ago and deletes
-    /// older dead letters. Run it periodically; a no-op without a retention setting.
+    /// Store maintenance, run periodically by the service: drops day partitions that ended more than
+    /// <see cref="PostgresSinkOptions.RetentionMaxAge"/> ago and older dead letters; drops the oldest days while the
+    /// events take more than <see cref="PostgresSinkOptions.RetentionMaxBytes"/> (never the newest day); then builds
+    /// the query indexes of every day that closed at least <see cref="PostgresSinkOptions.SealAfter"/> ago
+    /// (<see cref="PostgresSchema.SealSql"/>). Only the drops hold up writes; the index builds run concurrently.
     /// </summary>
     /// <returns>The partitions dropped and the dead letters deleted.</returns>
     public async Task<RetentionResult> ApplyRetentionAsync(CancellationToken cancellationToken = default)
     {
-        if (_options.RetentionDays is not { } days)
+        var result = await RunAsync(DropOldAsync, cancellationToken).ConfigureAwait(false);
+        await SealClosedDaysAsync(cancellationToken).ConfigureAwait(false);
+        return result;
+    }
+
+    /// <summary>The days that were sealed (got their query indexes), oldest first.</summary>
+    public async Task<IReadOnlyList<DateOnly>> SealedDaysAsync(CancellationToken cancellationToken = default)
+    {
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var cmd = new NpgsqlCommand("SELECT day FROM conveyor_sealed ORDER BY day", connection);
+        await using var reader = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        var days = new List<DateOnly>();
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
-            return default;
+            days.Add(reader.GetFieldValue<DateOnly>(0));
         }
 
-        return await RunAsync(
-            async (connection, ct) =>
+        return days;
+    }
+
+    private async Task<RetentionResult> DropOldAsync(NpgsqlConnection connection, CancellationToken ct)
+    {
+        var now = _time.GetUtcNow();
+        var days = await PartitionDaysAsync(connection, ct).ConfigureAwait(false);
+        long dropped = 0;
+        long letters = 0;
+        if (_options.EffectiveMaxAge is { } age)
+        {
+            // A partition goes once its whole day is older than the limit.
+            var cutoff = now - age;
+            foreach (var day in days.Where(d => new DateTimeOffset(d.AddDays(1).ToDateTime(TimeOnly.MinValue), TimeSpan.Zero) <= cutoff).ToList())
             {
-                var now = _time.GetUtcNow();
-                var firstKept = DateOnly.FromDateTime(now.UtcDateTime).AddDays(-days);
-                var names = new List<string>();
-                await using (var cmd = new NpgsqlCommand(
-                    "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'events'::regclass", connection))
-                await using (var reader = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false))
+                await DropPartitionAsync(connection, day, ct).ConfigureAwait(false);
+                days.Remove(day);
+                dropped++;
+            }
+
+            await using var delete = new NpgsqlCommand("DELETE FROM dead_letters WHERE time < @cutoff", connection);
+            delete.Parameters.AddWithValue("cutoff", cutoff.UtcDateTime);
+            letters = await delete.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+        }
+
+        if (_options.RetentionMaxBytes is { } maxBytes)
+        {
+            // Newest day last: it is the one being written and is never dropped for size.
+            var sizes = new List<(DateOnly Day, long Bytes)>();
+            foreach (var day in days)
+            {
+                await using var size = new NpgsqlCommand("SELECT pg_total_relation_size(@p::regclass)", connection);
+                size.Parameters.AddWithValue("p", PostgresSchema.PartitionName(day));
+                sizes.Add((day, Convert.ToInt64(await size.ExecuteScalarAsync(ct).ConfigureAwait(false), CultureInfo.InvariantCulture)));
+            }
+
+            var total = sizes.Sum(static s => s.Bytes);
+            var newestWithRows = await NewestEventDayAsync(connection, ct).ConfigureAwait(false);
+            foreach (var (day, bytes) in sizes)
+            {
+                if (total <= maxBytes || newestWithRows is null || day >= newestWithRows)
                 {
-                    while (await reader.ReadAsync(ct).ConfigureAwait(false))
+                    break;
+                }
+
+                await DropPartitionAsync(connection, day, ct).ConfigureAwait(false);
+                total -= bytes;
+                dropped++;
+            }
+        }
+
+        return new RetentionResult(0, letters, dropped);
+    }
+
+    private async Task DropPartitionAsync(NpgsqlConnection connection, DateOnly day, CancellationToken ct)
+    {
+        await PostgresSchema.ExecuteAsync(connection, $"DROP TABLE IF EXISTS {PostgresSchema.PartitionName(day)}", ct).ConfigureAwait(false);
+        await using var forget = new NpgsqlCommand("DELETE FROM conveyor_sealed WHERE day = @day", connection);
+        forget.Parameters.AddWithValue("day", day);
+        await forget.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+        _partitions.Remove(day);
+    }
+
+    private static async Task<DateOnly?> NewestEventDayAsync(NpgsqlConnection connection, CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand("SELECT max(ts) FROM events", connection);
+        return await cmd.ExecuteScalarAsync(ct).ConfigureAwait(false) is DateTime t ? DateOnly.FromDateTime(t.ToUniversalTime()) : null;
+    }
+
+    /// <summary>The days that have a partition, oldest first.</summary>
+    private static async Task<List<DateOnly>> PartitionDaysAsync(NpgsqlConnection connection, CancellationToken ct)
+    {
+        var days = new List<DateOnly>();
+        await using var cmd = new NpgsqlCommand(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'events'::regclass", connection);
+        await using var reader = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+        while (await reader.ReadAsync(ct).ConfigureAwait(false))
+        {
+            if (PostgresSchema.PartitionDay(reader.GetString(0)) is { } day)
+            {
+                days.Add(day);
+            }
+        }
+
+        days.Sort();
+        return days;
+    }
+
+    /// <summary>
+    /// Builds the query indexes of closed days not sealed yet, on a connection of its own and outside the writer
+    /// gate: CREATE INDEX CONCURRENTLY lets late events for that day go on being written meanwhile. An index an
+    /// interrupted build left invalid is dropped and built again.
+    /// </summary>
+    private async Task SealClosedDaysAsync(CancellationToken cancellationToken)
+    {
+        if (!await _sealing.WaitAsync(0, cancellationToken).ConfigureAwait(false))
+        {
+            return;
+        }
+
+        try
+        {
+            await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+            var lastClosed = DateOnly.FromDateTime((_time.GetUtcNow() - _options.SealAfter).UtcDateTime).AddDays(-1);
+            var sealedDays = (await SealedDaysAsync(cancellationToken).ConfigureAwait(false)).ToHashSet();
+            foreach (var day in await PartitionDaysAsync(connection, cancellationToken).ConfigureAwait(false))
+            {
+                if (day > lastClosed || sealedDays.Contains(day))
+                {
+                    continue;
+                }
+
+                await using (var invalid = new NpgsqlCommand(PostgresSchema.InvalidIndexesSql, connection))
+                {
+                    invalid.Parameters.AddWithValue("partition", PostgresSchema.PartitionName(day));
+                    var names = new List<string>();
+                    await using (var reader = await invalid.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
                     {
-                        names.Add(reader.GetString(0));
+                        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                        {
+                            names.Add(reader.GetString(0));
+                        }
+                    }
+
+                    foreach (var name in names)
+                    {
+                        await PostgresSchema.ExecuteAsync(connection, $"DROP INDEX CONCURRENTLY IF EXISTS \"{name.Replace("\"", "\"\"", StringComparison.Ordinal)}\"", cancellationToken).ConfigureAwait(false);
                     }
                 }
 
-                long dropped = 0;
-                foreach (var name in names)
+                foreach (var sql in PostgresSchema.SealSql(day, HasTrigramIndex))
                 {
-                    if (name.StartsWith("events_p", StringComparison.Ordinal)
-                    && DateOnly.TryParseExact(name.AsSpan("events_p".Length), "yyyyMMdd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var day)
-                        && day < firstKept && name == PostgresSchema.PartitionName(day))
-                    {
-                        await PostgresSchema.ExecuteAsync(connection, $"DROP TABLE IF EXISTS {name}", ct).ConfigureAwait(false);
-                        _partitions.Remove(day);
-                        dropped++;
-                    }
+                    await PostgresSchema.ExecuteAsync(connection, sql, cancellationToken).ConfigureAwait(false);
                 }
 
-                await using var delete = new NpgsqlCommand("DELETE FROM dead_letters WHERE time < @cutoff", connection);
-                delete.Parameters.AddWithValue("cutoff", (now - TimeSpan.FromDays(days)).UtcDateTime);
-                var letters = await delete.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
-                return new RetentionResult(0, letters, dropped);
-            },
-            cancellationToken).ConfigureAwait(false);
+                await using var mark = new NpgsqlCommand("INSERT INTO conveyor_sealed (day) VALUES (@day) ON CONFLICT (day) DO NOTHING", connection);
+                mark.Parameters.AddWithValue("day", day);
+                await mark.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch (Exception e) when (Classify(e) is { } failure)
+        {
+            throw failure;
+        }
+        finally
+        {
+            _sealing.Release();
+        }
     }
 
     /// <summary>Waits for a write in progress, then closes every connection.</summary>
@@ -287,8 +460,9 @@ public sealed class PostgresSink : ILogSink, ILogRetention
         }
     }
 
-    private async Task CopyAsync(NpgsqlConnection connection, string table, IReadOnlyList<LogEvent> batch, CancellationToken ct)
+    private static async Task CopyAsync(NpgsqlConnection connection, string table, IReadOnlyList<LogEvent> batch, CancellationToken ct)
     {
+        var json = new ArrayBufferWriter<byte>(1024);
         await using var importer = await connection.BeginBinaryImportAsync($"COPY {table} ({Columns}) FROM STDIN (FORMAT BINARY)", ct).ConfigureAwait(false);
         foreach (var e in batch)
         {
@@ -308,8 +482,12 @@ public sealed class PostgresSink : ILogSink, ILogRetention
             await WriteNullableAsync(importer, StoredEvent.GetString(e, SemanticNames.UserAgentOriginal), NpgsqlDbType.Text, ct).ConfigureAwait(false);
             await importer.WriteAsync(e.Source, NpgsqlDbType.Text, ct).ConfigureAwait(false);
             await importer.WriteAsync(e.Body, NpgsqlDbType.Text, ct).ConfigureAwait(false);
-            await importer.WriteAsync(StoredEvent.AttributesJson(e.Attributes, _json), NpgsqlDbType.Jsonb, ct).ConfigureAwait(false);
-            await WriteNullableAsync(importer, e.HasResource ? StoredEvent.AttributesJson(e.Resource, _json) : null, NpgsqlDbType.Jsonb, ct).ConfigureAwait(false);
+            await importer.WriteAsync(StoredEvent.AttributesJson(e.Attributes, json), NpgsqlDbType.Jsonb, ct).ConfigureAwait(false);
+            await WriteNullableAsync(importer, e.HasResource ? StoredEvent.AttributesJson(e.Resource, json) : null, NpgsqlDbType.Jsonb, ct).ConfigureAwait(false);
+            await WriteNullableAsync(importer, e.TraceId, NpgsqlDbType.Text, ct).ConfigureAwait(false);
+            await WriteNullableAsync(importer, e.SpanId, NpgsqlDbType.Text, ct).ConfigureAwait(false);
+            await WriteNullableAsync(importer, e.TraceFlags, NpgsqlDbType.Integer, ct).ConfigureAwait(false);
+            await WriteNullableAsync(importer, e.EventName, NpgsqlDbType.Text, ct).ConfigureAwait(false);
         }
 
         await importer.CompleteAsync(ct).ConfigureAwait(false);

@@ -9,5 +9,14 @@ public static class PostgresSinkFactory
     private static string? Check(string remainder, string uri) => remainder.Length == 0 ? "'postgres:' needs a connection string" : null;
 
     private static async ValueTask<ILogSink> OpenAsync(string remainder, string uri, SinkContext context, CancellationToken cancellationToken) =>
-        context.Resilient(await PostgresSink.OpenAsync(new PostgresSinkOptions { ConnectionString = remainder }, context.TimeProvider, cancellationToken).ConfigureAwait(false));
+        context.Resilient(await PostgresSink.OpenAsync(
+            new PostgresSinkOptions
+            {
+                ConnectionString = remainder,
+                FullText = context.FullTextAs<PostgresFullText>() ?? PostgresFullText.Trigram,
+                RetentionMaxAge = context.Retention?.MaxAge,
+                RetentionMaxBytes = context.Retention?.MaxBytes,
+            },
+            context.TimeProvider,
+            cancellationToken).ConfigureAwait(false));
 }

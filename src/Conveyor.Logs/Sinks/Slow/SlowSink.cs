@@ -6,7 +6,7 @@ namespace Conveyor.Logs.Sinks.Slow;
 /// <c>slow:DURATION+URI</c>: waits DURATION before passing each batch to the inner sink, like a struggling database
 /// (the seed's 5 ms consumer). Kept in the product to test and demonstrate back-pressure.
 /// </summary>
-public sealed class SlowSink : ILogSink
+public sealed class SlowSink : ILogSink, IReportsSinkFailure
 {
     private readonly ILogSink _inner;
     private readonly TimeSpan _delay;
@@ -24,8 +24,11 @@ public sealed class SlowSink : ILogSink
     /// <inheritdoc />
     public string Name => _inner.Name;
 
-    /// <summary>The sink every batch goes to after the wait.</summary>
+    /// <summary>The sink written to after each wait.</summary>
     public ILogSink Inner => _inner;
+
+    /// <inheritdoc />
+    public SinkFailure? CurrentFailure => (_inner as IReportsSinkFailure)?.CurrentFailure;
 
     /// <inheritdoc />
     public async ValueTask WriteBatchAsync(IReadOnlyList<LogEvent> batch, CancellationToken cancellationToken)

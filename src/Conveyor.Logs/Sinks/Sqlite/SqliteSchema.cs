@@ -4,7 +4,9 @@ namespace Conveyor.Logs.Sinks.Sqlite;
 
 /// <summary>
 /// The SQLite schema and its migrations, versioned by <c>PRAGMA user_version</c>: migration <c>i</c> takes a
-/// database from version <c>i</c> to <c>i + 1</c>, each in its own transaction, at start-up.
+/// database from version <c>i</c> to <c>i + 1</c>, each in its own transaction, at start-up. The full-text index is
+/// not versioned: it follows <see cref="SqliteSinkOptions.FullText"/> (<see cref="EnsureFullText"/>), and readers
+/// learn which one a database has from the database itself (<see cref="ReadFullText"/>).
 /// </summary>
 internal static class SqliteSchema
 {
@@ -33,17 +35,6 @@ internal static class SqliteSchema
         CREATE INDEX events_severity_ts ON events (severity_number, ts);
         CREATE INDEX events_status_ts ON events (status, ts);
         CREATE INDEX events_client_ts ON events (client, ts);
-        CREATE VIRTUAL TABLE events_fts USING fts5 (body, content = 'events', content_rowid = 'rowid', tokenize = 'trigram');
-        CREATE TRIGGER events_fts_insert AFTER INSERT ON events BEGIN
-            INSERT INTO events_fts (rowid, body) VALUES (new.rowid, new.body);
-        END;
-        CREATE TRIGGER events_fts_delete AFTER DELETE ON events BEGIN
-            INSERT INTO events_fts (events_fts, rowid, body) VALUES ('delete', old.rowid, old.body);
-        END;
-        CREATE TRIGGER events_fts_update AFTER UPDATE OF body ON events BEGIN
-            INSERT INTO events_fts (events_fts, rowid, body) VALUES ('delete', old.rowid, old.body);
-            INSERT INTO events_fts (rowid, body) VALUES (new.rowid, new.body);
-        END;
         CREATE TABLE dead_letters (
             id TEXT NOT NULL UNIQUE,
             time INTEGER NOT NULL,
@@ -52,6 +43,14 @@ internal static class SqliteSchema
             reason TEXT NOT NULL,
             raw_line TEXT NOT NULL);
         CREATE INDEX dead_letters_time ON dead_letters (time);
+        """,
+
+        // OTLP's trace context and event name as columns (LogEvent.TraceId/SpanId/TraceFlags/EventName).
+        """
+        ALTER TABLE events ADD COLUMN trace_id TEXT;
+        ALTER TABLE events ADD COLUMN span_id TEXT;
+        ALTER TABLE events ADD COLUMN trace_flags INTEGER;
+        ALTER TABLE events ADD COLUMN event_name TEXT;
         """,
     ];
 
@@ -69,14 +68,18 @@ internal static class SqliteSchema
     /// Sets what must be set before the first table exists (and before WAL mode writes the header):
     /// incremental auto-vacuum, so retention can hand freed pages back without a full VACUUM.
     /// </summary>
-    public static void PrepareNewDatabase(SqliteConnection connection)
+    /// <returns>True when the database is new (holds no table yet).</returns>
+    public static bool PrepareNewDatabase(SqliteConnection connection)
     {
         using var cmd = connection.CreateCommand();
         cmd.CommandText = "SELECT count(*) FROM sqlite_schema";
-        if (Convert.ToInt64(cmd.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) == 0)
+        if (Convert.ToInt64(cmd.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) != 0)
         {
-            Execute(connection, "PRAGMA auto_vacuum = INCREMENTAL");
+            return false;
         }
+
+        Execute(connection, "PRAGMA auto_vacuum = INCREMENTAL");
+        return true;
     }
 
     /// <summary>Brings the database to <see cref="CurrentVersion"/>; refuses a database newer than this code.</summary>
@@ -96,6 +99,82 @@ internal static class SqliteSchema
             Execute(connection, $"PRAGMA user_version = {v + 1}", tx);
             tx.Commit();
         }
+    }
+
+    /// <summary>
+    /// Makes the database's full-text index the one asked for: creates it, or replaces another kind and indexes the
+    /// rows already stored (a one-time cost at start-up proportional to the store). Databases written before the
+    /// option existed have a trigram index.
+    /// </summary>
+    /// <returns>True when the index was (re)built.</returns>
+    public static bool EnsureFullText(SqliteConnection connection, SqliteFullText wanted)
+    {
+        if (ReadFullText(connection) == wanted)
+        {
+            return false;
+        }
+
+        using var tx = connection.BeginTransaction();
+        Execute(connection, """
+            DROP TRIGGER IF EXISTS events_fts_insert;
+            DROP TRIGGER IF EXISTS events_fts_delete;
+            DROP TRIGGER IF EXISTS events_fts_update;
+            DROP TABLE IF EXISTS events_fts;
+            """, tx);
+        if (wanted != SqliteFullText.None)
+        {
+            // External content: the index holds tokens only, the body stays in events once. columnsize=0 skips the
+            // per-row size record no query here needs (it only feeds ranking).
+            var tokenizer = wanted == SqliteFullText.Trigram ? "tokenize = 'trigram'" : "tokenize = 'unicode61', detail = none, columnsize = 0";
+            Execute(connection, $"""
+                CREATE VIRTUAL TABLE events_fts USING fts5 (body, content = 'events', content_rowid = 'rowid', {tokenizer});
+                CREATE TRIGGER events_fts_insert AFTER INSERT ON events BEGIN
+                    INSERT INTO events_fts (rowid, body) VALUES (new.rowid, new.body);
+                END;
+                CREATE TRIGGER events_fts_delete AFTER DELETE ON events BEGIN
+                    INSERT INTO events_fts (events_fts, rowid, body) VALUES ('delete', old.rowid, old.body);
+                END;
+                CREATE TRIGGER events_fts_update AFTER UPDATE OF body ON events BEGIN
+                    INSERT INTO events_fts (events_fts, rowid, body) VALUES ('delete', old.rowid, old.body);
+                    INSERT INTO events_fts (rowid, body) VALUES (new.rowid, new.body);
+                END;
+                INSERT INTO events_fts (events_fts) VALUES ('rebuild');
+                """, tx);
+        }
+
+        tx.Commit();
+        return true;
+    }
+
+    /// <summary>The full-text index the database has, read from its schema.</summary>
+    public static SqliteFullText ReadFullText(SqliteConnection connection)
+    {
+        using var cmd = connection.CreateCommand();
+        cmd.CommandText = "SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = 'events_fts'";
+        return cmd.ExecuteScalar() switch
+        {
+            string sql when sql.Contains("trigram", StringComparison.OrdinalIgnoreCase) => SqliteFullText.Trigram,
+            string => SqliteFullText.Words,
+            _ => SqliteFullText.None,
+        };
+    }
+
+    /// <summary>
+    /// <c>PRAGMA quick_check</c>: reads every page and checks the b-tree structure (not index/row agreement), so a
+    /// damaged file is found before the service accepts lines it could not read back. Null when the file is sound.
+    /// </summary>
+    public static string? QuickCheck(SqliteConnection connection)
+    {
+        using var cmd = connection.CreateCommand();
+        cmd.CommandText = "PRAGMA quick_check(5)";
+        using var reader = cmd.ExecuteReader();
+        var problems = new List<string>();
+        while (reader.Read())
+        {
+            problems.Add(reader.GetString(0));
+        }
+
+        return problems is ["ok"] ? null : string.Join("; ", problems);
     }
 
     public static void Execute(SqliteConnection connection, string sql, SqliteTransaction? tx = null)

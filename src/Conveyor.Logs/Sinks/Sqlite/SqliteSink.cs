@@ -7,20 +7,21 @@ using Microsoft.Data.Sqlite;
 namespace Conveyor.Logs.Sinks.Sqlite;
 
 /// <summary>
-/// The embedded default store: one writer connection to a WAL database (synchronous=NORMAL), prepared multi-row
+/// The embedded store: one writer connection to a WAL database (synchronous=NORMAL), prepared multi-row
 /// <c>INSERT OR IGNORE</c> statements in transactions sized by count and bytes, so a replayed batch stores nothing
-/// twice (and, because ignored rows fire no trigger, adds no full-text rows either).
+/// twice (and, because ignored rows fire no trigger, adds no full-text rows either). The full-text index is the
+/// one <see cref="SqliteSinkOptions.FullText"/> names.
 /// </summary>
 /// <remarks>
 /// Calls are serialised by one gate: writes, dead letters, retention and disposal never overlap. Readers
 /// (<see cref="Query.LogStore"/>) use their own connections; WAL lets them read while this writes.
 /// </remarks>
-public sealed class SqliteSink : ILogSink, ILogRetention
+public sealed class SqliteSink : ILogSink, ILogRetention, IStoreIntegrityCheck
 {
-    private const int Columns = 16;
+    private const int Columns = 20;
     private const string InsertPrefix =
         "INSERT OR IGNORE INTO events (id, ts, ts_offset, observed_ts, observed_offset, severity_number, severity_text, "
-        + "status, method, client, url, user_agent, source, body, attributes, resource) VALUES ";
+        + "status, method, client, url, user_agent, source, body, attributes, resource, trace_id, span_id, trace_flags, event_name) VALUES ";
 
     private readonly SqliteSinkOptions _options;
     private readonly TimeProvider _time;
@@ -31,11 +32,12 @@ public sealed class SqliteSink : ILogSink, ILogRetention
     private readonly SqliteCommand _singleInsert;
     private bool _disposed;
 
-    private SqliteSink(SqliteSinkOptions options, TimeProvider time, SqliteConnection connection)
+    private SqliteSink(SqliteSinkOptions options, TimeProvider time, SqliteConnection connection, SqliteFullText fullText)
     {
         _options = options;
         _time = time;
         _connection = connection;
+        FullText = fullText;
         _multiInsert = CreateInsert(options.RowsPerStatement);
         _singleInsert = CreateInsert(1);
     }
@@ -46,7 +48,10 @@ public sealed class SqliteSink : ILogSink, ILogRetention
     /// <summary>The database file.</summary>
     public string Path => _options.Path;
 
-    /// <summary>Opens (creating when missing) and migrates the database.</summary>
+    /// <summary>The full-text index the database keeps.</summary>
+    public SqliteFullText FullText { get; }
+
+    /// <summary>Opens (creating when missing) and migrates the database, and builds the full-text index the options name.</summary>
     /// <param name="options">Validated here.</param>
     /// <param name="timeProvider">The clock retention measures age with; <see cref="TimeProvider.System"/> when null.</param>
     /// <param name="cancellationToken">Cancels opening.</param>
@@ -68,15 +73,46 @@ public sealed class SqliteSink : ILogSink, ILogRetention
 
             connection = new SqliteConnection(ConnectionString(options.Path, SqliteOpenMode.ReadWriteCreate));
             connection.Open();
-            SqliteSchema.PrepareNewDatabase(connection);
+            var isNew = SqliteSchema.PrepareNewDatabase(connection);
             SqliteSchema.Execute(connection, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000");
             SqliteSchema.Migrate(connection);
-            return Task.FromResult(new SqliteSink(options, timeProvider ?? TimeProvider.System, connection));
+            var fullText = options.FullText ?? (isNew ? SqliteFullText.Words : SqliteSchema.ReadFullText(connection));
+            SqliteSchema.EnsureFullText(connection, fullText);
+            return Task.FromResult(new SqliteSink(options, timeProvider ?? TimeProvider.System, connection, fullText));
         }
         catch (Exception e) when (e is SqliteException or IOException or UnauthorizedAccessException)
         {
             connection?.Dispose();
             throw new SinkException($"Cannot open SQLite database '{options.Path}': {e.Message}", isTransient: false, e);
+        }
+    }
+
+    /// <summary>
+    /// <c>PRAGMA quick_check</c> when <see cref="SqliteSinkOptions.IntegrityCheck"/> is on: a damaged file (random
+    /// bytes over its pages, a truncated copy) is refused at start-up instead of accepting lines no query could read.
+    /// </summary>
+    public async ValueTask<string?> CheckIntegrityAsync(CancellationToken cancellationToken)
+    {
+        if (!_options.IntegrityCheck)
+        {
+            return null;
+        }
+
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            return SqliteSchema.QuickCheck(_connection) is { } problem
+                ? $"SQLite database '{_options.Path}' is damaged (PRAGMA quick_check: {problem}); move it aside or restore a backup"
+                : null;
+        }
+        catch (SqliteException e)
+        {
+            return $"SQLite database '{_options.Path}' cannot be read: {e.Message}; move it aside or restore a backup";
+        }
+        finally
+        {
+            _gate.Release();
         }
     }
 
@@ -257,7 +293,12 @@ public sealed class SqliteSink : ILogSink, ILogRetention
 
     private void Compact()
     {
-        SqliteSchema.Execute(_connection, "INSERT INTO events_fts (events_fts) VALUES ('optimize'); PRAGMA incremental_vacuum; PRAGMA optimize; PRAGMA wal_checkpoint(TRUNCATE)");
+        if (FullText != SqliteFullText.None)
+        {
+            SqliteSchema.Execute(_connection, "INSERT INTO events_fts (events_fts) VALUES ('optimize')");
+        }
+
+        SqliteSchema.Execute(_connection, "PRAGMA incremental_vacuum; PRAGMA optimize; PRAGMA wal_checkpoint(TRUNCATE)");
     }
 
     private long ScalarInt64(string sql)
@@ -369,6 +410,10 @@ public sealed class SqliteSink : ILogSink, ILogRetention
         p[b + 13].Value = e.Body;
         p[b + 14].Value = attributes;
         p[b + 15].Value = e.HasResource ? StoredEvent.AttributesJson(e.Resource, _json) : DBNull.Value;
+        p[b + 16].Value = (object?)e.TraceId ?? DBNull.Value;
+        p[b + 17].Value = (object?)e.SpanId ?? DBNull.Value;
+        p[b + 18].Value = (object?)e.TraceFlags ?? DBNull.Value;
+        p[b + 19].Value = (object?)e.EventName ?? DBNull.Value;
         return size;
     }
 

@@ -9,5 +9,14 @@ public static class SqliteSinkFactory
     private static string? Check(string remainder, string uri) => remainder.Length == 0 ? "'sqlite:' needs a path" : null;
 
     private static async ValueTask<ILogSink> OpenAsync(string remainder, string uri, SinkContext context, CancellationToken cancellationToken) =>
-        context.Resilient(await SqliteSink.OpenAsync(new SqliteSinkOptions { Path = remainder }, context.TimeProvider, cancellationToken).ConfigureAwait(false));
+        context.Resilient(await SqliteSink.OpenAsync(
+            new SqliteSinkOptions
+            {
+                Path = remainder,
+                FullText = context.FullTextAs<SqliteFullText>(),
+                RetentionMaxAge = context.Retention?.MaxAge,
+                RetentionMaxBytes = context.Retention?.MaxBytes,
+            },
+            context.TimeProvider,
+            cancellationToken).ConfigureAwait(false));
 }

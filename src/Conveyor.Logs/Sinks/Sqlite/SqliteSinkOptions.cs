@@ -10,7 +10,19 @@ public sealed class SqliteSinkOptions
     public const string DefaultPath = "./conveyor-data/conveyor.db";
 
     /// <summary>
-    /// Rows per multi-row INSERT statement (16 parameters each). Default 8; 1..512. Microsoft.Data.Sqlite binds each
+    /// The full-text index on <c>body</c> (config key <c>sinks:N:fullText</c>: <c>words</c> | <c>trigram</c> |
+    /// <c>none</c>). Default null: a new database gets <see cref="SqliteFullText.Words"/> and an existing one keeps
+    /// the index it has (databases written before the option have <see cref="SqliteFullText.Trigram"/>), so an
+    /// upgrade never rebuilds an index unasked. Naming another kind than the database has rebuilds the index once at
+    /// start-up (a cost proportional to the store); queries give the same answers under each.
+    /// </summary>
+    public SqliteFullText? FullText { get; set; }
+
+    /// <summary>Runs <c>PRAGMA quick_check</c> when the store opens and refuses a damaged file. Default true; it reads the whole file once (seconds per GB).</summary>
+    public bool IntegrityCheck { get; set; } = true;
+
+    /// <summary>
+    /// Rows per multi-row INSERT statement (20 parameters each). Default 8; 1..512. Microsoft.Data.Sqlite binds each
     /// parameter by name on every execution, and SQLite finds a name by a linear scan, so binding costs grow with the
     /// square of the parameters per statement: at 64 rows (1,024 parameters) binding was over half the sink's CPU.
     /// </summary>
@@ -42,6 +54,7 @@ public sealed class SqliteSinkOptions
             throw new ArgumentException($"{nameof(Path)} must name a database file.", nameof(Path));
         }
 
+        Check(FullText is null || Enum.IsDefined(FullText.Value), nameof(FullText), "words, trigram or none", FullText);
         Check(RowsPerStatement is >= 1 and <= 512, nameof(RowsPerStatement), "1..512", RowsPerStatement);
         Check(MaxTransactionEvents >= 1, nameof(MaxTransactionEvents), "at least 1", MaxTransactionEvents);
         Check(MaxTransactionBytes >= 1024, nameof(MaxTransactionBytes), "at least 1024", MaxTransactionBytes);

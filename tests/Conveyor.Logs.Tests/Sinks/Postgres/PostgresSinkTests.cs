@@ -77,6 +77,117 @@ public sealed class PostgresSinkTests
     }
 
     [Fact]
+    public async Task ApplyRetentionAsync_ClosedDays_GetQueryIndexesAndTheLiveDayDoesNot()
+    {
+        var cs = await PostgresTestServer.CreateSchemaAsync();
+        var clock = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(TestEvents.Base.AddDays(2).AddHours(2));
+        await using var sink = await PostgresSink.OpenAsync(new PostgresSinkOptions { ConnectionString = cs, PartitionDaysAhead = 0 }, clock);
+        var events = Enumerable.Range(0, 30).Select(i => TestEvents.Access("s", i, TestEvents.Base.AddHours(i * 2))).ToList();
+        await sink.WriteBatchAsync(events, default);
+        const string Indexes = "SELECT count(*) FROM pg_indexes WHERE schemaname = current_schema() AND tablename = '{0}' AND indexname ~ '_(status_ts|severity_ts|client_ts|body_trgm)$'";
+
+        // Nothing but the key and BRIN on the day being written.
+        Assert.Equal(0, await PostgresTestServer.ScalarAsync(cs, string.Format(System.Globalization.CultureInfo.InvariantCulture, Indexes, "events_p20261120")));
+        await sink.ApplyRetentionAsync();
+        await sink.ApplyRetentionAsync();
+
+        // Nov 20 and 21 have closed (more than an hour ago); Nov 22 is today.
+        Assert.Equal([new DateOnly(2026, 11, 20), new DateOnly(2026, 11, 21)], await sink.SealedDaysAsync());
+        Assert.Equal(4, await PostgresTestServer.ScalarAsync(cs, string.Format(System.Globalization.CultureInfo.InvariantCulture, Indexes, "events_p20261120")));
+        Assert.Equal(1, await PostgresTestServer.ScalarAsync(cs, "SELECT count(*) FROM pg_indexes WHERE schemaname = current_schema() AND indexname = 'events_p20261121_body_trgm'"));
+        Assert.Equal(0, await PostgresTestServer.ScalarAsync(cs, string.Format(System.Globalization.CultureInfo.InvariantCulture, Indexes, "events_p20261122")));
+        Assert.Equal(0, await PostgresTestServer.ScalarAsync(cs, "SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = current_schema() AND NOT i.indisvalid"));
+
+        // A late event for a sealed day and a replay of everything still store each event once.
+        await sink.WriteBatchAsync([.. events, TestEvents.Access("s", 99, TestEvents.Base.AddHours(3))], default);
+        Assert.Equal(31, await PostgresTestServer.ScalarAsync(cs, "SELECT count(DISTINCT id) FROM events"));
+        Assert.Equal(31, await PostgresTestServer.ScalarAsync(cs, "SELECT count(*) FROM events"));
+    }
+
+    [Fact]
+    public async Task WriteBatchAsync_ReplayOverSeveralCopyStreams_StoresEachEventOnce()
+    {
+        var cs = await PostgresTestServer.CreateSchemaAsync();
+        var batch = TestEvents.Batch("m", 3000);
+        await using (var sink = await PostgresSink.OpenAsync(new PostgresSinkOptions { ConnectionString = cs, CopyStreams = 4 }))
+        {
+            await sink.WriteBatchAsync(batch, default);
+
+            // The whole batch again (every stream meets duplicates), then a part of it shifted across the stream
+            // boundaries together with new events (some streams duplicate, some not).
+            await sink.WriteBatchAsync(batch, default);
+            await sink.WriteBatchAsync(TestEvents.Batch("m", 2000, 2000), default);
+        }
+
+        Assert.Equal(4000, await PostgresTestServer.ScalarAsync(cs, "SELECT count(*) FROM events"));
+        Assert.Equal(4000, await PostgresTestServer.ScalarAsync(cs, "SELECT count(DISTINCT id) FROM events"));
+    }
+
+    [Fact]
+    public async Task ApplyRetentionAsync_MaxBytes_DropsOldestDaysButNeverTheNewest()
+    {
+        var cs = await PostgresTestServer.CreateSchemaAsync();
+        var clock = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(TestEvents.Base.AddDays(4).AddHours(12));
+        await using var sink = await PostgresSink.OpenAsync(new PostgresSinkOptions { ConnectionString = cs, PartitionDaysAhead = 0, RetentionMaxBytes = 1 << 20 }, clock);
+        for (var day = 0; day < 5; day++)
+        {
+            await sink.WriteBatchAsync(Enumerable.Range(0, 2000).Select(i => TestEvents.Access($"d{day}", i, TestEvents.Base.AddDays(day).AddSeconds(i * 10))).ToList(), default);
+        }
+
+        var result = await sink.ApplyRetentionAsync();
+
+        Assert.InRange(result.Partitions, 1, 4);
+        Assert.Equal(2000, await PostgresTestServer.ScalarAsync(cs, "SELECT count(*) FROM events WHERE id LIKE 'd4-%'"));
+        Assert.Equal(0, await PostgresTestServer.ScalarAsync(cs, "SELECT count(*) FROM events WHERE id LIKE 'd0-%'"));
+        var left = await PostgresTestServer.ScalarAsync(cs, "SELECT count(*) FROM pg_inherits WHERE inhparent = 'events'::regclass");
+        Assert.Equal(5 - result.Partitions, left);
+        var bytes = await PostgresTestServer.ScalarAsync(cs, "SELECT coalesce(sum(pg_total_relation_size(inhrelid)), 0) FROM pg_inherits WHERE inhparent = 'events'::regclass");
+        Assert.True(bytes <= 1 << 20 || left == 1, $"{bytes} bytes in {left} partitions");
+    }
+
+    [Fact]
+    public async Task WriteBatchAsync_TraceContext_ReadsBackAndIsSearchable()
+    {
+        var cs = await PostgresTestServer.CreateSchemaAsync();
+        await TraceContextCheck.WriteAndFindAsync(await PostgresSink.OpenAsync(new PostgresSinkOptions { ConnectionString = cs }), () => Conveyor.Logs.Query.LogStore.Open("postgres:" + cs));
+    }
+
+    [Fact]
+    public async Task OpenAsync_VersionOneSchemaWithRows_MigratesKeepingThemAndTheirIdempotency()
+    {
+        var cs = await PostgresTestServer.CreateSchemaAsync();
+        await using (var c = new Npgsql.NpgsqlConnection(cs))
+        {
+            // The schema as version 1 left it, with one stored event.
+            await c.OpenAsync();
+            await using var cmd = new Npgsql.NpgsqlCommand(
+                """
+                CREATE TABLE conveyor_schema (version integer NOT NULL); INSERT INTO conveyor_schema VALUES (1);
+                CREATE TABLE events (id text NOT NULL, ts timestamptz NOT NULL, ts_offset integer, observed_ts timestamptz NOT NULL,
+                    observed_offset integer NOT NULL, severity_number integer NOT NULL, severity_text text, status integer, method text,
+                    client text, url text, user_agent text, source text NOT NULL, body text NOT NULL, attributes jsonb NOT NULL,
+                    resource jsonb, PRIMARY KEY (id, ts)) PARTITION BY RANGE (ts);
+                CREATE INDEX events_ts ON events (ts);
+                CREATE INDEX events_status_ts ON events (status, ts);
+                CREATE TABLE events_p20261120 PARTITION OF events FOR VALUES FROM ('2026-11-20 00:00:00+00') TO ('2026-11-21 00:00:00+00');
+                INSERT INTO events VALUES ('v-000001', '2026-11-20 10:00:01+00', 0, '2026-11-20 10:00:01+00', 0, 9, 'INFO', 200, 'GET', '10.0.0.1', '/item/1', NULL, 'web', 'old row', '{}', NULL);
+                CREATE TABLE dead_letters (id text PRIMARY KEY, time timestamptz NOT NULL, source text NOT NULL, parser text NOT NULL, reason text NOT NULL, raw_line text NOT NULL);
+                """,
+                c);
+            await cmd.ExecuteNonQueryAsync();
+        }
+
+        await using (var sink = await PostgresSink.OpenAsync(new PostgresSinkOptions { ConnectionString = cs }))
+        {
+            await sink.WriteBatchAsync(TestEvents.Batch("v", 3), default);
+        }
+
+        Assert.Equal(2, await PostgresTestServer.ScalarAsync(cs, "SELECT max(version) FROM conveyor_schema"));
+        Assert.Equal(3, await PostgresTestServer.ScalarAsync(cs, "SELECT count(*) FROM events"));
+        Assert.Equal(1, await PostgresTestServer.ScalarAsync(cs, "SELECT count(*) FROM pg_indexes WHERE schemaname = current_schema() AND indexname = 'events_ts_brin'"));
+    }
+
+    [Fact]
     public void Classify_ServerShutdownAndNul_AreTransientAndPermanent()
     {
         var shutdown = new Npgsql.PostgresException("terminating connection due to administrator command", "FATAL", "FATAL", "57P01");

@@ -76,7 +76,7 @@ public sealed class SqliteSinkTests
     [Fact]
     public async Task WriteBatchAsync_ReplayedBatch_AddsNoFullTextRows()
     {
-        await using (var sink = await SqliteSink.OpenAsync(new SqliteSinkOptions { Path = _path }))
+        await using (var sink = await SqliteSink.OpenAsync(new SqliteSinkOptions { Path = _path, FullText = SqliteFullText.Trigram }))
         {
             var batch = TestEvents.Batch("f", 70);
             await sink.WriteBatchAsync(batch, default);
@@ -102,7 +102,7 @@ public sealed class SqliteSinkTests
     public async Task ApplyRetentionAsync_MaxAge_DeletesOlderEventsAndDeadLetters()
     {
         var clock = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(TestEvents.Base.AddDays(10));
-        await using var sink = await SqliteSink.OpenAsync(new SqliteSinkOptions { Path = _path, RetentionMaxAge = TimeSpan.FromDays(3), RetentionChunk = 7 }, clock);
+        await using var sink = await SqliteSink.OpenAsync(new SqliteSinkOptions { Path = _path, RetentionMaxAge = TimeSpan.FromDays(3), RetentionChunk = 7, FullText = SqliteFullText.Trigram }, clock);
         var events = Enumerable.Range(0, 100).Select(i => TestEvents.Access("r", i, TestEvents.Base.AddHours(i * 3))).ToList();
         await sink.WriteBatchAsync(events, default);
         await sink.WriteDeadLettersAsync([new DeadLetter("old", "s", "p", "r", "x", TestEvents.Base), new DeadLetter("new", "s", "p", "r", "x", clock.GetUtcNow())], default);
@@ -139,6 +139,87 @@ public sealed class SqliteSinkTests
         Assert.True(oldestLeft > newestDeleted);
     }
 
+    [Theory]
+    [InlineData(SqliteFullText.Trigram, SqliteFullText.Words)]
+    [InlineData(SqliteFullText.Words, SqliteFullText.None)]
+    [InlineData(SqliteFullText.None, SqliteFullText.Trigram)]
+    public async Task OpenAsync_OtherFullTextOption_RebuildsTheIndexOverStoredRows(SqliteFullText before, SqliteFullText after)
+    {
+        await using (var sink = await SqliteSink.OpenAsync(new SqliteSinkOptions { Path = _path, FullText = before }))
+        {
+            await sink.WriteBatchAsync(TestEvents.Batch("x", 40), default);
+        }
+
+        await using (var sink = await SqliteSink.OpenAsync(new SqliteSinkOptions { Path = _path, FullText = after }))
+        {
+            Assert.Equal(after, sink.FullText);
+            await sink.WriteBatchAsync(TestEvents.Batch("x", 10, 40), default);
+        }
+
+        await using var store = Conveyor.Logs.Query.LogStore.Open("sqlite:" + _path);
+        Assert.Equal(1, await store.CountAsync(new Conveyor.Logs.Query.LogQuery("\"/item/7 \"")));
+        Assert.Equal(1, await store.CountAsync(new Conveyor.Logs.Query.LogQuery("\"/item/45 \"")));
+        Assert.Equal(50, await store.CountAsync(new Conveyor.Logs.Query.LogQuery("get")));
+        if (after != SqliteFullText.None)
+        {
+            // Every row, old and new, is in the new index.
+            Assert.Equal(50, SqliteTestDb.Scalar(_path, "SELECT count(*) FROM events_fts WHERE events_fts MATCH 'GET'"));
+        }
+        else
+        {
+            Assert.Equal(0, SqliteTestDb.Scalar(_path, "SELECT count(*) FROM sqlite_schema WHERE name LIKE 'events_fts%'"));
+        }
+    }
+
+    [Fact]
+    public async Task OpenAsync_NoFullTextChoice_NewDatabaseGetsWordsAndAnExistingOneKeepsItsIndex()
+    {
+        await using (var fresh = await SqliteSink.OpenAsync(new SqliteSinkOptions { Path = _path }))
+        {
+            Assert.Equal(SqliteFullText.Words, fresh.FullText);
+        }
+
+        var older = Path.Combine(TestEvents.TempFolder(), "older.db");
+        await using (await SqliteSink.OpenAsync(new SqliteSinkOptions { Path = older, FullText = SqliteFullText.Trigram }))
+        {
+        }
+
+        await using var reopened = await SqliteSink.OpenAsync(new SqliteSinkOptions { Path = older });
+        Assert.Equal(SqliteFullText.Trigram, reopened.FullText);
+    }
+
+    [Fact]
+    public async Task WriteBatchAsync_TraceContext_ReadsBackAndIsSearchable()
+    {
+        await TraceContextCheck.WriteAndFindAsync(await SqliteSink.OpenAsync(new SqliteSinkOptions { Path = _path }), () => Conveyor.Logs.Query.LogStore.Open("sqlite:" + _path));
+    }
+
+    [Fact]
+    public async Task OpenAsync_RandomBytesOverTheMiddleOfTheFile_IsRefusedNamingThePath()
+    {
+        await using (var sink = await SqliteSink.OpenAsync(new SqliteSinkOptions { Path = _path }))
+        {
+            for (var b = 0; b < 5; b++)
+            {
+                await sink.WriteBatchAsync(TestEvents.Batch("c", 2000, b * 2000), default);
+            }
+        }
+
+        StoreDamage.OverwriteMiddle(_path, 64 * 1024);
+
+        var e = await Assert.ThrowsAsync<SinkException>(async () => await SinkRegistry.OpenAsync("sqlite:" + _path));
+        Assert.False(e.IsTransient);
+        Assert.Contains(_path, e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task CheckIntegrityAsync_SoundFile_ReportsNothing()
+    {
+        await using var sink = await SqliteSink.OpenAsync(new SqliteSinkOptions { Path = _path });
+        await sink.WriteBatchAsync(TestEvents.Batch("ok", 100), default);
+        Assert.Null(await sink.CheckIntegrityAsync(default));
+    }
+
     [Fact]
     public void Validate_BadOption_NamesTheKey()
     {
@@ -150,4 +231,18 @@ public sealed class SqliteSinkTests
 internal static class StoredEventProbe
 {
     public static long Micros(DateTimeOffset t) => (t.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) / 10;
+}
+
+internal static class StoreDamage
+{
+    /// <summary>Writes <paramref name="count"/> random bytes over the middle of <paramref name="path"/>, as a failing disk or a stray write would.</summary>
+    public static void OverwriteMiddle(string path, int count)
+    {
+        var garbage = new byte[count];
+        new Random(42).NextBytes(garbage);
+        using var f = new FileStream(path, FileMode.Open, FileAccess.Write);
+        Assert.True(f.Length > 3L * count, $"the file ({f.Length} bytes) is too small to damage in the middle");
+        f.Position = (f.Length / 2) - (count / 2);
+        f.Write(garbage);
+    }
 }

@@ -1,0 +1,87 @@
+using System.Diagnostics.Metrics;
+using System.Text;
+using Conveyor.Logs.Model;
+using Conveyor.Logs.Parsing;
+using Conveyor.Logs.Sinks;
+using Conveyor.Logs.Configuration;
+using Conveyor.Logs.Tests.Support;
+using Conveyor.Logs.Pipeline;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Conveyor.Logs.Tests.Pipeline;
+
+/// <summary>A sink that loses records: the metric, the pipeline state and the shutdown report give one number.</summary>
+public sealed class SinkFailureAccountingTests
+{
+    private sealed class BrokenStore : ILogSink
+    {
+        public string Name => "broken";
+
+        public ValueTask WriteBatchAsync(IReadOnlyList<LogEvent> batch, CancellationToken cancellationToken) =>
+            throw new SinkException("No space left on device", isTransient: true);
+
+        public ValueTask WriteDeadLettersAsync(IReadOnlyList<DeadLetter> batch, CancellationToken cancellationToken) =>
+            throw new SinkException("No space left on device", isTransient: true);
+
+        public ValueTask<SinkHealth> CheckHealthAsync(CancellationToken cancellationToken) => ValueTask.FromResult(SinkHealth.Healthy);
+
+        public ValueTask DisposeAsync() => default;
+    }
+
+    [Fact]
+    public async Task Drain_SinkLosingRecords_MetricPipelineStateAndReportCountTheSame()
+    {
+        const int Lines = 37;
+        var name = "broken-" + Guid.NewGuid().ToString("N")[..8];
+        var sink = new ResilientSink(new BrokenStore(), new ResilientSinkOptions { MaxRetryAttempts = 0 });
+        var options = new SinkOptions { Uri = "null:", BatchMaxItems = 10 };
+        var pipeline = new PipelineOptions { Sources = [new SourceOptions { Type = SourceType.Tcp, Port = 1 }], Sinks = [options] };
+        await using var topology = new LogTopology(pipeline, [new TopologySink(name, options, sink)], NullLogger.Instance);
+        var source = new SourceInfo("test", "tcp", LogParsers.Create("json"));
+        topology.AddSource(source);
+        topology.Start();
+        for (var i = 0; i < Lines; i++)
+        {
+            Assert.True(await topology.Main.Writer.WriteAsync(new RawLine(Encoding.UTF8.GetBytes("{\"msg\":\"m" + i + "\"}"), source, "t:" + i, DateTimeOffset.UtcNow)));
+        }
+
+        await TestEvents.WaitUntilAsync(() => Task.FromResult(topology.GetSnapshot().Sinks.Single().Dropped == Lines), TimeSpan.FromSeconds(30), "every record lost");
+        var write = topology.GetSnapshot().Stages.Single(s => s.Name == "write:" + name);
+        var report = await topology.DrainAsync(TimeSpan.FromSeconds(30));
+
+        Assert.Equal(Lines, write.Dropped["failed"]);
+        Assert.False(write.Healthy);
+        Assert.True(write.Failures >= 1);
+        Assert.Equal(Lines, report.Sinks.Single().Failed);
+        Assert.Equal(Lines, FailedMetric(name));
+    }
+
+    /// <summary>The observable <c>conveyor.sink.failed</c> for one sink, read the way an exporter reads it.</summary>
+    private static long FailedMetric(string sink)
+    {
+        long value = -1;
+        using var listener = new MeterListener
+        {
+            InstrumentPublished = (instrument, l) =>
+            {
+                if (instrument.Meter.Name == SinkInstrumentNames.MeterName && instrument.Name == SinkInstrumentNames.Failed)
+                {
+                    l.EnableMeasurementEvents(instrument);
+                }
+            },
+        };
+        listener.SetMeasurementEventCallback<long>((_, v, tags, _) =>
+        {
+            foreach (var t in tags)
+            {
+                if (t.Key == SinkInstrumentNames.SinkTag && (string?)t.Value == sink)
+                {
+                    value = v;
+                }
+            }
+        });
+        listener.Start();
+        listener.RecordObservableInstruments();
+        return value;
+    }
+}
