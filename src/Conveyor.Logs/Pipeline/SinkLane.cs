@@ -16,6 +16,7 @@ internal sealed partial class SinkLane : IAsyncDisposable
     private readonly TopologySink _sink;
     private ConsumerStage<PipelineRecord>? _stage;
     private ILogger? _logger;
+    private TimeProvider _time = TimeProvider.System;
     private long _storedEvents;
     private long _storedDeadLetters;
     private long _rejected;
@@ -61,6 +62,7 @@ internal sealed partial class SinkLane : IAsyncDisposable
     public void Start(TimeProvider time, ILogger logger, CancellationToken cancellationToken)
     {
         _logger = logger;
+        _time = time;
         _stage = Conveyor.Stage.ForEachBatch<PipelineRecord>(
             Queue.Reader,
             WriteAsync,
@@ -279,7 +281,7 @@ internal sealed partial class SinkLane : IAsyncDisposable
             "sink:" + Name,
             "sink:" + Name + ": " + failed.Error.Message,
             record.Event.Body,
-            DateTimeOffset.UtcNow);
+            _time.GetUtcNow());
         try
         {
             await _sink.Sink.WriteDeadLettersAsync([letter], cancellationToken).ConfigureAwait(false);
