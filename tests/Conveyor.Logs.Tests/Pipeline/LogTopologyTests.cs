@@ -23,7 +23,7 @@ public sealed class LogTopologyTests
         topology.Start();
         for (var i = 0; i < 1000; i++)
         {
-            var text = i % 10 == 0 ? "\u0001 not a log line" : $"10.0.0.{i % 250} - - [27/Nov/2026:10:00:00 +0000] \"GET /{i} HTTP/1.1\" 200 12 \"-\" \"curl/8\"";
+            var text = i % 10 == 0 ? "{\u0001 not a log line" : $"10.0.0.{i % 250} - - [27/Nov/2026:10:00:00 +0000] \"GET /{i} HTTP/1.1\" 200 12 \"-\" \"curl/8\"";
             var refusal = i % 100 == 1 ? "too long" : null;
             Assert.True(await topology.Main.Writer.WriteAsync(new RawLine(Encoding.UTF8.GetBytes(text), Source, "test:" + i, DateTimeOffset.UtcNow, refusal)));
         }
@@ -115,8 +115,9 @@ public sealed class LogTopologyTests
             var lines = new List<RawLine>();
             for (var i = 0; i < 1 + (u % 10); i++)
             {
-                var text = u % 7 == 0 && i == 0 ? "\u0001 not a log line" : "{\"msg\":\"u" + u + " l" + i + "\"}";
-                lines.Add(new RawLine(Encoding.UTF8.GetBytes(text), Source, $"test:{u}:{i}", DateTimeOffset.UtcNow));
+                // Every seventh unit has a line its source refused (over-long): it becomes a dead letter.
+                var refusal = u % 7 == 0 && i == 0 ? "too long" : null;
+                lines.Add(new RawLine(Encoding.UTF8.GetBytes("{\"msg\":\"u" + u + " l" + i + "\"}"), Source, $"test:{u}:{i}", DateTimeOffset.UtcNow, refusal));
             }
 
             ids[unit] = [.. lines.Select(static l => l.Id)];

@@ -10,8 +10,8 @@ using Microsoft.AspNetCore.Http.Features;
 namespace Conveyor.Logs.Sources.Http;
 
 /// <summary>
-/// <c>POST /ingest</c> (SPEC §4): a body of lines (<c>text/plain</c> or <c>application/x-ndjson</c>, optionally
-/// gzip), admitted all or none. <c>202 {"accepted": N}</c> means every line is in the main buffer and will be
+/// <c>POST /ingest</c> (docs/REFERENCE.md, "HTTP"): a body of lines (<c>text/plain</c> or <c>application/x-ndjson</c>, or
+/// curl's default <c>application/x-www-form-urlencoded</c> read as text; optionally gzip), admitted all or none. <c>202 {"accepted": N}</c> means every line is in the main buffer and will be
 /// stored even if the service is stopped right after. A full buffer answers 429 with <c>Retry-After</c> from
 /// the measured drain rate; a stopping service 503. Errors carry <c>{"error": reason}</c>.
 /// </summary>
@@ -42,8 +42,10 @@ public static class IngestEndpoint
             return;
         }
 
+        // curl -d/--data-binary labels the bytes it sends verbatim application/x-www-form-urlencoded; refusing that
+        // would turn `curl --data-binary @app.log /ingest` into a 415, so it is read as lines like text/plain.
         if (!MediaTypeHeaderValue.TryParse(request.ContentType, out var media)
-            || media.MediaType is not ("text/plain" or "application/x-ndjson"))
+            || media.MediaType is not ("text/plain" or "application/x-ndjson" or "application/x-www-form-urlencoded"))
         {
             await ErrorAsync(response, 415, $"content type must be text/plain or application/x-ndjson (was '{request.ContentType}')").ConfigureAwait(false);
             return;
