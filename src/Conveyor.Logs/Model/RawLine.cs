@@ -11,8 +11,9 @@ namespace Conveyor.Logs.Model;
 /// <param name="Refusal">Set when the source already refused the record (e.g. over the maximum length): the parse
 /// workers turn it into a dead letter with this reason instead of parsing it.</param>
 /// <param name="Ack">One reference on the acknowledgement of the unit the line came in (a read chunk, a request);
-/// null for fire-and-forget sources (UDP); lines replayed from the disk buffer carry the disk record's, which removes it from disk. Whoever finishes with the line completes the reference exactly once:
-/// the main buffer when it drops it, the parse worker by handing it on to the <see cref="PipelineRecord"/>.</param>
+/// null for fire-and-forget sources (UDP). Whoever finishes with the line completes the reference exactly once:
+/// the main buffer when it drops it, the parse worker by handing it on to the <see cref="PipelineRecord"/>. Lines replayed
+/// from the disk buffer carry one whose firing removes the record from disk.</param>
 public readonly record struct RawLine(byte[] Data, SourceInfo Source, string Id, DateTimeOffset ReceivedAt, string? Refusal = null, Acknowledgement? Ack = null)
 {
     /// <summary>The bytes a line is charged against a buffer's byte bound: its data plus the fixed cost of the entry.</summary>
