@@ -82,7 +82,7 @@ internal static class LoadGenerator
         double due = 0;
         var last = 0.0;
         var exhausted = false;
-        await using var sender = await Sender.OpenAsync(request.Target, http, stdout, stdoutLock, progress, ct).ConfigureAwait(false);
+        await using var sender = await Sender.OpenAsync(request.Target, http, stdout, stdoutLock, progress, time, ct).ConfigureAwait(false);
         while (!ct.IsCancellationRequested && !exhausted)
         {
             var elapsed = time.GetElapsedTime(started).TotalSeconds;
@@ -131,7 +131,7 @@ internal static class LoadGenerator
 
         protected GenProgress Progress { get; }
 
-        public static async Task<Sender> OpenAsync(string target, HttpClient? http, Stream? stdout, SemaphoreSlim stdoutLock, GenProgress progress, CancellationToken ct)
+        public static async Task<Sender> OpenAsync(string target, HttpClient? http, Stream? stdout, SemaphoreSlim stdoutLock, GenProgress progress, TimeProvider time, CancellationToken ct)
         {
             if (stdout is not null)
             {
@@ -146,7 +146,7 @@ internal static class LoadGenerator
                     uri = new Uri(uri, "/ingest");
                 }
 
-                return new HttpSender(http, uri, progress);
+                return new HttpSender(http, uri, progress, time);
             }
 
             var sep = target.IndexOf("://", StringComparison.Ordinal);
@@ -251,7 +251,7 @@ internal static class LoadGenerator
         }
     }
 
-    private sealed class HttpSender(HttpClient client, Uri uri, GenProgress progress) : Sender(progress)
+    private sealed class HttpSender(HttpClient client, Uri uri, GenProgress progress, TimeProvider time) : Sender(progress)
     {
         public override async Task SendAsync(string lines, int count, CancellationToken ct)
         {
@@ -268,7 +268,7 @@ internal static class LoadGenerator
                 catch (HttpRequestException)
                 {
                     Progress.OnError();
-                    await Task.Delay(TimeSpan.FromSeconds(1), ct).ConfigureAwait(false);
+                    await Task.Delay(TimeSpan.FromSeconds(1), time, ct).ConfigureAwait(false);
                     continue;
                 }
 
@@ -286,7 +286,7 @@ internal static class LoadGenerator
                         // The receiver said when to come back: honour it rather than hammer it.
                         Progress.OnRefused(count);
                         var wait = response.Headers.RetryAfter?.Delta ?? TimeSpan.FromSeconds(1);
-                        await Task.Delay(wait, ct).ConfigureAwait(false);
+                        await Task.Delay(wait, time, ct).ConfigureAwait(false);
                         continue;
                     }
 

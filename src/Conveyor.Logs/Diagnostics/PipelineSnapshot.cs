@@ -120,7 +120,7 @@ public sealed record PipelineSnapshot
             });
         }
 
-        return new PipelineSnapshot { Time = DateTimeOffset.UtcNow, Stages = stages, Sinks = sinks };
+        return new PipelineSnapshot { Time = t.Time.GetUtcNow(), Stages = stages, Sinks = sinks };
     }
 
     private static StageState BufferState<T>(BoundedBuffer<T> b, string name, RateWindow rates) => BufferState(b.GetStatistics(), name, b.FullMode.ToString(), rates);

@@ -81,17 +81,22 @@ public sealed partial class DiskIntake : LineIntake, IAsyncDisposable
         return new DiskIntake(disk, main, findSource, logger);
     }
 
-    /// <inheritdoc />
-    public override bool TryWrite(RawLine line) => _disk.TryWrite(RawLineCodec.Encode(line));
+    // A line on disk is safe: the source's own acknowledgement (a file checkpoint, a broker ack) fires then, and the
+    // disk record's acknowledgement carries the line on to the sinks. A line the disk refused is dropped (counted by
+    // the disk buffer); one it never took (cancelled, completed) is the source's to complete.
 
     /// <inheritdoc />
-    public override ValueTask<bool> WriteAsync(RawLine line, CancellationToken cancellationToken) => _disk.WriteAsync(RawLineCodec.Encode(line), cancellationToken);
+    public override bool TryWrite(RawLine line) => Settle(line, _disk.TryWrite(RawLineCodec.Encode(line)));
+
+    /// <inheritdoc />
+    public override async ValueTask<bool> WriteAsync(RawLine line, CancellationToken cancellationToken) =>
+        Settle(line, await _disk.WriteAsync(RawLineCodec.Encode(line), cancellationToken).ConfigureAwait(false));
 
     /// <inheritdoc />
     public override bool TryWriteAll(ReadOnlySpan<RawLine> lines) => false;
 
     /// <inheritdoc />
-    public override ValueTask<bool> WriteAllAsync(IReadOnlyList<RawLine> lines, CancellationToken cancellationToken)
+    public override async ValueTask<bool> WriteAllAsync(IReadOnlyList<RawLine> lines, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(lines);
         var records = new ReadOnlyMemory<byte>[lines.Count];
@@ -100,7 +105,19 @@ public sealed partial class DiskIntake : LineIntake, IAsyncDisposable
             records[i] = RawLineCodec.Encode(lines[i]);
         }
 
-        return _disk.WriteAllAsync(records, cancellationToken);
+        var written = await _disk.WriteAllAsync(records, cancellationToken).ConfigureAwait(false);
+        foreach (var line in lines)
+        {
+            Settle(line, written);
+        }
+
+        return written;
+    }
+
+    private static bool Settle(in RawLine line, bool written)
+    {
+        line.Ack?.Complete(written ? DeliveryOutcome.Delivered : DeliveryOutcome.Dropped);
+        return written;
     }
 
     /// <summary>Starts moving lines from disk into the main buffer; call once every source is registered, so replayed lines find their parser.</summary>

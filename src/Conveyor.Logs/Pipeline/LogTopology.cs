@@ -92,6 +92,9 @@ public sealed partial class LogTopology : IAsyncDisposable
         }
     }
 
+    /// <summary>The clock every part of the flow uses (receive times, linger, retries, deadlines).</summary>
+    public TimeProvider Time => _time;
+
     /// <summary>The main buffer; sources write to its <see cref="BoundedBuffer{T}.Writer"/>.</summary>
     public BoundedBuffer<RawLine> Main { get; }
 

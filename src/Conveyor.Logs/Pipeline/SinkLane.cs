@@ -17,6 +17,7 @@ internal sealed partial class SinkLane : IAsyncDisposable
     private readonly TopologySink _sink;
     private ConsumerStage<PipelineRecord>? _stage;
     private ILogger? _logger;
+    private TimeProvider _time = TimeProvider.System;
     private long _storedEvents;
     private long _storedDeadLetters;
     private long _rejected;
@@ -69,6 +70,7 @@ internal sealed partial class SinkLane : IAsyncDisposable
     public void Start(TimeProvider time, ILogger logger, CancellationToken cancellationToken)
     {
         _logger = logger;
+        _time = time;
         _stage = Conveyor.Stage.ForEachBatch<PipelineRecord>(
             Queue.Reader,
             WriteAsync,
@@ -287,7 +289,7 @@ internal sealed partial class SinkLane : IAsyncDisposable
             "sink:" + Name,
             "sink:" + Name + ": " + failed.Error.Message,
             record.Event.Body,
-            DateTimeOffset.UtcNow);
+            _time.GetUtcNow());
         try
         {
             await _sink.Sink.WriteDeadLettersAsync([letter], cancellationToken).ConfigureAwait(false);

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 
 namespace Conveyor.Durable;
@@ -22,7 +21,7 @@ public sealed partial class DiskBuffer
     /// </summary>
     private static Recovered Recover(DiskBufferOptions options, string directory)
     {
-        var clock = Stopwatch.StartNew();
+        var started = options.TimeProvider.GetTimestamp();
         string? checkpointProblem;
         Checkpoint? checkpoint;
         try
@@ -113,7 +112,7 @@ public sealed partial class DiskBuffer
             }
         }
 
-        var report = new DiskBufferRecovery(files.Count, found, replayed, corrupt, checkpointProblem, clock.Elapsed);
+        var report = new DiskBufferRecovery(files.Count, found, replayed, corrupt, checkpointProblem, options.TimeProvider.GetElapsedTime(started));
         return new Recovered(
             segments,
             nextSequence,

@@ -115,8 +115,9 @@ public sealed class LogTopologyTests
             var lines = new List<RawLine>();
             for (var i = 0; i < 1 + (u % 10); i++)
             {
-                var text = u % 7 == 0 && i == 0 ? "{ broken json: a JSON signature with a broken grammar" : "{\"msg\":\"u" + u + " l" + i + "\"}";
-                lines.Add(new RawLine(Encoding.UTF8.GetBytes(text), Source, $"test:{u}:{i}", DateTimeOffset.UtcNow));
+                // Every seventh unit has a line its source refused (over-long): it becomes a dead letter.
+                var refusal = u % 7 == 0 && i == 0 ? "too long" : null;
+                lines.Add(new RawLine(Encoding.UTF8.GetBytes("{\"msg\":\"u" + u + " l" + i + "\"}"), Source, $"test:{u}:{i}", DateTimeOffset.UtcNow, refusal));
             }
 
             ids[unit] = [.. lines.Select(static l => l.Id)];

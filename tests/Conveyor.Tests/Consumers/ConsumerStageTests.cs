@@ -57,13 +57,14 @@ public sealed class ConsumerStageTests
     [Fact]
     public async Task Handler_TransientFailure_IsRetriedWithBackoffThenSucceeds()
     {
-        var time = new FakeTimeProvider();
+        var time = new TimerCountingTime();
         var buffer = new BoundedBuffer<int>(8);
-        var attempts = 0;
+        var attempts = new ConcurrentQueue<DateTimeOffset>();
         var done = new TaskCompletionSource();
         var stage = Stage.ForEach(buffer.Reader, (_, _) =>
         {
-            if (++attempts < 3)
+            attempts.Enqueue(time.GetUtcNow());
+            if (attempts.Count < 3)
             {
                 throw new IOException("database unavailable");
             }
@@ -72,15 +73,46 @@ public sealed class ConsumerStageTests
             return ValueTask.CompletedTask;
         }, new StageOptions<int> { TimeProvider = time, Retry = new RetryOptions { MaxAttempts = 5, BaseDelay = TimeSpan.FromSeconds(1), UseJitter = false } });
 
+        var start = time.GetUtcNow();
         buffer.Writer.TryWrite(1);
-        await TestWait.UntilAsync(() => { time.Advance(TimeSpan.FromMilliseconds(500)); return done.Task.IsCompleted; }, "the third attempt succeeds");
+
+        // Exponential back-off without jitter: 1 s before the second attempt, 2 s before the third. The clock only
+        // moves when the test moves it, and only once the retry's delay is armed.
+        await TestWait.UntilAsync(() => time.Timers == 1, "the first retry's delay is armed");
+        time.Advance(TimeSpan.FromMilliseconds(999));
+        Assert.Single(attempts);
+        time.Advance(TimeSpan.FromMilliseconds(1));
+        await TestWait.UntilAsync(() => attempts.Count == 2, "the second attempt runs once 1 s passed");
+
+        await TestWait.UntilAsync(() => time.Timers == 2, "the second retry's delay is armed");
+        time.Advance(TimeSpan.FromMilliseconds(1999));
+        Assert.Equal(2, attempts.Count);
+        time.Advance(TimeSpan.FromMilliseconds(1));
+        await TestWait.Within(done.Task);
+
+        // Each attempt ran at the fake time its delay ended, not earlier: the delays are the ones claimed.
+        Assert.Equal([start, start.AddSeconds(1), start.AddSeconds(3)], attempts);
         buffer.Writer.Complete();
         await TestWait.Within(stage.Completion);
         var s = stage.GetStatistics();
-        Assert.Equal(3, attempts);
         Assert.Equal(2, s.Retries);
         Assert.Equal(1, s.Processed);
         Assert.Equal(0, s.DeadLettered);
+    }
+
+    /// <summary>A fake clock that counts the timers created on it (a retry delay is one), so a test can advance it only once a delay is armed.</summary>
+    private sealed class TimerCountingTime : FakeTimeProvider
+    {
+        private int _timers;
+
+        public int Timers => Volatile.Read(ref _timers);
+
+        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
+        {
+            var timer = base.CreateTimer(callback, state, dueTime, period);
+            Interlocked.Increment(ref _timers);
+            return timer;
+        }
     }
 
     [Fact]

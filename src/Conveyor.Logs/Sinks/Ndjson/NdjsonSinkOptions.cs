@@ -6,11 +6,14 @@ public sealed class NdjsonSinkOptions
     /// <summary>The file written to; required. Rotated files sit next to it as <c>NAME.yyyyMMddTHHmmssZ[-N].EXT</c>.</summary>
     public string Path { get; set; } = string.Empty;
 
-    /// <summary>Rotate once the file reaches this size. Default 100 MiB; null: never by size.</summary>
-    public long? MaxFileBytes { get; set; } = 100L << 20;
+    /// <summary>
+    /// Rotate once the file reaches this size (<c>ndjson:PATH?rotate=100MiB</c>). Default null: one file, never rotated
+    /// by size — like rsyslog's, Vector's and Fluent Bit's file outputs, every line goes into the file the user named.
+    /// </summary>
+    public long? MaxFileBytes { get; set; }
 
-    /// <summary>Rotate once the file has been open this long. Default 1 day; null: never by time.</summary>
-    public TimeSpan? RotationInterval { get; set; } = TimeSpan.FromDays(1);
+    /// <summary>Rotate once the file has been open this long. Default null: never by time.</summary>
+    public TimeSpan? RotationInterval { get; set; }
 
     /// <summary>An event whose JSON line is longer than this (bytes) is refused and dead-lettered. Default 1 MiB.</summary>
     public int MaxEventBytes { get; set; } = 1 << 20;

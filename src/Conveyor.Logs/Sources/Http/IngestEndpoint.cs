@@ -93,7 +93,7 @@ public static class IngestEndpoint
             return;
         }
 
-        var lines = Split(body.AsSpan(0, length), binding, options.MaxLineBytes);
+        var lines = Split(body.AsSpan(0, length), binding, options.MaxLineBytes, topology.Time.GetUtcNow());
         if (lines.Count == 0)
         {
             await AcceptedAsync(response, 0).ConfigureAwait(false);
@@ -190,9 +190,8 @@ public static class IngestEndpoint
         }
     }
 
-    private static List<RawLine> Split(ReadOnlySpan<byte> body, HttpSourceBinding binding, int maxLineBytes)
+    private static List<RawLine> Split(ReadOnlySpan<byte> body, HttpSourceBinding binding, int maxLineBytes, DateTimeOffset now)
     {
-        var now = DateTimeOffset.UtcNow;
         var prefix = binding.Info.Name + ":" + now.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture) + ":"
             + Interlocked.Increment(ref s_requests).ToString(CultureInfo.InvariantCulture) + ":";
         var lines = new List<RawLine>();

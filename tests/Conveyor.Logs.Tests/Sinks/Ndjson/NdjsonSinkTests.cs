@@ -100,6 +100,60 @@ public sealed class NdjsonSinkTests
     }
 
     [Fact]
+    public async Task OpenAsync_PlainPath_WritesOneFileWhateverTheSizeAndAge()
+    {
+        var clock = new FakeTimeProvider(TestEvents.Base);
+        var path = Path.Combine(_folder, "one.ndjson");
+        await using (var sink = await SinkRegistry.OpenAsync("ndjson:" + path, new SinkContext(clock)))
+        {
+            for (var i = 0; i < 40; i++)
+            {
+                await sink.WriteBatchAsync(TestEvents.Batch("o", 50, i * 50), default);
+                clock.Advance(TimeSpan.FromHours(12));
+            }
+        }
+
+        // 2,000 events over 20 days: the old defaults (100 MiB, 1 day) would have rotated many times by time.
+        Assert.Equal([path], Directory.GetFiles(_folder, "one*.ndjson"));
+        Assert.Equal(2000, File.ReadAllLines(path).Length);
+    }
+
+    [Fact]
+    public async Task OpenAsync_RotateQuery_RotatesBySizeOnly()
+    {
+        var clock = new FakeTimeProvider(TestEvents.Base);
+        var path = Path.Combine(_folder, "r.ndjson");
+        await using (var sink = await SinkRegistry.OpenAsync("ndjson:" + path + "?rotate=4KiB", new SinkContext(clock)))
+        {
+            for (var i = 0; i < 20; i++)
+            {
+                await sink.WriteBatchAsync(TestEvents.Batch("r", 5, i * 5), default);
+            }
+        }
+
+        var files = Directory.GetFiles(_folder, "r*.ndjson");
+        Assert.True(files.Length > 3, $"{files.Length} files");
+        Assert.All(files, f => Assert.True(new FileInfo(f).Length <= 4096 || File.ReadAllLines(f).Length == 5));
+        Assert.Equal(100, files.Sum(f => File.ReadAllLines(f).Length));
+    }
+
+    [Theory]
+    [InlineData("ndjson:/tmp/x.ndjson?rotate=lots", "rotate: 'lots' is not a size")]
+    [InlineData("ndjson:/tmp/x.ndjson?rotate=10", "at least 1KiB")]
+    [InlineData("ndjson:/tmp/x.ndjson?keep=3", "unknown option 'keep'")]
+    public void Check_BadRotateQuery_SaysWhy(string uri, string expected) =>
+        Assert.Contains(expected, SinkRegistry.Check(uri), StringComparison.Ordinal);
+
+    [Fact]
+    public void Check_RotateSizes_AreAccepted()
+    {
+        Assert.Null(SinkRegistry.Check("ndjson:/tmp/x.ndjson?rotate=100MiB"));
+        Assert.Null(SinkRegistry.Check("ndjson:/tmp/x.ndjson"));
+        Assert.True(NdjsonSinkFactory.TryParse("/tmp/x.ndjson?rotate=2GiB", out var o, out _));
+        Assert.Equal((2L << 30, "/tmp/x.ndjson"), (o.MaxFileBytes, o.Path));
+    }
+
+    [Fact]
     public async Task OpenAsync_NdjsonUri_WrapsTheSinkWithRetryAndMetrics()
     {
         var path = Path.Combine(_folder, "u.ndjson");
