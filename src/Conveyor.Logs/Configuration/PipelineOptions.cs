@@ -1,3 +1,4 @@
+using Conveyor.Durable;
 using Conveyor.Logs.Enrichment;
 
 namespace Conveyor.Logs.Configuration;
@@ -43,6 +44,35 @@ public sealed class BufferSettings
 
     /// <summary>Under <c>Block</c>, how long a writer waits before its write counts as dropped. Default none: wait.</summary>
     public TimeSpan? BlockTimeout { get; set; }
+
+    /// <summary>
+    /// Main buffer only: <c>memory</c> (the default: lost on a crash) or <c>disk</c> (a <see cref="DiskBuffer"/> at
+    /// <see cref="Path"/>: a line is admitted — HTTP 202, TCP and syslog counted, file checkpoints advanced — only once
+    /// on disk, and leaves it only when every sink committed it). See docs/DURABILITY.md.
+    /// </summary>
+    public BufferType Type { get; set; } = BufferType.Memory;
+
+    /// <summary>Main buffer, <c>disk</c> only: the buffer's directory, created when missing. Default <c>./conveyor-data/buffer</c>.</summary>
+    public string Path { get; set; } = DefaultDiskPath;
+
+    /// <summary>Main buffer, <c>disk</c> only: the most bytes the segment files may take. Default 1 GiB, at least 64 KiB.</summary>
+    public long MaxDiskBytes { get; set; } = DiskBufferOptions.DefaultMaxDiskBytes;
+
+    /// <summary>Main buffer, <c>disk</c> only: <c>always</c>, <c>interval</c> (default: fsync every 100 ms) or <c>never</c>; loss windows in docs/DURABILITY.md.</summary>
+    public FsyncPolicy Fsync { get; set; } = FsyncPolicy.Interval;
+
+    /// <summary>The default for <see cref="Path"/>.</summary>
+    public const string DefaultDiskPath = "./conveyor-data/buffer";
+}
+
+/// <summary>Where the main buffer keeps its lines.</summary>
+public enum BufferType
+{
+    /// <summary>In memory: fast; what it holds is lost on a crash.</summary>
+    Memory,
+
+    /// <summary>In segment files on disk: survives a crash; see docs/DURABILITY.md.</summary>
+    Disk,
 }
 
 /// <summary>The parse and enrich workers.</summary>

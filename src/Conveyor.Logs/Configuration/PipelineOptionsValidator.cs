@@ -29,6 +29,7 @@ public static class PipelineOptionsValidator
         }
 
         ValidateBuffer(options.Buffer, "buffer", errors);
+        ValidateDisk(options.Buffer, "buffer", errors);
         if (options.Parse.Workers is < 1 or > 64)
         {
             errors.Add($"parse:workers: must be 1-64 (was {options.Parse.Workers})");
@@ -64,6 +65,10 @@ public static class PipelineOptionsValidator
             }
 
             ValidateBuffer(sink.Queue, key + ":queue", errors);
+            if (sink.Queue.Type != BufferType.Memory)
+            {
+                errors.Add($"{key}:queue:type: only the main buffer (buffer:type) can be on disk; a sink queue is memory");
+            }
             if (sink.BatchMaxItems is < 1 or > 100_000)
             {
                 errors.Add($"{key}:batchMaxItems: must be 1-100000 (was {sink.BatchMaxItems})");
@@ -177,6 +182,34 @@ public static class PipelineOptionsValidator
         if (s.PollInterval <= TimeSpan.Zero)
         {
             errors.Add($"{key}:pollInterval: must be positive (was {s.PollInterval})");
+        }
+    }
+
+    private static void ValidateDisk(BufferSettings b, string key, List<string> errors)
+    {
+        if (!Enum.IsDefined(b.Type))
+        {
+            errors.Add($"{key}:type: must be memory or disk (was {(int)b.Type})");
+        }
+
+        if (b.Type != BufferType.Disk)
+        {
+            return;
+        }
+
+        if (string.IsNullOrWhiteSpace(b.Path))
+        {
+            errors.Add($"{key}:path: must name a directory when {key}:type is disk");
+        }
+
+        if (b.MaxDiskBytes < 64L << 10)
+        {
+            errors.Add($"{key}:maxDiskBytes: must be at least 65536 (was {b.MaxDiskBytes})");
+        }
+
+        if (!Enum.IsDefined(b.Fsync))
+        {
+            errors.Add($"{key}:fsync: must be one of always|interval|never (was {(int)b.Fsync})");
         }
     }
 

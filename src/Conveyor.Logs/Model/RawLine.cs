@@ -10,7 +10,9 @@ namespace Conveyor.Logs.Model;
 /// <param name="ReceivedAt">When the source received it; the event's observed time.</param>
 /// <param name="Refusal">Set when the source already refused the record (e.g. over the maximum length): the parse
 /// workers turn it into a dead letter with this reason instead of parsing it.</param>
-public readonly record struct RawLine(byte[] Data, SourceInfo Source, string Id, DateTimeOffset ReceivedAt, string? Refusal = null)
+/// <param name="Ack">The acknowledgement to complete once every sink is done with the line (committed, dead-lettered
+/// or dropped); set on lines replayed from the disk buffer, where it removes the record from disk.</param>
+public readonly record struct RawLine(byte[] Data, SourceInfo Source, string Id, DateTimeOffset ReceivedAt, string? Refusal = null, Acknowledgement? Ack = null)
 {
     /// <summary>The bytes a line is charged against a buffer's byte bound: its data plus the fixed cost of the entry.</summary>
     public long Size => Data.Length + Overhead;
