@@ -2,7 +2,7 @@ using System.CommandLine;
 
 namespace Conveyor.Cli.Commands;
 
-/// <summary>The <c>conveyor</c> command tree (SPEC §3). Each command lives in its own file and adds itself here.</summary>
+/// <summary>The <c>conveyor</c> command tree (docs/REFERENCE.md, "Command line"). Each command lives in its own file and adds itself here.</summary>
 internal static class CommandLine
 {
     public static RootCommand Build()

@@ -5,7 +5,7 @@ using Conveyor.Logs.Configuration;
 
 namespace Conveyor.Cli.Commands;
 
-/// <summary><c>conveyor gen</c> (SPEC §3): simulated web servers sending realistic log lines at a set rate.</summary>
+/// <summary><c>conveyor gen</c> (docs/REFERENCE.md, "Command line"): simulated web servers sending realistic log lines at a set rate.</summary>
 internal static class GenCommand
 {
     public static Command Create()

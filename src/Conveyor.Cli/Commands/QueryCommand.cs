@@ -6,7 +6,7 @@ using Spectre.Console;
 
 namespace Conveyor.Cli.Commands;
 
-/// <summary><c>conveyor query EXPR</c>: searches a store, newest first (SPEC §3).</summary>
+/// <summary><c>conveyor query EXPR</c>: searches a store, newest first (docs/REFERENCE.md, "Command line").</summary>
 internal static class QueryCommand
 {
     /// <summary>Exit code for a query that does not parse or a bad option value.</summary>

@@ -3,7 +3,7 @@ using Conveyor.Cli.Hosting;
 
 namespace Conveyor.Cli.Commands;
 
-/// <summary><c>conveyor run</c> (SPEC §3): the service, from defaults, a config file or ad-hoc <c>--from/--to</c>.</summary>
+/// <summary><c>conveyor run</c> (docs/REFERENCE.md, "Command line"): the service, from defaults, a config file or ad-hoc <c>--from/--to</c>.</summary>
 internal static class RunCommand
 {
     public static Command Create()

@@ -10,7 +10,7 @@ namespace Conveyor.Cli.Commands;
 
 /// <summary>
 /// <c>conveyor store export</c> (every event of a store as Parquet or NDJSON) and <c>conveyor store copy</c> (any store
-/// to any store), SPEC §3. Both read the store's file or server directly, so a DuckDB store must not be held by a
+/// to any store), docs/REFERENCE.md "Command line". Both read the store's file or server directly, so a DuckDB store must not be held by a
 /// running service; progress goes to stderr once a second, stdout carries only data.
 /// </summary>
 internal static class StoreCommand

@@ -3,7 +3,7 @@ using Conveyor.Cli.Hosting;
 
 namespace Conveyor.Cli.Commands;
 
-/// <summary><c>conveyor validate --config FILE</c> (SPEC §3): each problem with its key; exit 0 when valid, 2 when not.</summary>
+/// <summary><c>conveyor validate --config FILE</c> (docs/REFERENCE.md, "Command line"): each problem with its key; exit 0 when valid, 2 when not.</summary>
 internal static class ValidateCommand
 {
     public static Command Create()

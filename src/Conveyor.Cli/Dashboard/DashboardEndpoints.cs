@@ -5,7 +5,7 @@ using System.Security.Cryptography;
 namespace Conveyor.Cli.Dashboard;
 
 /// <summary>
-/// Serves the dashboard (SPEC §4, <c>GET /</c>) from resources embedded in the executable: no files on disk, no CDN.
+/// Serves the dashboard (docs/REFERENCE.md, "HTTP", <c>GET /</c>) from resources embedded in the executable: no files on disk, no CDN.
 /// The page is a static shell that holds no log data; everything it shows comes from <c>/api/pipeline</c> and
 /// <c>/api/search</c>, which is where a configured bearer token is enforced (a browser cannot attach an
 /// <c>Authorization</c> header to a plain navigation, so the shell asks for the token and sends it on each call).

@@ -7,7 +7,7 @@ namespace Conveyor.Cli.Hosting;
 internal sealed record RunRequest(string? ConfigPath, IReadOnlyList<string> From, IReadOnlyList<string> To, string? Format, bool Demo, string? Buffer = null);
 
 /// <summary>
-/// Builds the service configuration from, in increasing precedence: the zero-config defaults (SPEC §3), the config
+/// Builds the service configuration from, in increasing precedence: the zero-config defaults (docs/REFERENCE.md, "conveyor run"), the config
 /// file (JSON or YAML), <c>CONVEYOR__SECTION__KEY</c> environment variables, and the <c>--from/--to/--format</c>
 /// switches. Every problem is reported with its key.
 /// </summary>
@@ -137,7 +137,7 @@ internal static class ConfigLoader
         }
     }
 
-    /// <summary>SPEC §3: HTTP on 8080, TCP lines on 5170, syslog on UDP and TCP 5514, all on 127.0.0.1.</summary>
+    /// <summary>The zero-config sources (docs/REFERENCE.md, "conveyor run"): HTTP on 8080, TCP lines on 5170, syslog on UDP and TCP 5514, all on 127.0.0.1.</summary>
     public static IEnumerable<SourceOptions> DefaultSources() =>
     [
         new SourceOptions { Type = SourceType.Http, Port = DefaultHttpPort },

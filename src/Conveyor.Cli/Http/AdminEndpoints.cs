@@ -8,7 +8,7 @@ using Conveyor.Logs.Sources.Http;
 namespace Conveyor.Cli.Http;
 
 /// <summary>
-/// The operational endpoints (SPEC §4): <c>/health</c>, <c>/ready</c>, <c>/api/pipeline</c>, <c>/api/search</c>
+/// The operational endpoints (docs/REFERENCE.md, "HTTP"): <c>/health</c>, <c>/ready</c>, <c>/api/pipeline</c>, <c>/api/search</c>
 /// and the dashboard at <c>/</c> (<see cref="DashboardEndpoints"/>). <c>/metrics</c> is the OpenTelemetry
 /// Prometheus exporter's. When the HTTP source has a bearer token, the two <c>/api/</c> endpoints require it as
 /// <c>/ingest</c> does: they show the stored logs.

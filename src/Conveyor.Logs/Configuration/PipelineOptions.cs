@@ -5,7 +5,7 @@ using Conveyor.Logs.Sinks;
 namespace Conveyor.Logs.Configuration;
 
 /// <summary>
-/// The whole service configuration (SPEC §5). Each property maps one-to-one onto a config key
+/// The whole service configuration (docs/REFERENCE.md, "Configuration"). Each property maps one-to-one onto a config key
 /// (<c>sources:0:port</c>, <c>buffer:maxBytes</c>, <c>sinks:0:mode</c>…); <see cref="PipelineOptionsValidator"/>
 /// names the key of every problem.
 /// </summary>

@@ -1,6 +1,6 @@
 namespace Conveyor.Logs.Configuration;
 
-/// <summary>The kinds of source (SPEC §3 <c>--from</c>).</summary>
+/// <summary>The kinds of source (docs/REFERENCE.md, "conveyor run" <c>--from</c>).</summary>
 public enum SourceType
 {
     /// <summary><c>POST /ingest</c> over HTTP; its listener also serves the dashboard, metrics and APIs.</summary>

@@ -3,7 +3,7 @@ using Conveyor.Logs.Sources;
 
 namespace Conveyor.Logs.Configuration;
 
-/// <summary>The source URIs of <c>conveyor run --from</c> (SPEC §3).</summary>
+/// <summary>The source URIs of <c>conveyor run --from</c> (docs/REFERENCE.md, "conveyor run").</summary>
 public static class SourceUri
 {
     /// <summary>

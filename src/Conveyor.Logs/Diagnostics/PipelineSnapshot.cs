@@ -50,6 +50,7 @@ public sealed record PipelineSnapshot
                 Sent = s.Admitted,
                 Dropped = new Dictionary<string, long> { ["refused"] = s.Refused, ["dropped"] = s.Dropped },
                 Buffered = s.Pending,
+                Formats = s.ParsedByFormat,
             });
         }
 
@@ -164,6 +165,12 @@ public sealed record StageState
 
     /// <summary>The source type, the buffer's full policy, or the sink's mode.</summary>
     public string Type { get; init; } = string.Empty;
+
+    /// <summary>
+    /// Sources: events parsed from this source's lines per format that read them (under <c>auto</c> e.g.
+    /// <c>{"combined": 980, "plain": 20}</c>; <c>plain</c> is free text); null for other stages.
+    /// </summary>
+    public IReadOnlyDictionary<string, long>? Formats { get; init; }
 
     /// <summary>Buffers: items queued.</summary>
     public long? Depth { get; init; }

@@ -1,6 +1,6 @@
 namespace Conveyor.Logs.Enrichment;
 
-/// <summary>Which enrichers run (SPEC §2). Defaults: status class, severity from status and user agent on; the rest off.</summary>
+/// <summary>Which enrichers run (docs/REFERENCE.md, "Configuration"). Defaults: status class, severity from status and user agent on; the rest off.</summary>
 public sealed class EnricherOptions
 {
     /// <summary>Adds <c>http.response.status_class</c> (<c>2xx</c>…). Default: true.</summary>

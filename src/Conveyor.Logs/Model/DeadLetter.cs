@@ -2,7 +2,7 @@ namespace Conveyor.Logs.Model;
 
 /// <summary>
 /// A record that could not become an event: kept with why, so it is stored, counted and searchable
-/// instead of dropped (SPEC §2).
+/// instead of dropped (docs/REFERENCE.md, "Event model").
 /// </summary>
 /// <param name="Id">Stable per input record, like <see cref="LogEvent.Id"/>, so a replay stores it once.</param>
 /// <param name="Source">The source that received the record.</param>

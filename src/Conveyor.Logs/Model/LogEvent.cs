@@ -1,7 +1,7 @@
 namespace Conveyor.Logs.Model;
 
 /// <summary>
-/// One log record, shaped after the OpenTelemetry log data model (SPEC §2), plus the
+/// One log record, shaped after the OpenTelemetry log data model (docs/REFERENCE.md, "Event model"), plus the
 /// <see cref="Id"/> that makes storage idempotent and the <see cref="Source"/> it came from.
 /// </summary>
 /// <remarks>

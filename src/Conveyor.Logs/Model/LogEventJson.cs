@@ -6,7 +6,7 @@ using System.Text.Json;
 namespace Conveyor.Logs.Model;
 
 /// <summary>
-/// The one JSON shape of an event (SPEC §2), shared by <c>conveyor parse</c>, the NDJSON sink,
+/// The one JSON shape of an event (docs/REFERENCE.md, "Event model"), shared by <c>conveyor parse</c>, the NDJSON sink,
 /// <c>conveyor query --json</c> and <c>/api/search</c>, so all four always agree.
 /// </summary>
 public static class LogEventJson

@@ -6,7 +6,7 @@ namespace Conveyor.Logs.Model;
 /// </summary>
 /// <param name="Data">The record's bytes; owned by this line (sources copy out of their receive buffers).</param>
 /// <param name="Source">The source that received it; also names the parser to use.</param>
-/// <param name="Id">Stable per record: source name + position (SPEC §2).</param>
+/// <param name="Id">Stable per record: source name + position (docs/REFERENCE.md, "Event model").</param>
 /// <param name="ReceivedAt">When the source received it; the event's observed time.</param>
 /// <param name="Refusal">Set when the source already refused the record (e.g. over the maximum length): the parse
 /// workers turn it into a dead letter with this reason instead of parsing it.</param>

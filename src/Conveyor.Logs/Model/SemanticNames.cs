@@ -1,7 +1,7 @@
 namespace Conveyor.Logs.Model;
 
 /// <summary>
-/// Attribute names, exactly as SPEC §2 gives them (OpenTelemetry semantic conventions where one exists).
+/// Attribute names, exactly as docs/REFERENCE.md ("Formats") gives them (OpenTelemetry semantic conventions where one exists).
 /// Parsers, enrichers, sinks and the query language all use these constants, never string literals.
 /// </summary>
 public static class SemanticNames

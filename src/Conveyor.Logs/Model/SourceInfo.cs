@@ -1,3 +1,5 @@
+using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
 using Conveyor.Logs.Parsing;
 
 namespace Conveyor.Logs.Model;
@@ -13,6 +15,9 @@ public sealed class SourceInfo
     private long _refused;
     private long _dropped;
     private long _pending;
+
+    // One counter per format, created on first use; parse workers then only increment it (no lock, no allocation).
+    private readonly ConcurrentDictionary<string, StrongBox<long>> _formats = new(StringComparer.Ordinal);
 
     /// <summary>Creates the record of a source named <paramref name="name"/> whose lines <paramref name="parser"/> reads.</summary>
     public SourceInfo(string name, string kind, ILogParser parser)
@@ -47,6 +52,20 @@ public sealed class SourceInfo
 
     /// <summary>Records received and not yet admitted, refused or dropped: waiting for room.</summary>
     public long Pending => Interlocked.Read(ref _pending);
+
+    /// <summary>
+    /// Events parsed from this source's records, per format that read them (<see cref="ParseOutcome.Format"/>: under
+    /// <c>auto</c> e.g. <c>combined</c>, <c>json</c>, <c>plain</c>), as a snapshot.
+    /// </summary>
+    public IReadOnlyDictionary<string, long> ParsedByFormat =>
+        new SortedDictionary<string, long>(_formats.ToDictionary(static f => f.Key, static f => Interlocked.Read(ref f.Value.Value)), StringComparer.Ordinal);
+
+    /// <summary>Counts one event parsed from this source by <paramref name="format"/>.</summary>
+    public void OnParsed(string format)
+    {
+        ArgumentNullException.ThrowIfNull(format);
+        Interlocked.Increment(ref _formats.GetOrAdd(format, static _ => new StrongBox<long>()).Value);
+    }
 
     /// <summary>Counts <paramref name="n"/> records received and now waiting for an outcome.</summary>
     public void OnReceived(long n)

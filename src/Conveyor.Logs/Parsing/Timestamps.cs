@@ -1,7 +1,7 @@
 namespace Conveyor.Logs.Parsing;
 
 /// <summary>
-/// The timestamp forms SPEC §2 accepts in JSON, logfmt and file-format syslog: ISO-8601/RFC 3339, <c>YYYY-MM-DD HH:MM:SS[.fff]</c>,
+/// The timestamp forms docs/REFERENCE.md ("JSON lines") accepts in JSON, logfmt and file-format syslog: ISO-8601/RFC 3339, <c>YYYY-MM-DD HH:MM:SS[.fff]</c>,
 /// and epoch seconds, milliseconds, microseconds or nanoseconds told apart by magnitude.
 /// </summary>
 internal static class Timestamps

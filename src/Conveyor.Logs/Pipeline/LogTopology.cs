@@ -335,6 +335,7 @@ public sealed partial class LogTopology : IAsyncDisposable
             outcome = line.Source.Parser.Parse(line.Data, new LineContext(line.Source.Name, line.Id, line.ReceivedAt));
             if (outcome.Event is { } e)
             {
+                line.Source.OnParsed(outcome.Format ?? line.Source.Parser.Name);
                 _enrichers.Apply(e);
                 return PipelineRecord.ForEvent(e, line.Data.Length, line.Ack);
             }

@@ -4,7 +4,7 @@ using Conveyor.Logs.Model;
 namespace Conveyor.Logs.Query;
 
 /// <summary>A search over a store.</summary>
-/// <param name="Expression">The query language text (SPEC §6); null, blank or <c>*</c> matches all.</param>
+/// <param name="Expression">The query language text (docs/REFERENCE.md, "Query language"); null, blank or <c>*</c> matches all.</param>
 /// <param name="Since">Only events at or after this instant; null = no lower bound.</param>
 /// <param name="Until">Only events before this instant (exclusive); null = no upper bound.</param>
 /// <param name="Limit">Most results returned, newest first. Default 100; must be 1..100000.</param>

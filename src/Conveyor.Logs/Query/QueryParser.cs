@@ -4,7 +4,7 @@ using System.Text;
 namespace Conveyor.Logs.Query;
 
 /// <summary>
-/// Parses the query language of SPEC §6 into a <see cref="QueryNode"/> tree. Grammar (keywords case-insensitive):
+/// Parses the query language of docs/REFERENCE.md ("Query language") into a <see cref="QueryNode"/> tree. Grammar (keywords case-insensitive):
 /// <code>
 /// query   := or | "*" | (empty)
 /// or      := and ("OR" and)*

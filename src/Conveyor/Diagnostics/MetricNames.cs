@@ -6,7 +6,7 @@ namespace Conveyor.Diagnostics;
 /// </summary>
 public static class MetricNames
 {
-    /// <summary>The meter's name, as SPEC §1 gives it.</summary>
+    /// <summary>The meter's name (docs/ARCHITECTURE.md, "The library's parts").</summary>
     public const string Meter = "Conveyor";
 
     /// <summary>Items accepted into a buffer (counter; tag <c>buffer</c>).</summary>

@@ -39,6 +39,15 @@ public sealed class PlainLineRunTests
 
         await TestWait.UntilAsync(async () => await RunEndToEndTests.PipelineValue(client, "write:sqlite", "sent") >= 3, TimeSpan.FromSeconds(30), "three records stored");
 
+        // /api/pipeline counts what each source's lines were: two plain events (the refused line is a dead letter).
+        using (var pipeline = JsonDocument.Parse(await client.GetStringAsync("/api/pipeline")))
+        {
+            var source = pipeline.RootElement.GetProperty("stages").EnumerateArray().Single(s => s.GetProperty("kind").GetString() == "source");
+            var formats = source.GetProperty("formats");
+            Assert.Equal(2, formats.GetProperty("plain").GetInt64());
+            Assert.Single(formats.EnumerateObject());
+        }
+
         var found = await QueryAsync(dir, store, "payment");
         var e = Assert.Single(found);
         Assert.Equal("payment failed for order 42", e.GetProperty("body").GetString());

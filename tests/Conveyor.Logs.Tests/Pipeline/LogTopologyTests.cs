@@ -201,11 +201,47 @@ public sealed class LogTopologyTests
     public void RetryAfterSeconds_EmptyBuffer_IsAtLeastOne() =>
         Assert.Equal(1, Build([new TopologySink("n", new SinkOptions { Uri = "null:" }, new NullSink())]).RetryAfterSeconds());
 
-    private static LogTopology Build(IReadOnlyList<TopologySink> sinks)
+    [Fact]
+    public async Task Drain_AutoSourceWithManyFormats_SnapshotCountsEachFormatExactly()
     {
-        var options = new PipelineOptions { Sources = [new SourceOptions { Type = SourceType.Tcp, Port = 1 }], Sinks = [.. sinks.Select(static s => s.Options)] };
+        // Four parse workers increment the counters at once; every count must still come out exact.
+        var source = new SourceInfo("mixed", "tcp", LogParsers.Create("auto"));
+        var sink = new CountingSink();
+        await using var topology = Build([new TopologySink("count", new SinkOptions { Uri = "null:" }, sink)], source, workers: 4);
+        topology.Start();
+        string[] shapes =
+        [
+            "10.0.0.1 - - [27/Nov/2026:10:00:00 +0000] \"GET / HTTP/1.1\" 200 12 \"-\" \"curl/8\"",
+            "10.0.0.1 - - [27/Nov/2026:10:00:00 +0000] \"GET / HTTP/1.1\" - -",
+            "{\"msg\":\"hi\",\"took\":0.0}",
+            "payment failed for order 42",
+            "ERROR card declined",
+            "{broken",
+        ];
+        const int rounds = 2000;
+        for (var i = 0; i < rounds * shapes.Length; i++)
+        {
+            var raw = new RawLine(Encoding.UTF8.GetBytes(shapes[i % shapes.Length]), source, "mixed:" + i, DateTimeOffset.UtcNow);
+            Assert.True(await topology.Main.Writer.WriteAsync(raw));
+        }
+
+        var report = await topology.DrainAsync(TimeSpan.FromSeconds(60));
+        Assert.True(report.Completed);
+        var formats = topology.GetSnapshot().Stages.Single(static s => s.Name == "source:mixed").Formats;
+        Assert.Equal(new Dictionary<string, long> { ["combined"] = rounds, ["common"] = rounds, ["json"] = rounds, ["plain"] = 2 * rounds }, formats);
+        Assert.Equal((5L * rounds, (long)rounds), (sink.Events, sink.DeadLetters));
+    }
+
+    private static LogTopology Build(IReadOnlyList<TopologySink> sinks, SourceInfo? source = null, int? workers = null)
+    {
+        var options = new PipelineOptions
+        {
+            Sources = [new SourceOptions { Type = SourceType.Tcp, Port = 1 }],
+            Sinks = [.. sinks.Select(static s => s.Options)],
+        };
+        options.Parse.Workers = workers ?? options.Parse.Workers;
         var topology = new LogTopology(options, sinks, NullLogger.Instance);
-        topology.AddSource(Source);
+        topology.AddSource(source ?? Source);
         return topology;
     }
 
