@@ -2,6 +2,7 @@ using System.Net;
 using Conveyor.Cli.Http;
 using Conveyor.Diagnostics;
 using Conveyor.Logs.Configuration;
+using Conveyor.Logs.Pipeline;
 using Microsoft.Extensions.Logging.Console;
 using OpenTelemetry.Metrics;
 
@@ -14,7 +15,7 @@ namespace Conveyor.Cli.Hosting;
 /// </summary>
 internal static class ServiceHost
 {
-    /// <summary>Runs until stopped; returns the process exit code (0 after a clean drain, 1 when the start failed).</summary>
+    /// <summary>Runs until stopped; returns the process exit code (0 after a clean drain, 1 when the start failed, 2 when the disk buffer cannot be opened).</summary>
     public static async Task<int> RunAsync(PipelineOptions options, Action<IServiceProvider, PipelineService>? onStarted = null, LogLevel minimumLevel = LogLevel.Information)
     {
         var http = options.Sources.Where(static s => s.Type == SourceType.Http).ToList();
@@ -60,7 +61,9 @@ internal static class ServiceHost
             LogStartFailed(logger, ex.Message);
             await service.DisposeAsync().ConfigureAwait(false);
             host.Dispose();
-            return 1;
+
+            // A configured resource that cannot be created is a configuration error (SPEC: exit 2), like a bad key.
+            return ex is BufferUnavailableException ? 2 : 1;
         }
 
         onStarted?.Invoke(host.Services, service);

@@ -4,11 +4,12 @@ namespace Conveyor.Logs.Model;
 /// <summary>What the parse workers hand to the sinks: an event, or a dead letter to store beside the events.</summary>
 public sealed class PipelineRecord
 {
-    private PipelineRecord(LogEvent? logEvent, DeadLetter? deadLetter, long size)
+    private PipelineRecord(LogEvent? logEvent, DeadLetter? deadLetter, long size, Acknowledgement? ack)
     {
         Event = logEvent;
         DeadLetter = deadLetter;
         Size = size;
+        Ack = ack;
     }
 
     /// <summary>The event; null for a dead letter.</summary>
@@ -20,12 +21,15 @@ public sealed class PipelineRecord
     /// <summary>Estimated memory of the record, charged against sink queues' byte bounds.</summary>
     public long Size { get; }
 
+    /// <summary>Completed by each sink lane once it committed, dead-lettered or dropped the record (one reference per sink); null when nobody waits.</summary>
+    public Acknowledgement? Ack { get; }
+
     /// <summary>Wraps an event whose raw line had <paramref name="rawBytes"/> bytes.</summary>
-    public static PipelineRecord ForEvent(LogEvent e, int rawBytes) =>
-        new(e, null, EventOverhead + (2L * rawBytes) + (e.Attributes.Count * AttributeOverhead));
+    public static PipelineRecord ForEvent(LogEvent e, int rawBytes, Acknowledgement? ack = null) =>
+        new(e, null, EventOverhead + (2L * rawBytes) + (e.Attributes.Count * AttributeOverhead), ack);
 
     /// <summary>Wraps a dead letter.</summary>
-    public static PipelineRecord ForDeadLetter(DeadLetter d) => new(null, d, EventOverhead + (2L * (d.RawLine.Length + d.Reason.Length)));
+    public static PipelineRecord ForDeadLetter(DeadLetter d, Acknowledgement? ack = null) => new(null, d, EventOverhead + (2L * (d.RawLine.Length + d.Reason.Length)), ack);
 
     // Strings are UTF-16 (2 bytes a char) and an event holds the body plus attribute values drawn from it, each
     // attribute a list entry, often a boxed number and a string. The constants are rounded up from a heap dump of

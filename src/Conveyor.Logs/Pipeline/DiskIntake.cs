@@ -27,6 +27,7 @@ public sealed partial class DiskIntake : LineIntake, IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private Task _replay = Task.CompletedTask;
     private long _undecodable;
+    private int _disposed;
 
     private DiskIntake(DiskBuffer disk, BufferWriter<RawLine> main, Func<string, SourceInfo?> findSource, ILogger logger)
     {
@@ -49,23 +50,32 @@ public sealed partial class DiskIntake : LineIntake, IAsyncDisposable
     /// Opens (and recovers) the disk buffer of <paramref name="settings"/>, logging every damaged region with its
     /// segment and offset. Lines replayed go to <paramref name="main"/>; a replayed line's source is found by name.
     /// </summary>
-    /// <exception cref="IOException">The buffer cannot be created or opened; the message names the path and the reason.</exception>
+    /// <exception cref="BufferUnavailableException">The buffer cannot be created or opened; the message names the path and the reason.</exception>
     public static DiskIntake Open(BufferSettings settings, BufferWriter<RawLine> main, Func<string, SourceInfo?> findSource, ILogger logger, TimeProvider time)
     {
         ArgumentNullException.ThrowIfNull(settings);
         ArgumentNullException.ThrowIfNull(main);
         ArgumentNullException.ThrowIfNull(findSource);
         ArgumentNullException.ThrowIfNull(logger);
-        var disk = DiskBuffer.Open(new DiskBufferOptions
+        DiskBuffer disk;
+        try
         {
-            Directory = settings.Path,
-            MaxDiskBytes = settings.MaxDiskBytes,
-            Fsync = settings.Fsync,
-            FullMode = settings.FullMode,
-            BlockTimeout = settings.BlockTimeout,
-            Name = "disk",
-            TimeProvider = time,
-        });
+            disk = DiskBuffer.Open(new DiskBufferOptions
+            {
+                Directory = settings.Path,
+                MaxDiskBytes = settings.MaxDiskBytes,
+                Fsync = settings.Fsync,
+                FullMode = settings.FullMode,
+                BlockTimeout = settings.BlockTimeout,
+                Name = "disk",
+                TimeProvider = time,
+            });
+        }
+        catch (IOException ex)
+        {
+            throw new BufferUnavailableException("buffer:path: " + ex.Message, ex);
+        }
+
         var recovery = disk.Recovery;
         foreach (var region in recovery.Corrupt)
         {
@@ -120,9 +130,14 @@ public sealed partial class DiskIntake : LineIntake, IAsyncDisposable
         }
     }
 
-    /// <summary>Stops the replay and closes the disk buffer (what is not acknowledged stays for the next start).</summary>
+    /// <summary>Stops the replay and closes the disk buffer (what is not acknowledged stays for the next start). Idempotent.</summary>
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
         await _stop.CancelAsync().ConfigureAwait(false);
         try
         {
@@ -158,13 +173,10 @@ public sealed partial class DiskIntake : LineIntake, IAsyncDisposable
                     }
                 }
 
-                if (lines.Count > 0 && !await _main.WriteAllAsync(lines, _stop.Token).ConfigureAwait(false))
+                // A false result is a drop the main buffer's policy made, counted and acknowledged through its OnDropped.
+                if (lines.Count > 0)
                 {
-                    // The main buffer dropped them under its policy (and counted them): they are done with.
-                    foreach (var line in lines)
-                    {
-                        line.Ack?.Complete(DeliveryOutcome.Dropped);
-                    }
+                    await _main.WriteAllAsync(lines, _stop.Token).ConfigureAwait(false);
                 }
 
                 records.Clear();
@@ -191,4 +203,25 @@ public sealed partial class DiskIntake : LineIntake, IAsyncDisposable
 
     [LoggerMessage(EventId = 1204, Level = LogLevel.Warning, Message = "Disk buffer record {Sequence} is not a line ({Reason}); dropped")]
     private static partial void LogUndecodable(ILogger logger, long sequence, string reason);
+}
+
+/// <summary>The configured disk buffer cannot be created or opened (read-only path, no space, in use): start-up fails with exit code 2.</summary>
+public sealed class BufferUnavailableException : IOException
+{
+    /// <summary>Creates the exception; the message names the path and the reason.</summary>
+    public BufferUnavailableException(string message, Exception inner)
+        : base(message, inner)
+    {
+    }
+
+    /// <summary>Creates the exception.</summary>
+    public BufferUnavailableException()
+    {
+    }
+
+    /// <summary>Creates the exception with a message.</summary>
+    public BufferUnavailableException(string message)
+        : base(message)
+    {
+    }
 }

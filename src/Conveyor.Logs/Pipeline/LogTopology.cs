@@ -33,6 +33,7 @@ public sealed partial class LogTopology : IAsyncDisposable
     private readonly Lock _sourcesLock = new();
     private readonly RateWindow _rates;
     private readonly CancellationTokenSource _stop = new();
+    private readonly DiskIntake? _disk;
     private TransformStage<RawLine, PipelineRecord>? _parse;
     private ConsumerStage<PipelineRecord>? _fanOut;
     private ITimer? _sampler;
@@ -61,8 +62,13 @@ public sealed partial class LogTopology : IAsyncDisposable
             SizeOf = static l => l.Size,
             FullMode = main.FullMode,
             BlockTimeout = main.BlockTimeout,
+            OnDropped = static (l, _) => l.Ack?.Complete(DeliveryOutcome.Dropped),
             TimeProvider = _time,
         });
+
+        // In durable mode sources write to the disk buffer, and the main buffer above is its read-ahead window.
+        _disk = main.Type == BufferType.Disk ? DiskIntake.Open(main, Main.Writer, FindSource, logger, _time) : null;
+        Intake = _disk ?? LineIntake.FromBufferWriter(Main.Writer);
 
         // A short hand-off between the parse workers and the fan-out: it only absorbs their bursts, the real
         // queues are per sink.
@@ -86,14 +92,32 @@ public sealed partial class LogTopology : IAsyncDisposable
                 SizeOf = static r => r.Size,
                 FullMode = mode == SinkMode.Pace ? FullMode.Block : q.FullMode,
                 BlockTimeout = mode == SinkMode.Pace ? null : q.BlockTimeout,
+                OnDropped = static (r, _) => r.Ack?.Complete(DeliveryOutcome.Dropped),
                 TimeProvider = _time,
             });
             _lanes.Add(new SinkLane(sink, mode, queue));
         }
     }
 
-    /// <summary>The main buffer; sources write to its <see cref="BoundedBuffer{T}.Writer"/>.</summary>
+    /// <summary>The main buffer: the parse workers read it; in memory mode sources write to it through <see cref="Intake"/>.</summary>
     public BoundedBuffer<RawLine> Main { get; }
+
+    /// <summary>Where sources hand their lines: the main buffer, or the disk buffer in durable mode.</summary>
+    public LineIntake Intake { get; }
+
+    /// <summary>The disk buffer in durable mode (<c>buffer:type: disk</c>), else null.</summary>
+    public DiskIntake? Disk => _disk;
+
+    /// <summary>Call once every source is registered: in durable mode, lines on disk start flowing to the parse workers.</summary>
+    public void SourcesReady() => _disk?.StartReplay();
+
+    private SourceInfo? FindSource(string name)
+    {
+        lock (_sourcesLock)
+        {
+            return _sources.Find(s => s.Name == name);
+        }
+    }
 
     /// <summary>The sources that registered, in order.</summary>
     public IReadOnlyList<SourceInfo> Sources
@@ -204,6 +228,13 @@ public sealed partial class LogTopology : IAsyncDisposable
 
         var started = _time.GetTimestamp();
         TimeSpan Remaining() => TimeSpan.FromTicks(Math.Max(0, (timeout - _time.GetElapsedTime(started)).Ticks));
+        if (_disk is not null)
+        {
+            // Lines on disk move into the main buffer first; what the deadline leaves stays on disk for the next start.
+            using var deadline = new CancellationTokenSource(Remaining(), _time);
+            await _disk.CompleteAsync(deadline.Token).ConfigureAwait(false);
+        }
+
         Main.Writer.Complete();
         long left = 0;
         var completed = true;
@@ -239,6 +270,12 @@ public sealed partial class LogTopology : IAsyncDisposable
             await lane.DisposeSinkAsync(_logger).ConfigureAwait(false);
         }
 
+        if (_disk is not null)
+        {
+            // After the sinks flushed: every line they committed is acknowledged, and only the rest stays on disk.
+            await _disk.DisposeAsync().ConfigureAwait(false);
+        }
+
         _sampler?.Dispose();
         return BuildReport(left, completed, _time.GetElapsedTime(started));
     }
@@ -271,6 +308,11 @@ public sealed partial class LogTopology : IAsyncDisposable
             await lane.DisposeAsync().ConfigureAwait(false);
         }
 
+        if (_disk is not null)
+        {
+            await _disk.DisposeAsync().ConfigureAwait(false);
+        }
+
         _enrichers.Dispose();
         _stop.Dispose();
     }
@@ -300,7 +342,7 @@ public sealed partial class LogTopology : IAsyncDisposable
         {
             if (line.Refusal is { } reason)
             {
-                output.Add(PipelineRecord.ForDeadLetter(new DeadLetter(line.Id, line.Source.Name, "source:" + line.Source.Kind, reason, Utf8.Decode(line.Data), line.ReceivedAt)));
+                output.Add(PipelineRecord.ForDeadLetter(new DeadLetter(line.Id, line.Source.Name, "source:" + line.Source.Kind, reason, Utf8.Decode(line.Data), line.ReceivedAt), line.Ack));
                 dead++;
                 continue;
             }
@@ -309,12 +351,12 @@ public sealed partial class LogTopology : IAsyncDisposable
             if (outcome.Event is { } e)
             {
                 _enrichers.Apply(e);
-                output.Add(PipelineRecord.ForEvent(e, line.Data.Length));
+                output.Add(PipelineRecord.ForEvent(e, line.Data.Length, line.Ack));
                 events++;
             }
             else
             {
-                output.Add(PipelineRecord.ForDeadLetter(outcome.DeadLetter!));
+                output.Add(PipelineRecord.ForDeadLetter(outcome.DeadLetter!, line.Ack));
                 dead++;
             }
         }
@@ -326,12 +368,21 @@ public sealed partial class LogTopology : IAsyncDisposable
 
     private async ValueTask FanOutAsync(IReadOnlyList<PipelineRecord> batch, CancellationToken cancellationToken)
     {
+        if (_lanes.Count > 1)
+        {
+            // One reference per sink, taken before any sink can complete its own.
+            foreach (var record in batch)
+            {
+                record.Ack?.AddReferences(_lanes.Count - 1);
+            }
+        }
+
         foreach (var lane in _lanes)
         {
             var writer = lane.Queue.Writer;
             foreach (var record in batch)
             {
-                // A false result is a drop the queue's own policy made and counted (isolate mode only).
+                // A false result is a drop the queue's own policy made, counted and acknowledged (isolate mode only).
                 await writer.WriteAsync(record, cancellationToken).ConfigureAwait(false);
             }
         }

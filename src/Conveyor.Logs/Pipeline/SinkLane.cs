@@ -176,6 +176,12 @@ internal sealed partial class SinkLane : IAsyncDisposable
         _up = true;
         Interlocked.Add(ref _storedEvents, events?.Count ?? 0);
         Interlocked.Add(ref _storedDeadLetters, dead?.Count ?? 0);
+
+        // Now true: the sink committed the whole batch, so this sink's reference on each record is done.
+        foreach (var r in batch)
+        {
+            r.Ack?.Complete(r.Event is null ? DeliveryOutcome.DeadLettered : DeliveryOutcome.Delivered);
+        }
     }
 
     /// <summary>
@@ -197,10 +203,12 @@ internal sealed partial class SinkLane : IAsyncDisposable
         {
             await _sink.Sink.WriteDeadLettersAsync([letter], cancellationToken).ConfigureAwait(false);
             Interlocked.Increment(ref record.Event is null ? ref _storedDeadLetters : ref _rejected);
+            record.Ack?.Complete(DeliveryOutcome.DeadLettered);
         }
         catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
         {
             Interlocked.Increment(ref _failed);
+            record.Ack?.Complete(DeliveryOutcome.Failed);
             if (_logger is not null)
             {
                 LogSinkFailed(_logger, Name, letter.Id, ex);

@@ -114,7 +114,15 @@ public static class IngestEndpoint
             return;
         }
 
-        var status = await AdmitAsync(main.Writer, lines, options.BlockTimeout, context.RequestAborted).ConfigureAwait(false);
+        if (topology.Disk?.Disk.GetDiskStatistics() is { IsDiskFaulted: true } disk)
+        {
+            // The disk buffer cannot write (no space, I/O error): refuse rather than hold the request.
+            binding.Info.OnRefused(lines.Count);
+            await ErrorAsync(response, 503, $"the disk buffer cannot write ({disk.DiskError}); retry later", retryAfter: 5).ConfigureAwait(false);
+            return;
+        }
+
+        var status = await AdmitAsync(topology.Intake, lines, options.BlockTimeout, context.RequestAborted).ConfigureAwait(false);
         switch (status)
         {
             case 202:
@@ -132,23 +140,30 @@ public static class IngestEndpoint
         }
     }
 
-    /// <summary>202, 429 (full: refused or timed out) or 503 (completed). All lines are admitted, or none.</summary>
-    private static async Task<int> AdmitAsync(BufferWriter<RawLine> writer, List<RawLine> lines, TimeSpan blockTimeout, CancellationToken aborted)
+    /// <summary>
+    /// 202, 429 (full: refused or timed out) or 503 (completed). All lines are admitted, or none. A durable intake
+    /// answers 202 only once the lines are on disk, so it always waits for the write (up to the block timeout for room).
+    /// </summary>
+    private static async Task<int> AdmitAsync(LineIntake writer, List<RawLine> lines, TimeSpan blockTimeout, CancellationToken aborted)
     {
         try
         {
-            if (writer.TryWriteAll(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(lines)))
+            if (!writer.IsDurable && writer.TryWriteAll(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(lines)))
             {
                 return 202;
             }
 
-            if (blockTimeout <= TimeSpan.Zero)
+            if (blockTimeout <= TimeSpan.Zero && !writer.IsDurable)
             {
                 return 429;
             }
 
             using var wait = CancellationTokenSource.CreateLinkedTokenSource(aborted);
-            wait.CancelAfter(blockTimeout);
+            if (blockTimeout > TimeSpan.Zero)
+            {
+                wait.CancelAfter(blockTimeout);
+            }
+
             try
             {
                 return await writer.WriteAllAsync(lines, wait.Token).ConfigureAwait(false) ? 202 : 429;
