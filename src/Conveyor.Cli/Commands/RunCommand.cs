@@ -16,10 +16,10 @@ internal static class RunCommand
         };
         var to = new Option<string[]>("--to")
         {
-            Description = "A sink, repeatable: sqlite:PATH, postgres:CONNSTR, ndjson:PATH, ndjson:- (stdout); for tests and benchmarks null: and slow:DURATION+URI. Replaces the configured sinks.",
+            Description = "A sink, repeatable: duckdb:PATH (the default store), sqlite:PATH, postgres:CONNSTR, ndjson:PATH, ndjson:- (stdout); for tests and benchmarks null: and slow:DURATION+URI. Replaces the configured sinks.",
             AllowMultipleArgumentsPerToken = true,
         };
-        var format = new Option<string?>("--format") { Description = "The format of every source's lines: auto|combined|common|json|logfmt|syslog|syslog5424|syslog3164." };
+        var format = new Option<string?>("--format") { Description = "The format of every source's lines: auto|combined|common|json|logfmt|syslog|syslog5424|syslog3164|plain (auto: per line; free text becomes a plain event)." };
         var stdin = new Option<bool>("--stdin") { Description = "Also read lines from standard input (same as --from stdin:)." };
         var buffer = new Option<string?>("--buffer") { Description = "The main buffer: memory (default) or disk:DIR (survives a crash; see docs/DURABILITY.md). Overrides buffer:type and buffer:path." };
         var demo = new Option<bool>("--demo") { Description = "Also run simulated web servers at the 50,000 lines/s peak, with a live view." };

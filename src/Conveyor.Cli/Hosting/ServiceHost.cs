@@ -3,6 +3,8 @@ using Conveyor.Cli.Http;
 using Conveyor.Diagnostics;
 using Conveyor.Logs.Configuration;
 using Conveyor.Logs.Pipeline;
+using Conveyor.Logs.Query;
+using Conveyor.Logs.Sinks;
 using Microsoft.Extensions.Logging.Console;
 using OpenTelemetry.Metrics;
 
@@ -15,7 +17,10 @@ namespace Conveyor.Cli.Hosting;
 /// </summary>
 internal static class ServiceHost
 {
-    /// <summary>Runs until stopped; returns the process exit code (0 after a clean drain, 1 when the start failed, 2 when the disk buffer cannot be opened).</summary>
+    /// <summary>
+    /// Runs until stopped; returns the process exit code: 0 after a clean drain, 2 when a store cannot be opened (its
+    /// path and reason are logged), 1 when the start failed otherwise.
+    /// </summary>
     public static async Task<int> RunAsync(PipelineOptions options, Action<IServiceProvider, PipelineService>? onStarted = null, LogLevel minimumLevel = LogLevel.Information)
     {
         var http = options.Sources.Where(static s => s.Type == SourceType.Http).ToList();
@@ -61,13 +66,24 @@ internal static class ServiceHost
             LogStartFailed(logger, ex.Message);
             await service.DisposeAsync().ConfigureAwait(false);
             host.Dispose();
+            return ex is SinkException { IsTransient: false } or BufferUnavailableException ? 2 : 1;
+        }
 
-            // A configured resource that cannot be created is a configuration error (SPEC: exit 2), like a bad key.
-            return ex is BufferUnavailableException ? 2 : 1;
+        // DuckDB admits one process per file: tell `conveyor query` in other processes where to search instead.
+        var advertised = http.Count > 0 ? service.DuckDbPaths : [];
+        foreach (var path in advertised)
+        {
+            var s = http[0];
+            var host0 = s.Host is "0.0.0.0" ? "127.0.0.1" : s.Host is "::" ? "[::1]" : s.Host.Contains(':', StringComparison.Ordinal) ? $"[{s.Host}]" : s.Host;
+            ServiceAdvert.Write(path, $"http://{host0}:{s.Port}");
         }
 
         onStarted?.Invoke(host.Services, service);
         await host.WaitForShutdownAsync().ConfigureAwait(false);
+        foreach (var path in advertised)
+        {
+            ServiceAdvert.Remove(path);
+        }
 
         // The container disposes the pipeline service (a singleton) with the host.
         if (host is IAsyncDisposable d)

@@ -95,7 +95,7 @@ public sealed partial class DiskIntake : LineIntake, IAsyncDisposable
     public override bool TryWrite(RawLine line) => _disk.TryWrite(RawLineCodec.Encode(line));
 
     /// <inheritdoc />
-    public override ValueTask<bool> WriteAsync(RawLine line, CancellationToken cancellationToken) => _disk.WriteAsync(RawLineCodec.Encode(line), cancellationToken);
+    public override ValueTask<bool> WriteAsync(RawLine line, CancellationToken cancellationToken) => WriteAllAsync([line], cancellationToken);
 
     /// <inheritdoc />
     public override bool TryWriteAll(ReadOnlySpan<RawLine> lines) => false;
@@ -110,7 +110,22 @@ public sealed partial class DiskIntake : LineIntake, IAsyncDisposable
             records[i] = RawLineCodec.Encode(lines[i]);
         }
 
-        return _disk.WriteAllAsync(records, cancellationToken);
+        return WriteAndAcknowledgeAsync(lines, records, cancellationToken);
+    }
+
+    /// <summary>
+    /// On disk is as far as a source's lines need to go: their acknowledgement (a file checkpoint, a request) completes
+    /// once the write returns; the line replayed from disk carries the disk record's own acknowledgement instead.
+    /// </summary>
+    private async ValueTask<bool> WriteAndAcknowledgeAsync(IReadOnlyList<RawLine> lines, ReadOnlyMemory<byte>[] records, CancellationToken cancellationToken)
+    {
+        var written = await _disk.WriteAllAsync(records, cancellationToken).ConfigureAwait(false);
+        foreach (var line in lines)
+        {
+            line.Ack?.Complete(written ? DeliveryOutcome.Delivered : DeliveryOutcome.Dropped);
+        }
+
+        return written;
     }
 
     /// <summary>Starts moving lines from disk into the main buffer; call once every source is registered, so replayed lines find their parser.</summary>

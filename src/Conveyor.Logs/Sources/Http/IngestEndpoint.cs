@@ -10,8 +10,8 @@ using Microsoft.AspNetCore.Http.Features;
 namespace Conveyor.Logs.Sources.Http;
 
 /// <summary>
-/// <c>POST /ingest</c> (SPEC §4): a body of lines (<c>text/plain</c> or <c>application/x-ndjson</c>, optionally
-/// gzip), admitted all or none. <c>202 {"accepted": N}</c> means every line is in the main buffer and will be
+/// <c>POST /ingest</c> (docs/REFERENCE.md, "HTTP"): a body of lines (<c>text/plain</c> or <c>application/x-ndjson</c>, or
+/// curl's default <c>application/x-www-form-urlencoded</c> read as text; optionally gzip), admitted all or none. <c>202 {"accepted": N}</c> means every line is in the main buffer and will be
 /// stored even if the service is stopped right after. A full buffer answers 429 with <c>Retry-After</c> from
 /// the measured drain rate; a stopping service 503. Errors carry <c>{"error": reason}</c>.
 /// </summary>
@@ -42,8 +42,10 @@ public static class IngestEndpoint
             return;
         }
 
+        // curl -d/--data-binary labels the bytes it sends verbatim application/x-www-form-urlencoded; refusing that
+        // would turn `curl --data-binary @app.log /ingest` into a 415, so it is read as lines like text/plain.
         if (!MediaTypeHeaderValue.TryParse(request.ContentType, out var media)
-            || media.MediaType is not ("text/plain" or "application/x-ndjson"))
+            || media.MediaType is not ("text/plain" or "application/x-ndjson" or "application/x-www-form-urlencoded"))
         {
             await ErrorAsync(response, 415, $"content type must be text/plain or application/x-ndjson (was '{request.ContentType}')").ConfigureAwait(false);
             return;
@@ -114,15 +116,26 @@ public static class IngestEndpoint
             return;
         }
 
-        if (topology.Disk?.Disk.GetDiskStatistics() is { IsDiskFaulted: true } disk)
+        if (topology.Intake.IsDurable)
         {
-            // The disk buffer cannot write (no space, I/O error): refuse rather than hold the request.
-            binding.Info.OnRefused(lines.Count);
-            await ErrorAsync(response, 503, $"the disk buffer cannot write ({disk.DiskError}); retry later", retryAfter: 5).ConfigureAwait(false);
+            await AdmitDurableAsync(topology, binding, lines, options.BlockTimeout, response, context.RequestAborted).ConfigureAwait(false);
             return;
         }
 
-        var status = await AdmitAsync(topology.Intake, lines, options.BlockTimeout, context.RequestAborted).ConfigureAwait(false);
+        // One acknowledgement per request. The answer stays 202 on admission (the lines are in memory); a sender
+        // that must know they are stored can be given the acknowledgement's completion later.
+        RawLine.Acknowledge(lines);
+        var (status, dropsReported) = await AdmitAsync(main, lines, options.BlockTimeout, context.RequestAborted).ConfigureAwait(false);
+        if (status != 202 && !dropsReported)
+        {
+            // Refused whole and the buffer did not report them: the sender keeps the lines, and the request's
+            // acknowledgement still fires once.
+            foreach (var line in lines)
+            {
+                line.Ack?.Complete(DeliveryOutcome.Dropped);
+            }
+        }
+
         switch (status)
         {
             case 202:
@@ -141,42 +154,45 @@ public static class IngestEndpoint
     }
 
     /// <summary>
-    /// 202, 429 (full: refused or timed out) or 503 (completed). All lines are admitted, or none. A durable intake
-    /// answers 202 only once the lines are on disk, so it always waits for the write (up to the block timeout for room).
+    /// 202, 429 (full: refused or timed out) or 503 (completed). All lines are admitted, or none; DropsReported says
+    /// whether the buffer counted a refusal as drops (and so completed the lines' acknowledgement references).
     /// </summary>
-    private static async Task<int> AdmitAsync(LineIntake writer, List<RawLine> lines, TimeSpan blockTimeout, CancellationToken aborted)
+    private static async Task<(int Status, bool DropsReported)> AdmitAsync(BoundedBuffer<RawLine> main, List<RawLine> lines, TimeSpan blockTimeout, CancellationToken aborted)
     {
+        var writer = main.Writer;
         try
         {
-            if (!writer.IsDurable && writer.TryWriteAll(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(lines)))
+            if (writer.TryWriteAll(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(lines)))
             {
-                return 202;
+                return (202, false);
             }
 
-            if (blockTimeout <= TimeSpan.Zero && !writer.IsDurable)
+            if (main.FullMode != FullMode.Block)
             {
-                return 429;
+                // Under the dropping modes the buffer refused the batch and counted it.
+                return (429, true);
+            }
+
+            if (blockTimeout <= TimeSpan.Zero)
+            {
+                return (429, false);
             }
 
             using var wait = CancellationTokenSource.CreateLinkedTokenSource(aborted);
-            if (blockTimeout > TimeSpan.Zero)
-            {
-                wait.CancelAfter(blockTimeout);
-            }
-
+            wait.CancelAfter(blockTimeout);
             try
             {
-                return await writer.WriteAllAsync(lines, wait.Token).ConfigureAwait(false) ? 202 : 429;
+                return await writer.WriteAllAsync(lines, wait.Token).ConfigureAwait(false) ? (202, false) : (429, true);
             }
             catch (OperationCanceledException)
             {
                 // Nothing was written: the buffer admits a batch whole or not at all.
-                return 429;
+                return (429, false);
             }
         }
         catch (BufferCompletedException)
         {
-            return 503;
+            return (503, false);
         }
     }
 
@@ -287,6 +303,58 @@ public static class IngestEndpoint
         }
 
         return response.WriteAsJsonAsync(new ErrorBody(error), HttpJson.Options);
+    }
+
+    /// <summary>
+    /// Durable mode: 202 only once the request's lines are on disk (the intake completes their acknowledgement then);
+    /// 503 with Retry-After while the disk cannot write; 429 when the disk buffer stays full past the block timeout.
+    /// </summary>
+    private static async Task AdmitDurableAsync(LogTopology topology, HttpSourceBinding binding, List<RawLine> lines, TimeSpan blockTimeout, HttpResponse response, CancellationToken aborted)
+    {
+        if (topology.Disk?.Disk.GetDiskStatistics() is { IsDiskFaulted: true } disk)
+        {
+            binding.Info.OnRefused(lines.Count);
+            await ErrorAsync(response, 503, $"the disk buffer cannot write ({disk.DiskError}); retry later", retryAfter: 5).ConfigureAwait(false);
+            return;
+        }
+
+        RawLine.Acknowledge(lines);
+        using var wait = CancellationTokenSource.CreateLinkedTokenSource(aborted);
+        if (blockTimeout > TimeSpan.Zero)
+        {
+            wait.CancelAfter(blockTimeout);
+        }
+
+        int status;
+        try
+        {
+            status = await topology.Intake.WriteAllAsync(lines, wait.Token).ConfigureAwait(false) ? 202 : 429;
+        }
+        catch (OperationCanceledException)
+        {
+            status = 429;
+        }
+        catch (BufferCompletedException)
+        {
+            status = 503;
+        }
+
+        if (status == 202)
+        {
+            binding.Info.OnAdmitted(lines.Count);
+            await AcceptedAsync(response, lines.Count).ConfigureAwait(false);
+            return;
+        }
+
+        binding.Info.OnRefused(lines.Count);
+        if (status == 503)
+        {
+            await ErrorAsync(response, 503, "the service is stopping", retryAfter: 5).ConfigureAwait(false);
+        }
+        else
+        {
+            await ErrorAsync(response, 429, "the disk buffer is full; retry later", retryAfter: topology.RetryAfterSeconds()).ConfigureAwait(false);
+        }
     }
 }
 
