@@ -14,6 +14,7 @@ internal static class CommandLine
         root.Subcommands.Add(RunCommand.Create());
         root.Subcommands.Add(ValidateCommand.Create());
         root.Subcommands.Add(GenCommand.Create());
+        root.Subcommands.Add(BufferCommand.Create());
         return root;
     }
 }

@@ -86,12 +86,13 @@ internal sealed partial class PipelineService : IHostedService, IAsyncDisposable
         {
             var info = new SourceInfo(options.EffectiveName, SourceOptions.TypeName(options.Type), CreateParser(options));
             var logger = _loggers.CreateLogger("Conveyor.Sources." + info.Name);
-            var source = SourceRegistry.Create(new SourceContext(options, info, topology.Main.Writer, logger, _time));
+            var source = SourceRegistry.Create(new SourceContext(options, info, topology.Intake, logger, _time));
             await source.StartAsync(cancellationToken).ConfigureAwait(false);
             _sources.Add(source);
             topology.AddSource(info);
         }
 
+        topology.SourcesReady();
         LogStarted(_logger, _options.Sources.Count, string.Join(", ", sinks.Select(static s => s.Name)), _options.Buffer.Capacity, _options.Buffer.MaxBytes >> 20);
         _ready.TrySetResult(topology);
         if (HttpSources.Count == 0 && _sources.Count > 0 && _sources.All(static s => s.EndsByItself))

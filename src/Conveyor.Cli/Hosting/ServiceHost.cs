@@ -2,6 +2,7 @@ using System.Net;
 using Conveyor.Cli.Http;
 using Conveyor.Diagnostics;
 using Conveyor.Logs.Configuration;
+using Conveyor.Logs.Pipeline;
 using Conveyor.Logs.Query;
 using Conveyor.Logs.Sinks;
 using Microsoft.Extensions.Logging.Console;
@@ -65,7 +66,7 @@ internal static class ServiceHost
             LogStartFailed(logger, ex.Message);
             await service.DisposeAsync().ConfigureAwait(false);
             host.Dispose();
-            return ex is SinkException { IsTransient: false } or ArgumentException ? 2 : 1;
+            return ex is SinkException { IsTransient: false } or ArgumentException or BufferUnavailableException ? 2 : 1;
         }
 
         // DuckDB admits one process per file: tell `conveyor query` in other processes where to search instead.

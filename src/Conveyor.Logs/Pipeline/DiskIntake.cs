@@ -27,6 +27,7 @@ public sealed partial class DiskIntake : LineIntake, IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private Task _replay = Task.CompletedTask;
     private long _undecodable;
+    private int _disposed;
 
     private DiskIntake(DiskBuffer disk, BufferWriter<RawLine> main, Func<string, SourceInfo?> findSource, ILogger logger)
     {
@@ -49,23 +50,32 @@ public sealed partial class DiskIntake : LineIntake, IAsyncDisposable
     /// Opens (and recovers) the disk buffer of <paramref name="settings"/>, logging every damaged region with its
     /// segment and offset. Lines replayed go to <paramref name="main"/>; a replayed line's source is found by name.
     /// </summary>
-    /// <exception cref="IOException">The buffer cannot be created or opened; the message names the path and the reason.</exception>
+    /// <exception cref="BufferUnavailableException">The buffer cannot be created or opened; the message names the path and the reason.</exception>
     public static DiskIntake Open(BufferSettings settings, BufferWriter<RawLine> main, Func<string, SourceInfo?> findSource, ILogger logger, TimeProvider time)
     {
         ArgumentNullException.ThrowIfNull(settings);
         ArgumentNullException.ThrowIfNull(main);
         ArgumentNullException.ThrowIfNull(findSource);
         ArgumentNullException.ThrowIfNull(logger);
-        var disk = DiskBuffer.Open(new DiskBufferOptions
+        DiskBuffer disk;
+        try
         {
-            Directory = settings.Path,
-            MaxDiskBytes = settings.MaxDiskBytes,
-            Fsync = settings.Fsync,
-            FullMode = settings.FullMode,
-            BlockTimeout = settings.BlockTimeout,
-            Name = "disk",
-            TimeProvider = time,
-        });
+            disk = DiskBuffer.Open(new DiskBufferOptions
+            {
+                Directory = settings.Path,
+                MaxDiskBytes = settings.MaxDiskBytes,
+                Fsync = settings.Fsync,
+                FullMode = settings.FullMode,
+                BlockTimeout = settings.BlockTimeout,
+                Name = "disk",
+                TimeProvider = time,
+            });
+        }
+        catch (IOException ex)
+        {
+            throw new BufferUnavailableException("buffer:path: " + ex.Message, ex);
+        }
+
         var recovery = disk.Recovery;
         foreach (var region in recovery.Corrupt)
         {
@@ -86,17 +96,21 @@ public sealed partial class DiskIntake : LineIntake, IAsyncDisposable
     // the disk buffer); one it never took (cancelled, completed) is the source's to complete.
 
     /// <inheritdoc />
-    public override bool TryWrite(RawLine line) => Settle(line, _disk.TryWrite(RawLineCodec.Encode(line)));
+    public override bool TryWrite(RawLine line)
+    {
+        var written = _disk.TryWrite(RawLineCodec.Encode(line));
+        line.Ack?.Complete(written ? DeliveryOutcome.Delivered : DeliveryOutcome.Dropped);
+        return written;
+    }
 
     /// <inheritdoc />
-    public override async ValueTask<bool> WriteAsync(RawLine line, CancellationToken cancellationToken) =>
-        Settle(line, await _disk.WriteAsync(RawLineCodec.Encode(line), cancellationToken).ConfigureAwait(false));
+    public override ValueTask<bool> WriteAsync(RawLine line, CancellationToken cancellationToken) => WriteAllAsync([line], cancellationToken);
 
     /// <inheritdoc />
     public override bool TryWriteAll(ReadOnlySpan<RawLine> lines) => false;
 
     /// <inheritdoc />
-    public override async ValueTask<bool> WriteAllAsync(IReadOnlyList<RawLine> lines, CancellationToken cancellationToken)
+    public override ValueTask<bool> WriteAllAsync(IReadOnlyList<RawLine> lines, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(lines);
         var records = new ReadOnlyMemory<byte>[lines.Count];
@@ -105,18 +119,21 @@ public sealed partial class DiskIntake : LineIntake, IAsyncDisposable
             records[i] = RawLineCodec.Encode(lines[i]);
         }
 
+        return WriteAndAcknowledgeAsync(lines, records, cancellationToken);
+    }
+
+    /// <summary>
+    /// On disk is as far as a source's lines need to go: their acknowledgement (a file checkpoint, a request) completes
+    /// once the write returns; the line replayed from disk carries the disk record's own acknowledgement instead.
+    /// </summary>
+    private async ValueTask<bool> WriteAndAcknowledgeAsync(IReadOnlyList<RawLine> lines, ReadOnlyMemory<byte>[] records, CancellationToken cancellationToken)
+    {
         var written = await _disk.WriteAllAsync(records, cancellationToken).ConfigureAwait(false);
         foreach (var line in lines)
         {
-            Settle(line, written);
+            line.Ack?.Complete(written ? DeliveryOutcome.Delivered : DeliveryOutcome.Dropped);
         }
 
-        return written;
-    }
-
-    private static bool Settle(in RawLine line, bool written)
-    {
-        line.Ack?.Complete(written ? DeliveryOutcome.Delivered : DeliveryOutcome.Dropped);
         return written;
     }
 
@@ -137,9 +154,14 @@ public sealed partial class DiskIntake : LineIntake, IAsyncDisposable
         }
     }
 
-    /// <summary>Stops the replay and closes the disk buffer (what is not acknowledged stays for the next start).</summary>
+    /// <summary>Stops the replay and closes the disk buffer (what is not acknowledged stays for the next start). Idempotent.</summary>
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
         await _stop.CancelAsync().ConfigureAwait(false);
         try
         {
@@ -175,13 +197,10 @@ public sealed partial class DiskIntake : LineIntake, IAsyncDisposable
                     }
                 }
 
-                if (lines.Count > 0 && !await _main.WriteAllAsync(lines, _stop.Token).ConfigureAwait(false))
+                // A false result is a drop the main buffer's policy made, counted and acknowledged through its OnDropped.
+                if (lines.Count > 0)
                 {
-                    // The main buffer dropped them under its policy (and counted them): they are done with.
-                    foreach (var line in lines)
-                    {
-                        line.Ack?.Complete(DeliveryOutcome.Dropped);
-                    }
+                    await _main.WriteAllAsync(lines, _stop.Token).ConfigureAwait(false);
                 }
 
                 records.Clear();
@@ -208,4 +227,25 @@ public sealed partial class DiskIntake : LineIntake, IAsyncDisposable
 
     [LoggerMessage(EventId = 1204, Level = LogLevel.Warning, Message = "Disk buffer record {Sequence} is not a line ({Reason}); dropped")]
     private static partial void LogUndecodable(ILogger logger, long sequence, string reason);
+}
+
+/// <summary>The configured disk buffer cannot be created or opened (read-only path, no space, in use): start-up fails with exit code 2.</summary>
+public sealed class BufferUnavailableException : IOException
+{
+    /// <summary>Creates the exception; the message names the path and the reason.</summary>
+    public BufferUnavailableException(string message, Exception inner)
+        : base(message, inner)
+    {
+    }
+
+    /// <summary>Creates the exception.</summary>
+    public BufferUnavailableException()
+    {
+    }
+
+    /// <summary>Creates the exception with a message.</summary>
+    public BufferUnavailableException(string message)
+        : base(message)
+    {
+    }
 }

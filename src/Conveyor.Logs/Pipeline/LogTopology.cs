@@ -37,6 +37,7 @@ public sealed partial class LogTopology : IAsyncDisposable
     private readonly Lock _sourcesLock = new();
     private readonly RateWindow _rates;
     private readonly CancellationTokenSource _stop = new();
+    private readonly DiskIntake? _disk;
     private ConsumerStage<RawLine>? _parse;
     private ITimer? _sampler;
     private long _parsedEvents;
@@ -67,6 +68,10 @@ public sealed partial class LogTopology : IAsyncDisposable
             TimeProvider = _time,
             OnDropped = static (line, _) => line.Ack?.Complete(DeliveryOutcome.Dropped),
         });
+
+        // In durable mode sources write to the disk buffer, and the main buffer above is its read-ahead window.
+        _disk = main.Type == BufferType.Disk ? DiskIntake.Open(main, Main.Writer, FindSource, logger, _time) : null;
+        Intake = _disk ?? LineIntake.FromBufferWriter(Main.Writer);
         if (sinks.Count > PipelineRecord.MaxLanes)
         {
             throw new ArgumentException($"A pipeline has at most {PipelineRecord.MaxLanes} sinks (was given {sinks.Count}).", nameof(sinks));
@@ -97,6 +102,23 @@ public sealed partial class LogTopology : IAsyncDisposable
 
     /// <summary>The main buffer; sources write to its <see cref="BoundedBuffer{T}.Writer"/>.</summary>
     public BoundedBuffer<RawLine> Main { get; }
+
+    /// <summary>Where sources hand their lines: the main buffer, or the disk buffer in durable mode.</summary>
+    public LineIntake Intake { get; }
+
+    /// <summary>The disk buffer in durable mode (<c>buffer:type: disk</c>), else null.</summary>
+    public DiskIntake? Disk => _disk;
+
+    /// <summary>Call once every source is registered: in durable mode, lines on disk start flowing to the parse workers.</summary>
+    public void SourcesReady() => _disk?.StartReplay();
+
+    private SourceInfo? FindSource(string name)
+    {
+        lock (_sourcesLock)
+        {
+            return _sources.Find(s => s.Name == name);
+        }
+    }
 
     /// <summary>The sources that registered, in order.</summary>
     public IReadOnlyList<SourceInfo> Sources
@@ -201,6 +223,13 @@ public sealed partial class LogTopology : IAsyncDisposable
 
         var started = _time.GetTimestamp();
         TimeSpan Remaining() => TimeSpan.FromTicks(Math.Max(0, (timeout - _time.GetElapsedTime(started)).Ticks));
+        if (_disk is not null)
+        {
+            // Lines on disk move into the main buffer first; what the deadline leaves stays on disk for the next start.
+            using var deadline = new CancellationTokenSource(Remaining(), _time);
+            await _disk.CompleteAsync(deadline.Token).ConfigureAwait(false);
+        }
+
         Main.Writer.Complete();
         long left = 0;
         var completed = true;
@@ -235,6 +264,12 @@ public sealed partial class LogTopology : IAsyncDisposable
             await lane.DisposeSinkAsync(_logger).ConfigureAwait(false);
         }
 
+        if (_disk is not null)
+        {
+            // After the sinks flushed: every line they committed is acknowledged, and only the rest stays on disk.
+            await _disk.DisposeAsync().ConfigureAwait(false);
+        }
+
         _sampler?.Dispose();
         return BuildReport(left, completed, _time.GetElapsedTime(started));
     }
@@ -260,6 +295,11 @@ public sealed partial class LogTopology : IAsyncDisposable
         foreach (var lane in _lanes)
         {
             await lane.DisposeAsync().ConfigureAwait(false);
+        }
+
+        if (_disk is not null)
+        {
+            await _disk.DisposeAsync().ConfigureAwait(false);
         }
 
         _enrichers.Dispose();

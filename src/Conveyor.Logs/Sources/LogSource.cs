@@ -1,3 +1,4 @@
+using Conveyor.Logs.Pipeline;
 using Conveyor.Logs.Configuration;
 using Conveyor.Logs.Model;
 using Microsoft.Extensions.Logging;
@@ -17,7 +18,7 @@ public abstract partial class LogSource : IAsyncDisposable
     private int _disposed;
 
     /// <summary>Creates a source writing to <paramref name="output"/>.</summary>
-    protected LogSource(SourceOptions options, SourceInfo info, BufferWriter<RawLine> output, ILogger logger, TimeProvider time)
+    protected LogSource(SourceOptions options, SourceInfo info, LineIntake output, ILogger logger, TimeProvider time)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(info);
@@ -44,7 +45,7 @@ public abstract partial class LogSource : IAsyncDisposable
     protected SourceOptions Options { get; }
 
     /// <summary>The main buffer.</summary>
-    protected BufferWriter<RawLine> Output { get; }
+    protected LineIntake Output { get; }
 
     /// <summary>Where the source logs.</summary>
     protected ILogger Logger { get; }

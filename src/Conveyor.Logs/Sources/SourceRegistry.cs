@@ -1,3 +1,4 @@
+using Conveyor.Logs.Pipeline;
 using Conveyor.Logs.Configuration;
 using Conveyor.Logs.Model;
 using Conveyor.Logs.Sources.FileTail;
@@ -15,7 +16,7 @@ namespace Conveyor.Logs.Sources;
 /// <param name="Output">The main buffer.</param>
 /// <param name="Logger">Where it logs.</param>
 /// <param name="Time">The clock.</param>
-public sealed record SourceContext(SourceOptions Options, SourceInfo Info, BufferWriter<RawLine> Output, ILogger Logger, TimeProvider Time);
+public sealed record SourceContext(SourceOptions Options, SourceInfo Info, LineIntake Output, ILogger Logger, TimeProvider Time);
 
 /// <summary>Creates a source (not yet started) from its context.</summary>
 public delegate LogSource SourceFactory(SourceContext context);

@@ -96,6 +96,9 @@ internal sealed class ConveyorProcess : IAsyncDisposable
         Assert.True(_stderr.Any(l => l.Contains(text, StringComparison.Ordinal)), $"The process exited before logging '{text}'. stderr:\n{Stderr}");
     }
 
+    /// <summary>SIGKILL: the process dies at once, as in a crash (its output pumps end by themselves).</summary>
+    public void Kill() => _process.Kill();
+
     /// <summary>Sends SIGTERM and waits for the exit code.</summary>
     public async Task<int> TerminateAsync(TimeSpan timeout)
     {

@@ -1,3 +1,4 @@
+using Conveyor.Logs.Pipeline;
 using System.Buffers;
 using System.Text.Json;
 using Conveyor.Logs.Configuration;
@@ -34,7 +35,7 @@ public sealed partial class FileTailSource : LogSource
     private Dictionary<string, Checkpoint> _checkpoints = new(StringComparer.Ordinal);
 
     /// <summary>Creates the source; <see cref="LogSource.StartAsync"/> loads its checkpoint.</summary>
-    public FileTailSource(SourceOptions options, SourceInfo info, BufferWriter<RawLine> output, ILogger logger, TimeProvider time)
+    public FileTailSource(SourceOptions options, SourceInfo info, LineIntake output, ILogger logger, TimeProvider time)
         : base(options, info, output, logger, time)
     {
         var full = System.IO.Path.GetFullPath(options.Path!);

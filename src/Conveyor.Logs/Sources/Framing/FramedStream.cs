@@ -1,3 +1,4 @@
+using Conveyor.Logs.Pipeline;
 using System.Buffers;
 using System.Globalization;
 using System.IO.Pipelines;
@@ -37,7 +38,7 @@ internal sealed class FramedStream
 {
     public required SourceInfo Source { get; init; }
 
-    public required BufferWriter<RawLine> Output { get; init; }
+    public required LineIntake Output { get; init; }
 
     public required FrameReader Framer { get; init; }
 
@@ -159,7 +160,7 @@ internal sealed class FramedStream
     /// the rest are counted as dropped, and their acknowledgement references completed as <see cref="DeliveryOutcome.Dropped"/>
     /// (a line the buffer dropped by its policy is completed by the buffer's drop callback).
     /// </summary>
-    internal static async ValueTask<(int Written, StreamEnd? End)> AdmitAsync(List<RawLine> lines, SourceInfo source, BufferWriter<RawLine> output, CancellationToken abandon)
+    internal static async ValueTask<(int Written, StreamEnd? End)> AdmitAsync(List<RawLine> lines, SourceInfo source, LineIntake output, CancellationToken abandon)
     {
         if (lines.Count == 0)
         {
@@ -167,6 +168,11 @@ internal sealed class FramedStream
         }
 
         source.OnReceived(lines.Count);
+        if (output.IsDurable)
+        {
+            return await AdmitDurableAsync(lines, source, output, abandon).ConfigureAwait(false);
+        }
+
         for (var i = 0; i < lines.Count; i++)
         {
             try
@@ -193,6 +199,37 @@ internal sealed class FramedStream
         }
 
         return (lines.Count, null);
+    }
+
+    /// <summary>
+    /// Durable mode: the lines of one read go to disk as one batch (one group commit instead of one per line), and
+    /// count as admitted only once the write returned, that is, once they are on disk.
+    /// </summary>
+    private static async ValueTask<(int Written, StreamEnd? End)> AdmitDurableAsync(List<RawLine> lines, SourceInfo source, LineIntake output, CancellationToken abandon)
+    {
+        try
+        {
+            if (await output.WriteAllAsync(lines, abandon).ConfigureAwait(false))
+            {
+                source.OnAdmitted(lines.Count);
+            }
+            else
+            {
+                source.OnDropped(lines.Count);
+            }
+
+            return (lines.Count, null);
+        }
+        catch (OperationCanceledException)
+        {
+            NotAdmitted(lines, 0, source);
+            return (0, StreamEnd.Abandoned);
+        }
+        catch (BufferCompletedException)
+        {
+            NotAdmitted(lines, 0, source);
+            return (0, StreamEnd.Closed);
+        }
     }
 
     /// <summary>Counts lines from <paramref name="from"/> on as dropped at the source and completes their references.</summary>

@@ -116,6 +116,12 @@ public static class IngestEndpoint
             return;
         }
 
+        if (topology.Intake.IsDurable)
+        {
+            await AdmitDurableAsync(topology, binding, lines, options.BlockTimeout, response, context.RequestAborted).ConfigureAwait(false);
+            return;
+        }
+
         // One acknowledgement per request. The answer stays 202 on admission (the lines are in memory); a sender
         // that must know they are stored can be given the acknowledgement's completion later.
         RawLine.Acknowledge(lines);
@@ -296,6 +302,58 @@ public static class IngestEndpoint
         }
 
         return response.WriteAsJsonAsync(new ErrorBody(error), HttpJson.Options);
+    }
+
+    /// <summary>
+    /// Durable mode: 202 only once the request's lines are on disk (the intake completes their acknowledgement then);
+    /// 503 with Retry-After while the disk cannot write; 429 when the disk buffer stays full past the block timeout.
+    /// </summary>
+    private static async Task AdmitDurableAsync(LogTopology topology, HttpSourceBinding binding, List<RawLine> lines, TimeSpan blockTimeout, HttpResponse response, CancellationToken aborted)
+    {
+        if (topology.Disk?.Disk.GetDiskStatistics() is { IsDiskFaulted: true } disk)
+        {
+            binding.Info.OnRefused(lines.Count);
+            await ErrorAsync(response, 503, $"the disk buffer cannot write ({disk.DiskError}); retry later", retryAfter: 5).ConfigureAwait(false);
+            return;
+        }
+
+        RawLine.Acknowledge(lines);
+        using var wait = CancellationTokenSource.CreateLinkedTokenSource(aborted);
+        if (blockTimeout > TimeSpan.Zero)
+        {
+            wait.CancelAfter(blockTimeout);
+        }
+
+        int status;
+        try
+        {
+            status = await topology.Intake.WriteAllAsync(lines, wait.Token).ConfigureAwait(false) ? 202 : 429;
+        }
+        catch (OperationCanceledException)
+        {
+            status = 429;
+        }
+        catch (BufferCompletedException)
+        {
+            status = 503;
+        }
+
+        if (status == 202)
+        {
+            binding.Info.OnAdmitted(lines.Count);
+            await AcceptedAsync(response, lines.Count).ConfigureAwait(false);
+            return;
+        }
+
+        binding.Info.OnRefused(lines.Count);
+        if (status == 503)
+        {
+            await ErrorAsync(response, 503, "the service is stopping", retryAfter: 5).ConfigureAwait(false);
+        }
+        else
+        {
+            await ErrorAsync(response, 429, "the disk buffer is full; retry later", retryAfter: topology.RetryAfterSeconds()).ConfigureAwait(false);
+        }
     }
 }
 

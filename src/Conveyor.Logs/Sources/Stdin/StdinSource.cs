@@ -1,3 +1,4 @@
+using Conveyor.Logs.Pipeline;
 using System.Globalization;
 using System.IO.Pipelines;
 using Conveyor.Logs.Configuration;
@@ -16,7 +17,7 @@ public sealed partial class StdinSource : LogSource
     private readonly Func<Stream> _open;
 
     /// <summary>Creates the source over <paramref name="open"/> (default: the process's standard input).</summary>
-    public StdinSource(SourceOptions options, SourceInfo info, BufferWriter<RawLine> output, ILogger logger, TimeProvider time, Func<Stream>? open = null)
+    public StdinSource(SourceOptions options, SourceInfo info, LineIntake output, ILogger logger, TimeProvider time, Func<Stream>? open = null)
         : base(options, info, output, logger, time)
     {
         _open = open ?? Console.OpenStandardInput;

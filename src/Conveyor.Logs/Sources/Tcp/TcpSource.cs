@@ -1,3 +1,4 @@
+using Conveyor.Logs.Pipeline;
 using System.Globalization;
 using System.IO.Pipelines;
 using System.Net;
@@ -25,7 +26,7 @@ public sealed partial class TcpSource : LogSource
     private long _connectionCount;
 
     /// <summary>Creates the source; <see cref="LogSource.StartAsync"/> binds it.</summary>
-    public TcpSource(SourceOptions options, SourceInfo info, BufferWriter<RawLine> output, ILogger logger, TimeProvider time)
+    public TcpSource(SourceOptions options, SourceInfo info, LineIntake output, ILogger logger, TimeProvider time)
         : base(options, info, output, logger, time)
     {
         _slots = new SemaphoreSlim(options.MaxConnections, options.MaxConnections);

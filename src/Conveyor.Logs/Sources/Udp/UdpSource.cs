@@ -1,3 +1,4 @@
+using Conveyor.Logs.Pipeline;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
@@ -17,7 +18,7 @@ public sealed partial class UdpSource : LogSource
     private Socket? _socket;
 
     /// <summary>Creates the source; <see cref="LogSource.StartAsync"/> binds it.</summary>
-    public UdpSource(SourceOptions options, SourceInfo info, BufferWriter<RawLine> output, ILogger logger, TimeProvider time)
+    public UdpSource(SourceOptions options, SourceInfo info, LineIntake output, ILogger logger, TimeProvider time)
         : base(options, info, output, logger, time)
     {
     }
