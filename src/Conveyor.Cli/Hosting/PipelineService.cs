@@ -1,5 +1,6 @@
 using Conveyor.Logs.Parsing;
 using Conveyor.Logs.Sources;
+using Conveyor.Logs.Sources.Amqp;
 using Conveyor.Logs.Topology;
 
 namespace Conveyor.Cli.Hosting;
@@ -68,6 +69,7 @@ internal sealed partial class PipelineService : IHostedService, IAsyncDisposable
                 SourceType.Udp or SourceType.SyslogUdp => new UdpSource(options, info, topology.Main.Writer, logger, _time),
                 SourceType.Stdin => new StdinSource(options, info, topology.Main.Writer, logger, _time),
                 SourceType.File => new FileTailSource(options, info, topology.Main.Writer, logger, _time),
+                SourceType.Amqp => new AmqpSource(options, info, topology.Main.Writer, logger, _time),
                 _ => throw new InvalidOperationException("unreachable: http sources are served by Kestrel"),
             };
             await source.StartAsync(cancellationToken).ConfigureAwait(false);
@@ -122,7 +124,8 @@ internal sealed partial class PipelineService : IHostedService, IAsyncDisposable
     private ILogParser CreateParser(SourceOptions options)
     {
         PipelineOptionsValidator.TryFindTimeZone(_options.Parse.TimeZone, out var zone);
-        return LogParsers.Create(options.EffectiveFormat, new ParserOptions { TimeZone = zone ?? TimeZoneInfo.Utc });
+        var parser = LogParsers.Create(options.EffectiveFormat, new ParserOptions { TimeZone = zone ?? TimeZoneInfo.Utc });
+        return options.Type == SourceType.Amqp ? new AmqpRecordParser(parser) : parser;
     }
 
     [LoggerMessage(EventId = 100, Level = LogLevel.Information, Message = "Pipeline started: {Sources} sources, sinks [{Sinks}], main buffer {Capacity} lines / {MaxMiB} MiB")]

@@ -95,6 +95,7 @@ public abstract partial class LogSource : IAsyncDisposable
         await _abandon.CancelAsync().ConfigureAwait(false);
         OnStopping();
         await _run.ConfigureAwait(false);
+        await OnDisposedAsync().ConfigureAwait(false);
         _stopReading.Dispose();
         _abandon.Dispose();
         GC.SuppressFinalize(this);
@@ -110,6 +111,12 @@ public abstract partial class LogSource : IAsyncDisposable
     protected virtual void OnStopping()
     {
     }
+
+    /// <summary>
+    /// Releases what must outlive the stop (a broker channel that still acknowledges what the drain commits); runs
+    /// once, at disposal, after the source has ended.
+    /// </summary>
+    protected virtual ValueTask OnDisposedAsync() => default;
 
     private async Task RunGuardedAsync()
     {

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Conveyor.Logs.Amqp;
 
 namespace Conveyor.Logs.Sources;
 
@@ -29,10 +30,17 @@ public static class SourceUri
             return new SourceOptions { Type = SourceType.File, Path = path };
         }
 
+        if (AmqpSettings.IsAmqp(uri))
+        {
+            return AmqpSettings.Check(uri) is { } problem
+                ? throw new FormatException(problem)
+                : new SourceOptions { Type = SourceType.Amqp, Uri = uri };
+        }
+
         var sep = uri.IndexOf("://", StringComparison.Ordinal);
         if (sep < 0)
         {
-            throw new FormatException($"'{uri}': expected tcp://H:P, udp://H:P, syslog+tcp://H:P, syslog+udp://H:P, http://H:P, file:///path/glob*.log or stdin:");
+            throw new FormatException($"'{uri}': expected tcp://H:P, udp://H:P, syslog+tcp://H:P, syslog+udp://H:P, http://H:P, amqp://USER:PASS@H:P[/VHOST][?queue=NAME], file:///path/glob*.log or stdin:");
         }
 
         var type = uri[..sep].ToLowerInvariant() switch
@@ -42,7 +50,7 @@ public static class SourceUri
             "syslog+tcp" or "syslog" => SourceType.SyslogTcp,
             "syslog+udp" => SourceType.SyslogUdp,
             "http" => SourceType.Http,
-            var other => throw new FormatException($"'{uri}': unknown scheme '{other}' (expected tcp, udp, syslog+tcp, syslog+udp, http, file or stdin)"),
+            var other => throw new FormatException($"'{uri}': unknown scheme '{other}' (expected tcp, udp, syslog+tcp, syslog+udp, http, amqp, file or stdin)"),
         };
         var authority = uri[(sep + 3)..].TrimEnd('/');
         var slash = authority.IndexOf('/', StringComparison.Ordinal);

@@ -1,5 +1,7 @@
+using Conveyor.Logs.Amqp;
 using Conveyor.Logs.Model;
 using Conveyor.Logs.Sinks;
+using Conveyor.Logs.Sinks.Amqp;
 
 namespace Conveyor.Logs.Topology;
 
@@ -109,6 +111,8 @@ public static class SinkOpener
         {
             case "null":
                 return new NullSink();
+            case "amqp" or "amqps":
+                return new ResilientSink(await AmqpSink.OpenAsync(AmqpSettings.Parse(uri), cancellationToken: cancellationToken).ConfigureAwait(false), timeProvider: timeProvider);
             case "slow":
                 var plus = rest.IndexOf('+', StringComparison.Ordinal);
                 if (plus < 0 || !SinkUri.TryParseDuration(rest[..plus], out var delay))

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Conveyor.Logs.Amqp;
 using Conveyor.Logs.Parsing;
 using Conveyor.Logs.Sources;
 
@@ -63,6 +64,15 @@ public static class PipelineOptionsValidator
                 errors.Add($"{key}:uri: {problem}");
             }
 
+            if (AmqpSettings.IsAmqp(sink.Uri) && AmqpSettings.Check(sink.Uri) is null
+                && AmqpSettings.Parse(sink.Uri).Format == AmqpRecordFormat.Raw
+                && options.Sources.Select((s, n) => (s, n)).FirstOrDefault(p => p.s.EffectiveFormat != "raw") is { s: { } parsing } found)
+            {
+                // A parsed event's body is not always its line (syslog keeps only MSG): forwarding bodies as lines
+                // would lose the rest, so raw forwarding needs sources that do not parse.
+                errors.Add($"{key}:uri: format=raw forwards lines unparsed, so every source's format must be raw (sources:{found.n}:format is {parsing.EffectiveFormat})");
+            }
+
             ValidateBuffer(sink.Queue, key + ":queue", errors);
             if (sink.BatchMaxItems is < 1 or > 100_000)
             {
@@ -99,7 +109,7 @@ public static class PipelineOptionsValidator
     {
         if (!Enum.IsDefined(s.Type))
         {
-            errors.Add($"{key}:type: must be one of http|tcp|udp|syslogTcp|syslogUdp|file|stdin (was {(int)s.Type})");
+            errors.Add($"{key}:type: must be one of http|tcp|udp|syslogTcp|syslogUdp|file|stdin|amqp (was {(int)s.Type})");
             return;
         }
 
@@ -133,6 +143,11 @@ public static class PipelineOptionsValidator
         if (s.Type == SourceType.File && string.IsNullOrWhiteSpace(s.Path))
         {
             errors.Add($"{key}:path: required for a file source (a glob such as /var/log/nginx/*.log)");
+        }
+
+        if (s.Type == SourceType.Amqp && (s.Uri is null ? "required for an amqp source (amqp://USER:PASS@HOST:PORT[/VHOST][?queue=NAME])" : AmqpSettings.Check(s.Uri)) is { } amqp)
+        {
+            errors.Add($"{key}:uri: {amqp}");
         }
 
         if (s.Type == SourceType.Stdin && ++stdin > 1)

@@ -1,4 +1,6 @@
+using Conveyor.Logs.Diagnostics;
 using Conveyor.Logs.Model;
+using Conveyor.Logs.Sinks;
 using Microsoft.Extensions.Logging;
 
 namespace Conveyor.Logs.Topology;
@@ -32,6 +34,9 @@ internal sealed partial class SinkLane : IAsyncDisposable
     public ConsumerStage<PipelineRecord>? Stage => _stage;
 
     public bool IsUp => _up;
+
+    /// <summary>The sink's connection to a broker, when it has one (looked for inside the retry wrapper).</summary>
+    public ILinkStatusSource? Link => _sink.Sink as ILinkStatusSource ?? (_sink.Sink as ResilientSink)?.Inner as ILinkStatusSource;
 
     public long StoredEvents => Interlocked.Read(ref _storedEvents);
 

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Conveyor.Logs.Amqp;
 
 namespace Conveyor.Logs.Topology;
 
@@ -25,6 +26,8 @@ public static class SinkUri
                 return rest.Length == 0 ? $"'{scheme}:' needs a {(scheme == "postgres" ? "connection string" : "path")}" : null;
             case "null":
                 return null;
+            case "amqp" or "amqps":
+                return AmqpSettings.Check(uri);
             case "slow":
                 var plus = rest.IndexOf('+', StringComparison.Ordinal);
                 if (plus < 0 || !TryParseDuration(rest[..plus], out _))
@@ -34,7 +37,7 @@ public static class SinkUri
 
                 return Check(rest[(plus + 1)..]);
             default:
-                return $"unknown sink '{uri}' (expected sqlite:PATH, postgres:CONNSTR, ndjson:PATH, ndjson:-, null: or slow:DURATION+URI)";
+                return $"unknown sink '{uri}' (expected sqlite:PATH, postgres:CONNSTR, ndjson:PATH, ndjson:-, amqp://USER:PASS@H:P[/VHOST][?queue=NAME], null: or slow:DURATION+URI)";
         }
     }
 
