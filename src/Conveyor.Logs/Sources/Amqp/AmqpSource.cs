@@ -220,13 +220,16 @@ public sealed partial class AmqpSource : LogSource, ILinkStatusSource
         }
     }
 
+    /// <summary>Sees each message's acknowledgement as it is created (tests complete it as the sinks would).</summary>
+    internal Action<Acknowledgement>? AcknowledgementCreated { get; set; }
+
     /// <summary>
     /// Hands the message's acknowledgement to its records. Until RawLine carries an acknowledgement through the
-    /// pipeline (issue 11), nothing completes it but the refusal paths above.
+    /// pipeline (issue 11), nothing completes it but the refusal paths above and <see cref="AcknowledgementCreated"/>.
     /// </summary>
-    private static RawLine[] Attach(RawLine[] lines, Acknowledgement ack)
+    private RawLine[] Attach(RawLine[] lines, Acknowledgement ack)
     {
-        _ = ack;
+        AcknowledgementCreated?.Invoke(ack);
         return lines;
     }
 
