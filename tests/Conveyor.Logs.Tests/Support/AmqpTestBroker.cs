@@ -53,6 +53,26 @@ internal static class AmqpTestBroker
         }
     }
 
+    /// <summary>Stops the outage node gracefully (its queues and messages stay on disk), as test.sh documents.</summary>
+    public static Task StopOutageAsync() => RabbitMqShAsync("stop");
+
+    /// <summary>Starts the outage node again on the same port; returns once it accepts connections.</summary>
+    public static Task StartOutageAsync() => RabbitMqShAsync("start");
+
+    private static async Task RabbitMqShAsync(string command)
+    {
+        var psi = new System.Diagnostics.ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in new[] { Env("CONVEYOR_TEST_RABBITMQ_SH"), command, Env("CONVEYOR_TEST_OUTAGE_AMQP_DIR") })
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        using var p = System.Diagnostics.Process.Start(psi)!;
+        var stderr = p.StandardError.ReadToEndAsync();
+        await p.WaitForExitAsync();
+        Assert.True(p.ExitCode == 0, $"rabbitmq.sh {command} failed: {await stderr}");
+    }
+
     private static string Env(string name) => Environment.GetEnvironmentVariable(name) is { Length: > 0 } v
         ? v
         : throw new InvalidOperationException($"{name} is not set: run the tests through ./test.sh, which starts a throwaway RabbitMQ.");

@@ -220,6 +220,18 @@ public sealed partial class AmqpSource : LogSource, ILinkStatusSource
         }
     }
 
+    /// <summary>
+    /// Drops the connection at once without acknowledging anything, as a killed process would (tests): the broker
+    /// requeues every unacknowledged message, and outcomes that arrive later are not sent.
+    /// </summary>
+    internal async Task CrashAsync()
+    {
+        if (_link is not null)
+        {
+            await _link.Connection.AbortAsync().ConfigureAwait(false);
+        }
+    }
+
     /// <summary>Sees each message's acknowledgement as it is created (tests complete it as the sinks would).</summary>
     internal Action<Acknowledgement>? AcknowledgementCreated { get; set; }
 
