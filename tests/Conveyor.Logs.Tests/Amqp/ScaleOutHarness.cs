@@ -57,26 +57,34 @@ internal sealed class TestEdge : IAsyncDisposable
         return new TestEdge(topology, source);
     }
 
-    /// <summary>Sends <paramref name="count"/> access-log lines over one connection, at most <paramref name="perSecond"/> a second; returns how long it took.</summary>
-    public async Task<TimeSpan> SendAsync(int count, int perSecond = int.MaxValue)
+    /// <summary>
+    /// Sends <paramref name="count"/> access-log lines over one connection and returns how long it took. With
+    /// <paramref name="perSecond"/>, it waits a fixed time after each chunk (no catching up after a stall), so a
+    /// stall the edge imposes adds to the total.
+    /// </summary>
+    public async Task<TimeSpan> SendAsync(int count, int perSecond = int.MaxValue, int padding = 0)
     {
         var watch = Stopwatch.StartNew();
         using var client = new TcpClient();
         await client.ConnectAsync(IPAddress.Loopback, Port);
         var stream = client.GetStream();
-        var buffer = new StringBuilder(64 * 1024);
+        var buffer = new StringBuilder(300 * 1024);
+        var pad = new string('x', padding);
+        var inChunk = 0;
         for (var i = 0; i < count; i++)
         {
-            buffer.Append(Line(i)).Append('\n');
-            if (buffer.Length > 60_000 || i == count - 1)
+            buffer.Append(Line(i, pad)).Append('\n');
+            inChunk++;
+            if (buffer.Length > 256 * 1024 || i == count - 1)
             {
                 await stream.WriteAsync(Encoding.UTF8.GetBytes(buffer.ToString()));
                 buffer.Clear();
-                var due = TimeSpan.FromSeconds((i + 1) / (double)perSecond);
-                if (perSecond != int.MaxValue && due > watch.Elapsed)
+                if (perSecond != int.MaxValue)
                 {
-                    await Task.Delay(due - watch.Elapsed);   // pacing the sender, not waiting for a result
+                    await Task.Delay(TimeSpan.FromSeconds(inChunk / (double)perSecond));   // pacing the sender, not waiting for a result
                 }
+
+                inChunk = 0;
             }
         }
 
@@ -85,8 +93,9 @@ internal sealed class TestEdge : IAsyncDisposable
         return watch.Elapsed;
     }
 
-    public static string Line(int i) =>
-        $"10.1.{i % 256}.{i % 200} - - [01/Dec/2026:10:{i / 60000 % 60:D2}:{i / 1000 % 60:D2} +0000] \"GET /item/{i} HTTP/1.1\" 200 {i % 5000} \"-\" \"curl/8.5\"";
+    /// <summary>Line <paramref name="i"/>: a combined access-log line, its URL padded with <paramref name="pad"/>.</summary>
+    public static string Line(int i, string pad = "") =>
+        $"10.1.{i % 256}.{i % 200} - - [01/Dec/2026:10:{i / 60000 % 60:D2}:{i / 1000 % 60:D2} +0000] \"GET /item/{i}{(pad.Length > 0 ? "?p=" + pad : string.Empty)} HTTP/1.1\" 200 {i % 5000} \"-\" \"curl/8.5\"";
 
     public async ValueTask DisposeAsync()
     {
@@ -145,7 +154,7 @@ internal sealed class SharedStore : IAsyncDisposable
         }
     }
 
-    /// <summary>Rows stored and distinct ids among them.</summary>
+    /// <summary>Rows stored and distinct ids among them (the id is unique in the schema, so they differ only if that broke).</summary>
     public async Task<(long Rows, long Distinct)> CountAsync()
     {
         await using var c = new SqliteConnection($"Data Source={_path};Mode=ReadOnly");
