@@ -21,7 +21,7 @@ public enum AmqpRecordFormat
     Events,
 
     /// <summary>Each event's body as the line, for the worker to parse; pair it with sources whose format is
-    /// <c>raw</c> (no parsing at the edge), since a parsed syslog event's body is only its MSG part.</summary>
+    /// <c>plain</c> (no parsing at the edge: the line is the body), since a parsed syslog event's body is only its MSG part.</summary>
     Raw,
 }
 

@@ -4,10 +4,9 @@ using Conveyor.Logs.Model;
 using Conveyor.Logs.Parsing;
 using Conveyor.Logs.Sinks;
 using Conveyor.Logs.Sinks.Amqp;
-using Conveyor.Logs.Sources;
 using Conveyor.Logs.Sources.Amqp;
 using Conveyor.Logs.Tests.Support;
-using Conveyor.Logs.Topology;
+using Conveyor.Logs.Configuration;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Conveyor.Logs.Tests.Amqp;

@@ -75,7 +75,7 @@ public sealed class RecordCodecTests
 
         var slices = RecordReader.Split(w.Written.Span, 300);
         Assert.Equal(Enumerable.Range(0, 300).Select(i => "id-" + i), slices.Select(s => s.Id));
-        var parser = new AmqpRecordParser(LogParsers.Create("raw"));
+        var parser = new AmqpRecordParser(LogParsers.Create("plain"));
         var bodies = slices.Select(s => parser.Parse(w.Written.Span.Slice(s.Start, s.Length), default).Event!.Body.Length);
         Assert.Equal(Enumerable.Range(0, 300).Select(i => i * 3), bodies);
     }

@@ -9,9 +9,10 @@ using Conveyor.Logs.Parsing;
 using Conveyor.Logs.Sinks;
 using Conveyor.Logs.Sinks.Amqp;
 using Conveyor.Logs.Sinks.Sqlite;
-using Conveyor.Logs.Sources;
+using Conveyor.Logs.Sources.Tcp;
 using Conveyor.Logs.Sources.Amqp;
-using Conveyor.Logs.Topology;
+using Conveyor.Logs.Configuration;
+using Conveyor.Logs.Pipeline;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging.Abstractions;
 
