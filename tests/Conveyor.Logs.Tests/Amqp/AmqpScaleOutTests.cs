@@ -33,6 +33,8 @@ public sealed class AmqpScaleOutTests
                 workers.Add(await TestWorker.StartAsync(uri, store));
             }
 
+            var link = edge.Topology.GetSnapshot().Stages.Single(s => s.Name == "write:amqp").Link;
+            Assert.Equal(("connected", 64L, 0L), (link!.State, link.Window, link.Reconnects));
             var sent = await edge.SendAsync(lines);
             await TestEvents.WaitUntilAsync(async () => (await store.CountAsync()).Rows >= lines, Deadline, "every line stored", async () => $"sent in {sent}, published {edge.Published}, stored {await store.CountAsync()}, workers " + string.Join("; ", workers.Select(w => w.Describe())));
             Assert.Equal(lines, edge.Published);
