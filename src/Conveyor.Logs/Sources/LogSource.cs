@@ -108,16 +108,16 @@ public abstract partial class LogSource : IAsyncDisposable
     /// <summary>Runs until stopped (or EOF).</summary>
     protected abstract Task RunAsync();
 
+    /// <summary>
+    /// Runs once on disposal, after the source ended. The service disposes sources after the pipeline drained, so
+    /// acknowledgements of what the source read have fired by then (a file source saves its last checkpoint here).
+    /// </summary>
+    protected virtual ValueTask OnDisposedAsync() => default;
+
     /// <summary>Closes listeners so blocked accepts and receives return; runs once stopping begins.</summary>
     protected virtual void OnStopping()
     {
     }
-
-    /// <summary>
-    /// Releases what must outlive the stop (a broker channel that still acknowledges what the drain commits); runs
-    /// once, at disposal, after the source has ended.
-    /// </summary>
-    protected virtual ValueTask OnDisposedAsync() => default;
 
     private async Task RunGuardedAsync()
     {

@@ -202,9 +202,9 @@ public sealed partial class AmqpSource : LogSource, ILinkStatusSource
                 }
                 else
                 {
-                    // Refused by the buffer's own policy (counted there): the broker keeps the message for another try.
+                    // Refused by the buffer's own policy (counted there, and its OnDropped completed each line's
+                    // reference as dropped): the message is requeued for another try.
                     Info.OnRefused(lines.Length);
-                    ack.Complete(DeliveryOutcome.Dropped, lines.Length);
                 }
             }
             catch (Exception ex) when (ex is OperationCanceledException or BufferCompletedException)
@@ -236,13 +236,15 @@ public sealed partial class AmqpSource : LogSource, ILinkStatusSource
     /// <summary>Sees each message's acknowledgement as it is created (tests complete it as the sinks would).</summary>
     internal Action<Acknowledgement>? AcknowledgementCreated { get; set; }
 
-    /// <summary>
-    /// Hands the message's acknowledgement to its records. Until RawLine carries an acknowledgement through the
-    /// pipeline (issue 11), nothing completes it but the refusal paths above and <see cref="AcknowledgementCreated"/>.
-    /// </summary>
+    /// <summary>Hands the message's acknowledgement to its records, one reference each; the sinks complete them.</summary>
     private RawLine[] Attach(RawLine[] lines, Acknowledgement ack)
     {
         AcknowledgementCreated?.Invoke(ack);
+        for (var i = 0; i < lines.Length; i++)
+        {
+            lines[i] = lines[i] with { Ack = ack };
+        }
+
         return lines;
     }
 
