@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test Conveyor has, doing every set-up step itself on a fresh Debian machine with the .NET SDK:
-# installs PostgreSQL and Chromium when missing, starts two throwaway PostgreSQL servers on private ports
-# (one shared by every test, one that outage tests stop and restart), restores packages, builds, runs all
-# test projects, and stops the servers again whatever happened.
+# installs PostgreSQL, RabbitMQ and Chromium when missing, starts two throwaway PostgreSQL servers and two
+# RabbitMQ nodes on private loopback ports (one of each shared by every test, one that outage tests stop and
+# restart), restores packages, builds, runs all test projects, and stops the servers again whatever happened.
 #   ./test.sh                 everything
 #   ./test.sh --filter EXPR   pass a dotnet test filter through (e.g. --filter 'FullyQualifiedName~Buffer')
 #   STRESS=1 ./test.sh        also the long stress runs (>= 100M items)
@@ -13,6 +13,9 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/conveyor-test.XXXXXX")
 chmod 755 "$work"   # the postgres user must reach its data folder inside
 pg_bin=""
 cleanup() {
+  for dir in "$work"/rmq-*; do
+    [ -d "$dir" ] && tests/rabbitmq.sh kill "$dir" >/dev/null 2>&1 || true
+  done
   for dir in "$work"/pg-*; do
     if [ -n "$pg_bin" ] && [ -f "$dir/data/postmaster.pid" ]; then
       runuser -u postgres -- "$pg_bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
@@ -45,6 +48,23 @@ ensure_chromium() {
   fi
 }
 
+# RabbitMQ from Debian. Where no policy-rc.d forbids it, apt would start the package's own broker on 5672 (or try
+# to, through an init script, on a machine without systemd): a temporary policy-rc.d keeps it from starting anything.
+ensure_rabbitmq() {
+  if [ ! -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || ! command -v epmd >/dev/null; then
+    echo "== installing RabbitMQ (apt-get)"
+    local policy=""
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+      policy=/usr/sbin/policy-rc.d
+      printf '#!/bin/sh\nexit 101\n' | as_root tee "$policy" >/dev/null
+      as_root chmod 755 "$policy"
+    fi
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq rabbitmq-server >/dev/null
+    if [ -n "$policy" ]; then as_root rm -f "$policy"; fi
+  fi
+}
+
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # start_postgres NAME PREFIX: a private server in $work/pg-NAME, described to the tests by PREFIX_POSTGRES
@@ -67,13 +87,38 @@ start_postgres() {
   echo "== PostgreSQL $("$pg_bin/postgres" --version | awk '{print $3}') ($name) on 127.0.0.1:$port"
 }
 
+# start_rabbitmq NAME PREFIX: a private node in $work/rmq-NAME on free ports (AMQP, Erlang distribution, its own
+# epmd), started in the background; wait_rabbitmq NAME waits for it. Described to the tests by PREFIX_AMQP (the
+# broker URI) and PREFIX_AMQP_DIR; CONVEYOR_TEST_RABBITMQ_SH is the script that stops and starts it again (keeping
+# its queues and messages):  $CONVEYOR_TEST_RABBITMQ_SH stop|start $PREFIX_AMQP_DIR
+start_rabbitmq() {
+  local name=$1 prefix=$2 dir=$work/rmq-$1 port
+  port=$(free_port)
+  tests/rabbitmq.sh init "$dir" "$port" "$(free_port)" "$(free_port)"
+  tests/rabbitmq.sh start "$dir" >"$work/rmq-start-$name.log" 2>&1 &
+  echo $! >"$work/rmq-start-$name.pid"
+  export "${prefix}_AMQP=amqp://guest:guest@127.0.0.1:$port/" "${prefix}_AMQP_DIR=$dir" CONVEYOR_TEST_RABBITMQ_SH="$PWD/tests/rabbitmq.sh"
+}
+wait_rabbitmq() {
+  local name=$1 port
+  if ! wait "$(cat "$work/rmq-start-$name.pid")"; then cat "$work/rmq-start-$name.log" >&2; exit 1; fi
+  port=$(grep AMQP_PORT "$work/rmq-$name/ports" | cut -d= -f2)
+  echo "== RabbitMQ $(dpkg-query -W -f='${Version}' rabbitmq-server 2>/dev/null | cut -d- -f1) ($name) on 127.0.0.1:$port"
+}
+
 ensure_postgres
+ensure_rabbitmq
 ensure_chromium
+# The brokers boot (6-8 s each) while PostgreSQL starts and the solution builds.
+start_rabbitmq shared CONVEYOR_TEST
+start_rabbitmq outage CONVEYOR_TEST_OUTAGE
 start_postgres shared CONVEYOR_TEST
 start_postgres outage CONVEYOR_TEST_OUTAGE
 
 echo "== restore and build"
 dotnet build Conveyor.slnx -c Release -nologo -v quiet -clp:NoSummary
+wait_rabbitmq shared
+wait_rabbitmq outage
 
 echo "== test"
 status=0

@@ -11,12 +11,12 @@ internal static class RunCommand
         var config = new Option<string?>("--config") { Description = "A config file (JSON or YAML). Without one: the zero-config defaults, or the --from/--to pipeline." };
         var from = new Option<string[]>("--from")
         {
-            Description = "A source, repeatable: tcp://H:P, udp://H:P, syslog+tcp://H:P, syslog+udp://H:P, http://H:P, file:///path/glob*.log, stdin:. Replaces the configured sources.",
+            Description = "A source, repeatable: tcp://H:P, udp://H:P, syslog+tcp://H:P, syslog+udp://H:P, http://H:P, amqp://USER:PASS@H:P[/VHOST][?queue=NAME] (a worker), file:///path/glob*.log, stdin:. Replaces the configured sources.",
             AllowMultipleArgumentsPerToken = true,
         };
         var to = new Option<string[]>("--to")
         {
-            Description = "A sink, repeatable: duckdb:PATH (the default store), sqlite:PATH, postgres:CONNSTR, ndjson:PATH (one file; ?rotate=100MiB rotates by size), ndjson:- (stdout); for tests and benchmarks null: and slow:DURATION+URI. Replaces the configured sinks.",
+            Description = "A sink, repeatable: duckdb:PATH (the default store), sqlite:PATH, postgres:CONNSTR, ndjson:PATH (one file; ?rotate=100MiB rotates by size), ndjson:- (stdout), amqp://USER:PASS@H:P[/VHOST][?queue=NAME] (an edge); for tests and benchmarks null: and slow:DURATION+URI. Replaces the configured sinks.",
             AllowMultipleArgumentsPerToken = true,
         };
         var format = new Option<string?>("--format") { Description = "The format of every source's lines: auto|combined|common|json|logfmt|syslog|syslog5424|syslog3164|plain (auto: per line; free text becomes a plain event)." };

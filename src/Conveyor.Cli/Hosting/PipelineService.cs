@@ -174,7 +174,8 @@ internal sealed partial class PipelineService : IHostedService, IAsyncDisposable
     private ILogParser CreateParser(SourceOptions options)
     {
         PipelineOptionsValidator.TryFindTimeZone(_options.Parse.TimeZone, out var zone);
-        return LogParsers.Create(options.EffectiveFormat, new ParserOptions { TimeZone = zone ?? TimeZoneInfo.Utc });
+        var parser = LogParsers.Create(options.EffectiveFormat, new ParserOptions { TimeZone = zone ?? TimeZoneInfo.Utc });
+        return SourceRegistry.For(options.Type).Parser(parser);
     }
 
     [LoggerMessage(EventId = 100, Level = LogLevel.Information, Message = "Pipeline started: {Sources} sources, sinks [{Sinks}], main buffer {Capacity} lines / {MaxMiB} MiB")]

@@ -45,7 +45,12 @@ internal static class AdminEndpoints
             }
 
             reasons.AddRange(t.DownSinks().Select(static s => $"sink {s} is down"));
-            return Results.Json(new { ready = reasons.Count == 0, reasons, main_buffer_fill = fill }, HttpJson.Options, statusCode: reasons.Count == 0 ? 200 : 503);
+            var links = t.Links();
+            reasons.AddRange(links.Where(static l => !l.Link.IsUp).Select(static l => $"{l.Stage}: broker link {l.Link.State}"));
+            return Results.Json(
+                new { ready = reasons.Count == 0, reasons, main_buffer_fill = fill, links = links.Select(static l => new { stage = l.Stage, l.Link.State, l.Link.Remote, l.Link.Unconfirmed, l.Link.Window, l.Link.Reconnects }) },
+                HttpJson.Options,
+                statusCode: reasons.Count == 0 ? 200 : 503);
         });
         app.MapGet("/api/pipeline", () => service.Topology is { } t
             ? Results.Json(t.GetSnapshot(), HttpJson.Options)

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Conveyor.Logs.Amqp;
 using Conveyor.Logs.Parsing;
 using Conveyor.Logs.Sinks;
 
@@ -64,6 +65,15 @@ public static class PipelineOptionsValidator
                 errors.Add($"{key}:uri: {problem}");
             }
 
+            if (AmqpSettings.IsAmqp(sink.Uri) && AmqpSettings.Check(sink.Uri) is null
+                && AmqpSettings.Parse(sink.Uri).Format == AmqpRecordFormat.Raw
+                && options.Sources.Select((s, n) => (s, n)).FirstOrDefault(p => p.s.EffectiveFormat != "plain") is { s: { } parsing } found)
+            {
+                // A parsed event's body is not always its line (syslog keeps only MSG): forwarding bodies as lines
+                // would lose the rest, so raw forwarding needs sources that do not parse (format plain: the line is the body).
+                errors.Add($"{key}:uri: format=raw forwards lines unparsed, so every source's format must be plain (sources:{found.n}:format is {parsing.EffectiveFormat})");
+            }
+
             ValidateBuffer(sink.Queue, key + ":queue", errors);
             if (sink.Queue.Type != BufferType.Memory)
             {
@@ -116,7 +126,7 @@ public static class PipelineOptionsValidator
     {
         if (!Enum.IsDefined(s.Type))
         {
-            errors.Add($"{key}:type: must be one of http|tcp|udp|syslogTcp|syslogUdp|file|stdin (was {(int)s.Type})");
+            errors.Add($"{key}:type: must be one of http|tcp|udp|syslogTcp|syslogUdp|file|stdin|amqp (was {(int)s.Type})");
             return;
         }
 
@@ -150,6 +160,11 @@ public static class PipelineOptionsValidator
         if (s.Type == SourceType.File && string.IsNullOrWhiteSpace(s.Path))
         {
             errors.Add($"{key}:path: required for a file source (a glob such as /var/log/nginx/*.log)");
+        }
+
+        if (s.Type == SourceType.Amqp && (s.Uri is null ? "required for an amqp source (amqp://USER:PASS@HOST:PORT[/VHOST][?queue=NAME])" : AmqpSettings.Check(s.Uri)) is { } amqp)
+        {
+            errors.Add($"{key}:uri: {amqp}");
         }
 
         if (s.Type == SourceType.Stdin && ++stdin > 1)

@@ -23,6 +23,9 @@ public enum SourceType
 
     /// <summary>Standard input until EOF.</summary>
     Stdin,
+
+    /// <summary>Messages of records from a RabbitMQ queue (<c>amqp://…</c>, a worker), acknowledged once stored.</summary>
+    Amqp,
 }
 
 /// <summary>One source. Keys that do not apply to its <see cref="Type"/> are ignored.</summary>
@@ -40,10 +43,13 @@ public sealed class SourceOptions
     /// <summary>The port to listen on (1-65535). Required for network sources.</summary>
     public int Port { get; set; }
 
+    /// <summary>AMQP: the broker and queue, <c>amqp://USER:PASS@HOST:PORT[/VHOST][?queue=NAME&amp;prefetch=N…]</c> (see <c>AmqpSettings</c>). Required for <c>amqp</c>.</summary>
+    public string? Uri { get; set; }
+
     /// <summary>The file glob to tail, e.g. <c>/var/log/nginx/*.log</c>. Required for <c>file</c>.</summary>
     public string? Path { get; set; }
 
-    /// <summary>The format of the lines (as for <c>conveyor parse</c>). Default <c>auto</c>; <c>syslog</c> for syslog sources.</summary>
+    /// <summary>The format of the lines (as for <c>conveyor parse</c>). Default <c>auto</c>; <c>syslog</c> for syslog sources. For <c>amqp</c>, the format of raw records (parsed events arrive parsed).</summary>
     public string? Format { get; set; }
 
     /// <summary>The longest line accepted; a longer one is dead-lettered whole, never split. Default 64 KiB.</summary>
@@ -75,6 +81,7 @@ public sealed class SourceOptions
     {
         SourceType.Stdin => "stdin",
         SourceType.File => "file",
+        SourceType.Amqp => "amqp",
         _ => TypeName(Type) + "-" + Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
     };
 

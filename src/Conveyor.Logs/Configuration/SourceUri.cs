@@ -1,4 +1,5 @@
 using System.Globalization;
+using Conveyor.Logs.Amqp;
 using Conveyor.Logs.Sources;
 
 namespace Conveyor.Logs.Configuration;
@@ -28,6 +29,13 @@ public static class SourceUri
             }
 
             return new SourceOptions { Type = SourceType.File, Path = path };
+        }
+
+        if (AmqpSettings.IsAmqp(uri))
+        {
+            return AmqpSettings.Check(uri) is { } problem
+                ? throw new FormatException(problem)
+                : new SourceOptions { Type = SourceType.Amqp, Uri = uri };
         }
 
         var sep = uri.IndexOf("://", StringComparison.Ordinal);

@@ -51,6 +51,7 @@ public sealed record PipelineSnapshot
                 Dropped = new Dictionary<string, long> { ["refused"] = s.Refused, ["dropped"] = s.Dropped },
                 Buffered = s.Pending,
                 Formats = s.ParsedByFormat,
+                Link = s.Link?.GetLinkStatus(),
             });
         }
 
@@ -100,6 +101,7 @@ public sealed record PipelineSnapshot
                 Dropped = new Dictionary<string, long> { ["failed"] = lane.Failed },
                 Buffered = ss.InFlight,
                 Left = ss.Left,
+                Link = lane.Link?.GetLinkStatus(),
             });
             // What a stage holds between two buffers is what it took minus what it has put into the next one:
             // a stage's batch stays in flight while its items are written on one by one, so counting its
@@ -201,6 +203,9 @@ public sealed record StageState
 
     /// <summary>Sinks: the latest write error while writes are failing; null while they succeed.</summary>
     public string? Error { get; init; }
+
+    /// <summary>Sources and sinks with a broker connection: its state and unconfirmed window; null for the others.</summary>
+    public Diagnostics.LinkStatus? Link { get; init; }
 
     /// <summary>Items per second in, over the last ten seconds.</summary>
     public double RateIn { get; init; }

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
+using Conveyor.Logs.Diagnostics;
 using Conveyor.Logs.Parsing;
 
 namespace Conveyor.Logs.Model;
@@ -37,6 +38,9 @@ public sealed class SourceInfo
 
     /// <summary>Parses this source's lines.</summary>
     public ILogParser Parser { get; }
+
+    /// <summary>The source's connection to a remote service (a broker), shown by <c>/api/pipeline</c> and <c>/ready</c>; null for listeners.</summary>
+    public ILinkStatusSource? Link { get; set; }
 
     /// <summary>Records the source took off the wire (or out of a file).</summary>
     public long Received => Interlocked.Read(ref _received);

@@ -200,6 +200,13 @@ public sealed partial class LogTopology : IAsyncDisposable
     /// <summary>Names of sinks whose last health check or write failed; empty when all are up.</summary>
     public IReadOnlyList<string> DownSinks() => [.. _lanes.Where(static l => !l.IsUp).Select(static l => l.Name)];
 
+    /// <summary>Every source's and sink's link to a remote service (a broker), by stage name.</summary>
+    public IReadOnlyList<(string Stage, Diagnostics.LinkStatus Link)> Links() =>
+    [
+        .. Sources.Where(static s => s.Link is not null).Select(static s => ("source:" + s.Name, s.Link!.GetLinkStatus())),
+        .. _lanes.Where(static l => l.Link is not null).Select(static l => ("write:" + l.Name, l.Link!.GetLinkStatus())),
+    ];
+
     /// <summary>Probes every sink's health; called by the readiness endpoint.</summary>
     public async Task CheckSinksAsync(CancellationToken cancellationToken)
     {

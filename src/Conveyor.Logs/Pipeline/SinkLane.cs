@@ -57,6 +57,9 @@ internal sealed partial class SinkLane : IAsyncDisposable
     /// <summary>The sink as opened (its wrappers included), for maintenance that looks inside it.</summary>
     public ILogSink Sink => _sink.Sink;
 
+    /// <summary>The sink's connection to a broker, when it has one (looked for inside the retry wrapper).</summary>
+    public ILinkStatusSource? Link => _sink.Sink as ILinkStatusSource ?? (_sink.Sink as ResilientSink)?.Inner as ILinkStatusSource;
+
     public long StoredEvents => Interlocked.Read(ref _storedEvents);
 
     public long StoredDeadLetters => Interlocked.Read(ref _storedDeadLetters);

@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using Conveyor.Logs.Sinks.Amqp;
 using Conveyor.Logs.Sinks.DuckDb;
 using Microsoft.Extensions.Logging;
 using Conveyor.Logs.Sinks.Ndjson;
@@ -93,6 +94,7 @@ public static class SinkRegistry
         NdjsonSinkFactory.Registration,
         NullSinkFactory.Registration,
         SlowSinkFactory.Registration,
+        AmqpSinkFactory.Registration,
     ];
 
     /// <summary>What is wrong with <paramref name="uri"/>, or null when it is well formed.</summary>

@@ -1,6 +1,8 @@
 using Conveyor.Logs.Pipeline;
 using Conveyor.Logs.Configuration;
 using Conveyor.Logs.Model;
+using Conveyor.Logs.Parsing;
+using Conveyor.Logs.Sources.Amqp;
 using Conveyor.Logs.Sources.FileTail;
 using Conveyor.Logs.Sources.Http;
 using Conveyor.Logs.Sources.Stdin;
@@ -33,6 +35,12 @@ public sealed record SourceRegistration(SourceType Type, string Scheme, string S
 
     /// <summary>Other schemes <c>--from</c> accepts for this source.</summary>
     public IReadOnlyList<string> Aliases { get; init; } = [];
+
+    /// <summary>
+    /// The parser of this source's records, given the parser of its configured format: the format's own by default;
+    /// a source whose records are not plain lines (<c>amqp</c>: encoded batches) wraps it.
+    /// </summary>
+    public Func<ILogParser, ILogParser> Parser { get; init; } = static p => p;
 }
 
 /// <summary>Every source by URI scheme and type. A new source is a folder under <c>Sources/</c> and one line in <see cref="All"/>.</summary>
@@ -48,6 +56,7 @@ public static class SourceRegistry
         HttpSourceFactory.Registration,
         FileTailSourceFactory.Registration,
         StdinSourceFactory.Registration,
+        AmqpSourceFactory.Registration,
     ];
 
     /// <summary>The source of <paramref name="scheme"/> (lower case) or one of its aliases; null when there is none.</summary>

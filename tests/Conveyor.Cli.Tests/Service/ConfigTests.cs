@@ -35,7 +35,7 @@ public sealed class ConfigTests
     public async Task Validate_EveryExample_IsValid()
     {
         var examples = Path.Combine(RepositoryRoot(), "examples");
-        var files = Directory.EnumerateFiles(examples).Where(static f => f.EndsWith(".json", StringComparison.Ordinal) || f.EndsWith(".yaml", StringComparison.Ordinal)).ToList();
+        var files = Directory.EnumerateFiles(examples, "*", SearchOption.AllDirectories).Where(static f => f.EndsWith(".json", StringComparison.Ordinal) || f.EndsWith(".yaml", StringComparison.Ordinal)).ToList();
         Assert.True(files.Count >= 2, "examples/ should hold at least the SQLite and PostgreSQL configs");
         var dir = ConveyorProcess.TempDirectory();
         foreach (var file in files)

@@ -49,4 +49,39 @@ public sealed class PipelineOptionsValidatorTests
         Assert.Contains("sources: at least one source is required", errors);
         Assert.Contains("sinks: at least one sink is required", errors);
     }
+
+    [Fact]
+    public void Validate_Amqp_BadUrisAndRawWithParsingSources_ReportedWithTheirKeys()
+    {
+        var options = new PipelineOptions
+        {
+            Sources =
+            [
+                new SourceOptions { Type = SourceType.Amqp },
+                new SourceOptions { Type = SourceType.Amqp, Name = "w2", Uri = "amqp://g:g@127.0.0.1/?prefetch=0" },
+                new SourceOptions { Type = SourceType.Tcp, Port = 5170 },
+            ],
+            Sinks = [new SinkOptions { Uri = "amqp://g:g@127.0.0.1/?format=raw" }, new SinkOptions { Uri = "amqp://g:g@127.0.0.1/?window=0" }],
+        };
+        var errors = PipelineOptionsValidator.Validate(options);
+        Assert.Contains(errors, e => e.StartsWith("sources:0:uri: required for an amqp source", StringComparison.Ordinal));
+        Assert.Contains("sources:1:uri: prefetch: must be 1-65535 (was '0')", errors);
+        Assert.Contains("sinks:0:uri: format=raw forwards lines unparsed, so every source's format must be plain (sources:0:format is auto)", errors);
+        Assert.Contains("sinks:1:uri: window: must be 1-10000 (was '0')", errors);
+    }
+
+    [Fact]
+    public void Validate_AmqpEdgeAndWorker_AreValid()
+    {
+        Assert.Empty(PipelineOptionsValidator.Validate(new PipelineOptions
+        {
+            Sources = [new SourceOptions { Type = SourceType.Tcp, Port = 5170, Format = "plain" }],
+            Sinks = [new SinkOptions { Uri = "amqp://g:g@127.0.0.1:5672/?queue=logs&format=raw" }],
+        }));
+        Assert.Empty(PipelineOptionsValidator.Validate(new PipelineOptions
+        {
+            Sources = [SourceUri.Parse("amqp://g:g@127.0.0.1:5672/logs?queue=logs")],
+            Sinks = [new SinkOptions { Uri = "null:" }],
+        }));
+    }
 }

@@ -35,14 +35,14 @@ internal static class TestEvents
     }
 
     /// <summary>Waits for <paramref name="condition"/> with a deadline instead of sleeping a fixed time.</summary>
-    public static async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout, string what)
+    public static async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout, string what, Func<Task<string>>? state = null)
     {
         var deadline = DateTime.UtcNow + timeout;
         while (!await condition())
         {
             if (DateTime.UtcNow > deadline)
             {
-                throw new TimeoutException($"Timed out after {timeout} waiting for {what}.");
+                throw new TimeoutException($"Timed out after {timeout} waiting for {what}." + (state is null ? string.Empty : " State: " + await state()));
             }
 
             await Task.Delay(50);
