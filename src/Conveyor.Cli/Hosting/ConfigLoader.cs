@@ -99,7 +99,8 @@ internal static class ConfigLoader
 
         if (request.Format is { } format)
         {
-            foreach (var s in options.Sources)
+            // OTLP and Elasticsearch sources read what their protocol carries, whatever the lines of the others are.
+            foreach (var s in options.Sources.Where(static s => s.Type is not (SourceType.Otlp or SourceType.OtlpGrpc or SourceType.Elasticsearch)))
             {
                 s.Format = format;
             }
@@ -114,13 +115,18 @@ internal static class ConfigLoader
         return (options, errors);
     }
 
-    /// <summary>SPEC §3: HTTP on 8080, TCP lines on 5170, syslog on UDP and TCP 5514, all on 127.0.0.1.</summary>
+    /// <summary>
+    /// SPEC §3: HTTP on 8080, TCP lines on 5170, syslog on UDP and TCP 5514, and OTLP on its standard ports (HTTP 4318,
+    /// gRPC 4317), all on 127.0.0.1.
+    /// </summary>
     public static IEnumerable<SourceOptions> DefaultSources() =>
     [
         new SourceOptions { Type = SourceType.Http, Port = DefaultHttpPort },
         new SourceOptions { Type = SourceType.Tcp, Port = 5170 },
         new SourceOptions { Type = SourceType.SyslogUdp, Port = 5514 },
         new SourceOptions { Type = SourceType.SyslogTcp, Port = 5514 },
+        new SourceOptions { Type = SourceType.Otlp, Port = 4318 },
+        new SourceOptions { Type = SourceType.OtlpGrpc, Port = 4317 },
     ];
 
     /// <summary>Reports every key that maps onto no option, so a typo is an error rather than a silently ignored setting.</summary>

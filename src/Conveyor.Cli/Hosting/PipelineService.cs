@@ -1,5 +1,7 @@
 using Conveyor.Logs.Parsing;
 using Conveyor.Logs.Sources;
+using Conveyor.Logs.Sources.Elasticsearch;
+using Conveyor.Logs.Sources.Otlp;
 using Conveyor.Logs.Topology;
 
 namespace Conveyor.Cli.Hosting;
@@ -68,6 +70,9 @@ internal sealed partial class PipelineService : IHostedService, IAsyncDisposable
                 SourceType.Udp or SourceType.SyslogUdp => new UdpSource(options, info, topology.Main.Writer, logger, _time),
                 SourceType.Stdin => new StdinSource(options, info, topology.Main.Writer, logger, _time),
                 SourceType.File => new FileTailSource(options, info, topology.Main.Writer, logger, _time),
+                SourceType.Otlp => new OtlpHttpSource(options, info, topology.Main.Writer, logger, _time, MainView(topology)),
+                SourceType.OtlpGrpc => new OtlpGrpcSource(options, info, topology.Main.Writer, logger, _time, MainView(topology)),
+                SourceType.Elasticsearch => new ElasticsearchSource(options, info, topology.Main.Writer, logger, _time, MainView(topology)),
                 _ => throw new InvalidOperationException("unreachable: http sources are served by Kestrel"),
             };
             await source.StartAsync(cancellationToken).ConfigureAwait(false);
@@ -119,8 +124,16 @@ internal sealed partial class PipelineService : IHostedService, IAsyncDisposable
         }
     }
 
+    private static MainBufferView MainView(LogTopology topology) =>
+        new(topology.Main.Capacity, topology.Main.MaxBytes, topology.RetryAfterSeconds);
+
     private ILogParser CreateParser(SourceOptions options)
     {
+        if (options.Type is SourceType.Otlp or SourceType.OtlpGrpc)
+        {
+            return OtlpRecordParser.Instance;
+        }
+
         PipelineOptionsValidator.TryFindTimeZone(_options.Parse.TimeZone, out var zone);
         return LogParsers.Create(options.EffectiveFormat, new ParserOptions { TimeZone = zone ?? TimeZoneInfo.Utc });
     }

@@ -10,7 +10,9 @@ namespace Conveyor.Logs.Model;
 /// Values are one of: <see cref="string"/>, <see cref="long"/>, <see cref="double"/>, <see cref="bool"/>,
 /// <c>null</c> (a JSON null), <see cref="IReadOnlyList{T}"/> of such values (a JSON array) or
 /// <see cref="IReadOnlyDictionary{TKey, TValue}"/> of string to such values (an object, e.g.
-/// <c>syslog.structured_data</c>). Integers are always stored as <see cref="long"/> so that readers test
+/// <c>syslog.structured_data</c>), or a <c>byte[]</c> (OTLP's bytes value, written to JSON and the stores as
+/// base64 text; kept as bytes while the event travels so <c>--to otlp://</c> sends bytes again). Integers are always
+/// stored as <see cref="long"/> so that readers test
 /// one type. A record carries a dozen or so attributes, so a list with linear lookup beats a hash table here.
 /// </remarks>
 public sealed class LogAttributes : IReadOnlyCollection<KeyValuePair<string, object?>>

@@ -7,6 +7,7 @@ public static class SourceUri
 {
     /// <summary>
     /// Reads <c>tcp://H:P</c>, <c>udp://H:P</c>, <c>syslog+tcp://H:P</c>, <c>syslog+udp://H:P</c>, <c>http://H:P</c>,
+    /// <c>otlp://H:P</c> (OTLP/HTTP), <c>otlp+grpc://H:P</c>, <c>elasticsearch://H:P</c> (the bulk API),
     /// <c>file:///path/glob*.log</c> or <c>stdin:</c> into source options with the defaults otherwise.
     /// </summary>
     /// <exception cref="FormatException">The URI is none of those; the message says what was expected.</exception>
@@ -32,7 +33,7 @@ public static class SourceUri
         var sep = uri.IndexOf("://", StringComparison.Ordinal);
         if (sep < 0)
         {
-            throw new FormatException($"'{uri}': expected tcp://H:P, udp://H:P, syslog+tcp://H:P, syslog+udp://H:P, http://H:P, file:///path/glob*.log or stdin:");
+            throw new FormatException($"'{uri}': expected tcp://H:P, udp://H:P, syslog+tcp://H:P, syslog+udp://H:P, http://H:P, otlp://H:P, otlp+grpc://H:P, elasticsearch://H:P, file:///path/glob*.log or stdin:");
         }
 
         var type = uri[..sep].ToLowerInvariant() switch
@@ -42,7 +43,10 @@ public static class SourceUri
             "syslog+tcp" or "syslog" => SourceType.SyslogTcp,
             "syslog+udp" => SourceType.SyslogUdp,
             "http" => SourceType.Http,
-            var other => throw new FormatException($"'{uri}': unknown scheme '{other}' (expected tcp, udp, syslog+tcp, syslog+udp, http, file or stdin)"),
+            "otlp" or "otlp+http" => SourceType.Otlp,
+            "otlp+grpc" => SourceType.OtlpGrpc,
+            "elasticsearch" => SourceType.Elasticsearch,
+            var other => throw new FormatException($"'{uri}': unknown scheme '{other}' (expected tcp, udp, syslog+tcp, syslog+udp, http, otlp, otlp+grpc, elasticsearch, file or stdin)"),
         };
         var authority = uri[(sep + 3)..].TrimEnd('/');
         var slash = authority.IndexOf('/', StringComparison.Ordinal);

@@ -99,7 +99,7 @@ public static class PipelineOptionsValidator
     {
         if (!Enum.IsDefined(s.Type))
         {
-            errors.Add($"{key}:type: must be one of http|tcp|udp|syslogTcp|syslogUdp|file|stdin (was {(int)s.Type})");
+            errors.Add($"{key}:type: must be one of http|tcp|udp|syslogTcp|syslogUdp|file|stdin|otlp|otlpGrpc|elasticsearch (was {(int)s.Type})");
             return;
         }
 
@@ -108,7 +108,8 @@ public static class PipelineOptionsValidator
             errors.Add($"{key}:name: '{s.EffectiveName}' is used by another source");
         }
 
-        var network = s.Type is SourceType.Http or SourceType.Tcp or SourceType.Udp or SourceType.SyslogTcp or SourceType.SyslogUdp;
+        var network = s.Type is SourceType.Http or SourceType.Tcp or SourceType.Udp or SourceType.SyslogTcp or SourceType.SyslogUdp
+            or SourceType.Otlp or SourceType.OtlpGrpc or SourceType.Elasticsearch;
         if (network)
         {
             if (s.Port is < 1 or > 65535)
@@ -140,13 +141,24 @@ public static class PipelineOptionsValidator
             errors.Add($"{key}:type: only one stdin source is possible");
         }
 
-        try
+        if (s.Type is SourceType.Otlp or SourceType.OtlpGrpc or SourceType.Elasticsearch)
         {
-            LogParsers.Create(s.EffectiveFormat);
+            // The protocol fixes the format (OTLP records; JSON documents).
+            if (s.Format is { } f && f != s.EffectiveFormat)
+            {
+                errors.Add($"{key}:format: {SourceOptions.TypeName(s.Type)} sources read {s.EffectiveFormat} only (was '{f}')");
+            }
         }
-        catch (ArgumentException ex)
+        else
         {
-            errors.Add($"{key}:format: {ex.Message.Split(" (Parameter", 2)[0]}");
+            try
+            {
+                LogParsers.Create(s.EffectiveFormat);
+            }
+            catch (ArgumentException ex)
+            {
+                errors.Add($"{key}:format: {ex.Message.Split(" (Parameter", 2)[0]}");
+            }
         }
 
         if (s.MaxLineBytes is < 16 or > 16 << 20)
