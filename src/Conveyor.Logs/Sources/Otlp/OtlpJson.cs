@@ -39,9 +39,10 @@ internal static class OtlpJson
 
     /// <summary>
     /// The id as the client wrote it: the parser decoded its hex digits as base64, which never fails for hex (every hex
-    /// digit is a base64 character) and, for the 32 and 16 digit ids, leaves no spare bits, so encoding back yields
-    /// exactly the digits sent. An id already of the binary length came as real base64 (the plain protobuf mapping)
-    /// and is kept.
+    /// digit is a base64 character) and leaves no spare bits for lengths that are multiples of 4 (the 32 and 16 digit
+    /// ids are), so encoding back yields exactly the digits sent. An id already of the binary length came as real
+    /// base64 (the plain protobuf mapping) and is kept. Hex of another length becomes bytes of that length, which the
+    /// receiver rejects as that one record (partial success), not as the whole request.
     /// </summary>
     private static ByteString FromHex(ByteString parsed, int length, string field)
     {
@@ -51,7 +52,7 @@ internal static class OtlpJson
         }
 
         var digits = parsed.ToBase64();
-        if (digits.Length != 2 * length || digits.AsSpan().ContainsAnyExcept(OtlpLogMapping.HexDigits))
+        if (digits.Length % 2 != 0 || digits.AsSpan().ContainsAnyExcept(OtlpLogMapping.HexDigits))
         {
             throw new FormatException($"{field} must be {2 * length} hex digits (was '{digits}')");
         }
