@@ -1,5 +1,6 @@
 using System.Diagnostics.Metrics;
 using Conveyor.Logs.Sinks.Ndjson;
+using Conveyor.Logs.Sinks.Otlp;
 using Conveyor.Logs.Sinks.Postgres;
 using Conveyor.Logs.Sinks.Sqlite;
 
@@ -10,7 +11,7 @@ public static class LogSinks
 {
     /// <summary>
     /// Opens the sink for <paramref name="uri"/>, wrapped in a <see cref="ResilientSink"/> (retry, poison isolation,
-    /// metrics): <c>sqlite:PATH</c>, <c>postgres:CONNSTR</c>, <c>ndjson:PATH</c>, or <c>ndjson:-</c> (standard output).
+    /// metrics): <c>sqlite:PATH</c>, <c>postgres:CONNSTR</c>, <c>ndjson:PATH</c>, <c>ndjson:-</c> (standard output), or <c>otlp://HOST:PORT[/PATH]</c> (OTLP/HTTP).
     /// Per-sink settings beyond the URI come from the options classes; use the sinks' own <c>OpenAsync</c> for those.
     /// </summary>
     /// <exception cref="ArgumentException">An unknown scheme.</exception>
@@ -28,7 +29,8 @@ public static class LogSinks
             "postgres" or "postgresql" => await PostgresSink.OpenAsync(new PostgresSinkOptions { ConnectionString = rest }, timeProvider, cancellationToken).ConfigureAwait(false),
             "ndjson" when rest == "-" => NdjsonSink.ForStream(Console.OpenStandardOutput(), leaveOpen: false, timeProvider),
             "ndjson" => NdjsonSink.Open(new NdjsonSinkOptions { Path = rest }, timeProvider),
-            _ => throw new ArgumentException($"Unknown sink '{uri}'; expected sqlite:PATH, postgres:CONNSTR, ndjson:PATH or ndjson:-.", nameof(uri)),
+            "otlp" or "otlp+https" => OtlpSink.Open(OtlpSinkOptions.FromUri(uri)),
+            _ => throw new ArgumentException($"Unknown sink '{uri}'; expected sqlite:PATH, postgres:CONNSTR, ndjson:PATH, ndjson:- or otlp://HOST:PORT.", nameof(uri)),
         };
         return new ResilientSink(inner, retry, timeProvider, meterFactory);
     }

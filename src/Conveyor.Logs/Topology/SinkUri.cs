@@ -25,6 +25,17 @@ public static class SinkUri
                 return rest.Length == 0 ? $"'{scheme}:' needs a {(scheme == "postgres" ? "connection string" : "path")}" : null;
             case "null":
                 return null;
+            case "otlp" or "otlp+https":
+                try
+                {
+                    Sinks.Otlp.OtlpSinkOptions.FromUri(uri);
+                    return null;
+                }
+                catch (FormatException ex)
+                {
+                    return ex.Message;
+                }
+
             case "slow":
                 var plus = rest.IndexOf('+', StringComparison.Ordinal);
                 if (plus < 0 || !TryParseDuration(rest[..plus], out _))
@@ -34,7 +45,7 @@ public static class SinkUri
 
                 return Check(rest[(plus + 1)..]);
             default:
-                return $"unknown sink '{uri}' (expected sqlite:PATH, postgres:CONNSTR, ndjson:PATH, ndjson:-, null: or slow:DURATION+URI)";
+                return $"unknown sink '{uri}' (expected sqlite:PATH, postgres:CONNSTR, ndjson:PATH, ndjson:-, otlp://HOST:PORT, null: or slow:DURATION+URI)";
         }
     }
 
