@@ -1,6 +1,6 @@
-using Conveyor.Logs.Sinks.Sqlite;
+using Conveyor.Logs.Configuration;
 using Conveyor.Logs.Sources;
-using Conveyor.Logs.Topology;
+using Conveyor.Logs.Sinks.Sqlite;
 
 namespace Conveyor.Cli.Hosting;
 
@@ -100,7 +100,7 @@ internal static class ConfigLoader
         if (request.Format is { } format)
         {
             // OTLP and Elasticsearch sources read what their protocol carries, whatever the lines of the others are.
-            foreach (var s in options.Sources.Where(static s => s.Type is not (SourceType.Otlp or SourceType.OtlpGrpc or SourceType.Elasticsearch)))
+            foreach (var s in options.Sources.Where(static s => SourceRegistry.All.FirstOrDefault(r => r.Type == s.Type)?.FixedFormat is null))
             {
                 s.Format = format;
             }

@@ -2,7 +2,7 @@ using System.IO.Compression;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text;
-using Conveyor.Logs.Topology;
+using Conveyor.Logs.Model;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 
@@ -125,7 +125,7 @@ public static class HttpIntake
     /// Null when <paramref name="lines"/> can ever fit in the main buffer, else why not (answer 413: retrying the same
     /// request would never succeed).
     /// </summary>
-    public static string? CheckFits(List<RawLine> lines, int capacity, long? maxBytes)
+    public static string? CheckFits(List<RawLine> lines, int capacity, long? maxBytes, string noun = "records")
     {
         ArgumentNullException.ThrowIfNull(lines);
         long bytes = 0;
@@ -135,7 +135,7 @@ public static class HttpIntake
         }
 
         return lines.Count > capacity || bytes > (maxBytes ?? long.MaxValue)
-            ? $"{lines.Count} records ({bytes} bytes) can never fit in the buffer ({capacity} records, {maxBytes} bytes); send smaller requests"
+            ? $"{lines.Count} {noun} ({bytes} bytes) can never fit in the buffer ({capacity} {noun}, {maxBytes} bytes); send smaller requests"
             : null;
     }
 

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
-using Conveyor.Logs.Topology;
+using Conveyor.Logs.Configuration;
+using Conveyor.Logs.Model;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
@@ -133,4 +134,8 @@ public abstract class KestrelSource : LogSource
 /// <param name="Capacity">Its count bound.</param>
 /// <param name="MaxBytes">Its byte bound; null when none.</param>
 /// <param name="RetryAfterSeconds">How long a refused sender should wait (from the measured drain rate).</param>
-public sealed record MainBufferView(int Capacity, long? MaxBytes, Func<int> RetryAfterSeconds);
+public sealed record MainBufferView(int Capacity, long? MaxBytes, Func<int> RetryAfterSeconds)
+{
+    /// <summary>No bounds known: every request may fit, and a refused sender is told to wait 1 s.</summary>
+    public static MainBufferView Unknown { get; } = new(int.MaxValue, null, static () => 1);
+}

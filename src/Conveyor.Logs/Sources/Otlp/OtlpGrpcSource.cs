@@ -1,5 +1,6 @@
 using System.Globalization;
-using Conveyor.Logs.Topology;
+using Conveyor.Logs.Configuration;
+using Conveyor.Logs.Model;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using Google.Rpc;

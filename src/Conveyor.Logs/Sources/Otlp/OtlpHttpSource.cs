@@ -1,6 +1,7 @@
 using System.Net.Http.Headers;
 using System.Text;
-using Conveyor.Logs.Topology;
+using Conveyor.Logs.Configuration;
+using Conveyor.Logs.Model;
 using Google.Protobuf;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;

@@ -3,7 +3,7 @@ using System.Text.Json;
 using Conveyor.Logs.Model;
 using Conveyor.Logs.Sinks;
 using Conveyor.Logs.Sinks.Otlp;
-using Conveyor.Logs.Sources;
+using Conveyor.Logs.Configuration;
 using Conveyor.Logs.Sources.Otlp;
 using Conveyor.Logs.Tests.Sources.Otlp;
 using Google.Protobuf;

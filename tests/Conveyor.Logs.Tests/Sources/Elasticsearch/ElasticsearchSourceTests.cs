@@ -1,7 +1,7 @@
 using System.Net;
 using System.Text;
 using System.Text.Json;
-using Conveyor.Logs.Sources;
+using Conveyor.Logs.Configuration;
 using Conveyor.Logs.Tests.Sources.Otlp;
 
 namespace Conveyor.Logs.Tests.Sources.Elasticsearch;

@@ -2,7 +2,7 @@ using System.IO.Compression;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
-using Conveyor.Logs.Sources;
+using Conveyor.Logs.Configuration;
 using Conveyor.Logs.Sources.Otlp;
 using Conveyor.Logs.Tests.Sinks.Otlp;
 using Google.Protobuf;
@@ -175,9 +175,9 @@ public sealed class OtlpSourceTests
         Assert.Equal(4, host.Info.Received);
     }
 
-    private static List<Conveyor.Logs.Topology.RawLine> Drain(OtlpTestHost host)
+    private static List<Conveyor.Logs.Model.RawLine> Drain(OtlpTestHost host)
     {
-        var lines = new List<Conveyor.Logs.Topology.RawLine>();
+        var lines = new List<Conveyor.Logs.Model.RawLine>();
         while (host.Main.Reader.TryRead(out var line))
         {
             lines.Add(line);

@@ -3,7 +3,8 @@ using System.Net.Sockets;
 using Conveyor.Logs.Sources;
 using Conveyor.Logs.Sources.Elasticsearch;
 using Conveyor.Logs.Sources.Otlp;
-using Conveyor.Logs.Topology;
+using Conveyor.Logs.Configuration;
+using Conveyor.Logs.Model;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Conveyor.Logs.Tests.Sources.Otlp;

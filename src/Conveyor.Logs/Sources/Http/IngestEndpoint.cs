@@ -1,0 +1,161 @@
+using System.Globalization;
+using System.Net.Http.Headers;
+using Conveyor.Logs.Model;
+using Conveyor.Logs.Pipeline;
+using Microsoft.AspNetCore.Http;
+
+namespace Conveyor.Logs.Sources.Http;
+
+/// <summary>
+/// <c>POST /ingest</c> (SPEC §4): a body of lines (<c>text/plain</c> or <c>application/x-ndjson</c>, optionally
+/// gzip), admitted all or none. <c>202 {"accepted": N}</c> means every line is in the main buffer and will be
+/// stored even if the service is stopped right after. A full buffer answers 429 with <c>Retry-After</c> from
+/// the measured drain rate; a stopping service 503. Errors carry <c>{"error": reason}</c>.
+/// </summary>
+public static class IngestEndpoint
+{
+    private static long s_requests;
+
+    /// <summary>Handles one <c>POST /ingest</c> for the HTTP source of <paramref name="sources"/> that owns the request's local port.</summary>
+    /// <param name="topology">The running topology; null while the service starts (answered 503).</param>
+    public static async Task HandleAsync(HttpContext context, IReadOnlyList<HttpSourceBinding> sources, LogTopology? topology)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(sources);
+        var request = context.Request;
+        var response = context.Response;
+        var binding = sources.FirstOrDefault(b => b.Options.Port == context.Connection.LocalPort) ?? (sources.Count > 0 ? sources[0] : null);
+        if (topology is null || binding is null)
+        {
+            await ErrorAsync(response, 503, "the pipeline is starting", retryAfter: 1).ConfigureAwait(false);
+            return;
+        }
+
+        var options = binding.Options;
+        if (!HttpIntake.IsAuthorized(request, options.BearerToken))
+        {
+            response.Headers.WWWAuthenticate = "Bearer";
+            await ErrorAsync(response, 401, "a bearer token is required (Authorization: Bearer TOKEN)").ConfigureAwait(false);
+            return;
+        }
+
+        if (!MediaTypeHeaderValue.TryParse(request.ContentType, out var media)
+            || media.MediaType is not ("text/plain" or "application/x-ndjson"))
+        {
+            await ErrorAsync(response, 415, $"content type must be text/plain or application/x-ndjson (was '{request.ContentType}')").ConfigureAwait(false);
+            return;
+        }
+
+        var body = await HttpIntake.ReadBodyAsync(context, options.MaxBodyBytes, context.RequestAborted).ConfigureAwait(false);
+        if (body.Status != 0)
+        {
+            await ErrorAsync(response, body.Status, body.Error!).ConfigureAwait(false);
+            return;
+        }
+
+        var lines = Split(body.Span, binding, options.MaxLineBytes);
+        if (lines.Count == 0)
+        {
+            await AcceptedAsync(response, 0).ConfigureAwait(false);
+            return;
+        }
+
+        var main = topology.Main;
+        if (HttpIntake.CheckFits(lines, main.Capacity, main.MaxBytes, "lines") is { } tooLarge)
+        {
+            await ErrorAsync(response, 413, tooLarge).ConfigureAwait(false);
+            return;
+        }
+
+        binding.Info.OnReceived(lines.Count);
+        if (topology.IsStopping)
+        {
+            binding.Info.OnRefused(lines.Count);
+            await ErrorAsync(response, 503, "the service is stopping", retryAfter: 5).ConfigureAwait(false);
+            return;
+        }
+
+        switch (await HttpIntake.AdmitAsync(main.Writer, lines, options.BlockTimeout, context.RequestAborted).ConfigureAwait(false))
+        {
+            case Admission.Admitted:
+                binding.Info.OnAdmitted(lines.Count);
+                await AcceptedAsync(response, lines.Count).ConfigureAwait(false);
+                break;
+            case Admission.Stopped:
+                binding.Info.OnRefused(lines.Count);
+                await ErrorAsync(response, 503, "the service is stopping", retryAfter: 5).ConfigureAwait(false);
+                break;
+            default:
+                binding.Info.OnRefused(lines.Count);
+                await ErrorAsync(response, 429, "the buffer is full; retry later", retryAfter: topology.RetryAfterSeconds()).ConfigureAwait(false);
+                break;
+        }
+    }
+
+    private static List<RawLine> Split(ReadOnlySpan<byte> body, HttpSourceBinding binding, int maxLineBytes)
+    {
+        var now = DateTimeOffset.UtcNow;
+        var prefix = binding.Info.Name + ":" + now.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture) + ":"
+            + Interlocked.Increment(ref s_requests).ToString(CultureInfo.InvariantCulture) + ":";
+        var lines = new List<RawLine>();
+        var number = 0;
+        while (!body.IsEmpty)
+        {
+            var lf = body.IndexOf((byte)'\n');
+            var line = lf < 0 ? body : body[..lf];
+            body = lf < 0 ? [] : body[(lf + 1)..];
+            if (!line.IsEmpty && line[^1] == (byte)'\r')
+            {
+                line = line[..^1];
+            }
+
+            number++;
+            if (line.IsEmpty)
+            {
+                continue;
+            }
+
+            var id = prefix + number.ToString(CultureInfo.InvariantCulture);
+            lines.Add(line.Length > maxLineBytes
+                ? new RawLine(line[..maxLineBytes].ToArray(), binding.Info, id, now, $"record of {line.Length} bytes is longer than the maximum of {maxLineBytes} bytes; the first bytes are kept")
+                : new RawLine(line.ToArray(), binding.Info, id, now));
+        }
+
+        return lines;
+    }
+
+    /// <summary>
+    /// True when the HTTP source that took this request (by local port) has no bearer token, or the request
+    /// carries it. The dashboard's <c>/api/</c> calls are checked by the same rule.
+    /// </summary>
+    public static bool IsAuthorized(HttpContext context, IReadOnlyList<HttpSourceBinding> sources)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(sources);
+        var binding = sources.FirstOrDefault(b => b.Options.Port == context.Connection.LocalPort) ?? (sources.Count > 0 ? sources[0] : null);
+        return HttpIntake.IsAuthorized(context.Request, binding?.Options.BearerToken);
+    }
+
+    private static Task AcceptedAsync(HttpResponse response, int accepted)
+    {
+        response.StatusCode = 202;
+        return response.WriteAsJsonAsync(new AcceptedBody(accepted), HttpJson.Options);
+    }
+
+    private static Task ErrorAsync(HttpResponse response, int status, string error, int? retryAfter = null)
+    {
+        response.StatusCode = status;
+        if (retryAfter is { } seconds)
+        {
+            response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
+        }
+
+        return response.WriteAsJsonAsync(new ErrorBody(error), HttpJson.Options);
+    }
+}
+
+/// <summary>The body of a 202.</summary>
+public sealed record AcceptedBody(long Accepted);
+
+/// <summary>The body of an error response.</summary>
+public sealed record ErrorBody(string Error);
