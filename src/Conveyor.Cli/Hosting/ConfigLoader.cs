@@ -1,11 +1,11 @@
 using Conveyor.Logs.Configuration;
+using Conveyor.Logs.Sinks.DuckDb;
 using Conveyor.Logs.Sources;
-using Conveyor.Logs.Sinks.Sqlite;
 
 namespace Conveyor.Cli.Hosting;
 
 /// <summary>What <c>run</c> and <c>validate</c> were asked for on the command line.</summary>
-internal sealed record RunRequest(string? ConfigPath, IReadOnlyList<string> From, IReadOnlyList<string> To, string? Format, bool Demo);
+internal sealed record RunRequest(string? ConfigPath, IReadOnlyList<string> From, IReadOnlyList<string> To, string? Format, bool Demo, string? Buffer = null);
 
 /// <summary>
 /// Builds the service configuration from, in increasing precedence: the zero-config defaults (SPEC §3), the config
@@ -94,7 +94,12 @@ internal static class ConfigLoader
 
         if (request.ConfigPath is null && request.To.Count == 0 && options.Sinks.Count == 0)
         {
-            options.Sinks.Add(new SinkOptions { Uri = "sqlite:" + SqliteSinkOptions.DefaultPath });
+            options.Sinks.Add(new SinkOptions { Uri = "duckdb:" + DuckDbSinkOptions.DefaultPath });
+        }
+
+        if (request.Buffer is { } buffer)
+        {
+            ApplyBufferUri(buffer, options.Buffer, errors);
         }
 
         if (request.Format is { } format)
@@ -113,6 +118,25 @@ internal static class ConfigLoader
 
         errors.AddRange(PipelineOptionsValidator.Validate(options));
         return (options, errors);
+    }
+
+    /// <summary><c>--buffer memory</c> or <c>--buffer disk:DIR</c> (<c>disk:</c> alone: the default directory).</summary>
+    internal static void ApplyBufferUri(string value, BufferSettings buffer, List<string> errors)
+    {
+        if (value is "memory" or "memory:")
+        {
+            buffer.Type = BufferType.Memory;
+        }
+        else if (value.StartsWith("disk:", StringComparison.Ordinal))
+        {
+            buffer.Type = BufferType.Disk;
+            var path = value["disk:".Length..];
+            buffer.Path = path.Length == 0 ? BufferSettings.DefaultDiskPath : path;
+        }
+        else
+        {
+            errors.Add($"--buffer: expected memory or disk:DIR (was '{value}')");
+        }
     }
 
     /// <summary>

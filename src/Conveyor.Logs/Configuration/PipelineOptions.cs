@@ -1,3 +1,4 @@
+using Conveyor.Durable;
 using Conveyor.Logs.Enrichment;
 
 namespace Conveyor.Logs.Configuration;
@@ -43,6 +44,35 @@ public sealed class BufferSettings
 
     /// <summary>Under <c>Block</c>, how long a writer waits before its write counts as dropped. Default none: wait.</summary>
     public TimeSpan? BlockTimeout { get; set; }
+
+    /// <summary>
+    /// Main buffer only: <c>memory</c> (the default: lost on a crash) or <c>disk</c> (a <see cref="DiskBuffer"/> at
+    /// <see cref="Path"/>: a line is admitted — HTTP 202, TCP and syslog counted, file checkpoints advanced — only once
+    /// on disk, and leaves it only when every sink committed it). See docs/DURABILITY.md.
+    /// </summary>
+    public BufferType Type { get; set; } = BufferType.Memory;
+
+    /// <summary>Main buffer, <c>disk</c> only: the buffer's directory, created when missing. Default <c>./conveyor-data/buffer</c>.</summary>
+    public string Path { get; set; } = DefaultDiskPath;
+
+    /// <summary>Main buffer, <c>disk</c> only: the most bytes the segment files may take. Default 1 GiB, at least 64 KiB.</summary>
+    public long MaxDiskBytes { get; set; } = DiskBufferOptions.DefaultMaxDiskBytes;
+
+    /// <summary>Main buffer, <c>disk</c> only: <c>always</c>, <c>interval</c> (default: fsync every 100 ms) or <c>never</c>; loss windows in docs/DURABILITY.md.</summary>
+    public FsyncPolicy Fsync { get; set; } = FsyncPolicy.Interval;
+
+    /// <summary>The default for <see cref="Path"/>.</summary>
+    public const string DefaultDiskPath = "./conveyor-data/buffer";
+}
+
+/// <summary>Where the main buffer keeps its lines.</summary>
+public enum BufferType
+{
+    /// <summary>In memory: fast; what it holds is lost on a crash.</summary>
+    Memory,
+
+    /// <summary>In segment files on disk: survives a crash; see docs/DURABILITY.md.</summary>
+    Disk,
 }
 
 /// <summary>The parse and enrich workers.</summary>
@@ -78,7 +108,7 @@ public enum SinkMode
 public sealed class SinkOptions
 {
     /// <summary>
-    /// The sink: <c>sqlite:PATH</c>, <c>postgres:CONNSTR</c>, <c>ndjson:PATH</c>, <c>ndjson:-</c> (stdout), or the
+    /// The sink: <c>duckdb:PATH</c> (the zero-config default, <c>./conveyor-data/conveyor.duckdb</c>), <c>sqlite:PATH</c>, <c>postgres:CONNSTR</c>, <c>ndjson:PATH</c>, <c>ndjson:-</c> (stdout), or the
     /// test and benchmark sinks <c>null:</c> (discards) and <c>slow:DURATION+URI</c> (waits DURATION per batch, then writes to URI). Required.
     /// </summary>
     public string Uri { get; set; } = string.Empty;
@@ -94,6 +124,9 @@ public sealed class SinkOptions
 
     /// <summary>How long a partial batch waits for more before it is written. Default 100 ms.</summary>
     public TimeSpan BatchLinger { get; set; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>A <c>duckdb:</c> sink's memory limit and threads (<c>sinks:N:duckdb:memoryLimit</c>, <c>:threads</c>). Default 256 MiB, processor count up to 4.</summary>
+    public Sinks.DuckDb.DuckDbSettings DuckDb { get; set; } = new();
 }
 
 /// <summary>Graceful shutdown.</summary>

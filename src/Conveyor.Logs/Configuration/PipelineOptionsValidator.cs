@@ -30,6 +30,7 @@ public static class PipelineOptionsValidator
         }
 
         ValidateBuffer(options.Buffer, "buffer", errors);
+        ValidateDisk(options.Buffer, "buffer", errors);
         if (options.Parse.Workers is < 1 or > 64)
         {
             errors.Add($"parse:workers: must be 1-64 (was {options.Parse.Workers})");
@@ -65,6 +66,10 @@ public static class PipelineOptionsValidator
             }
 
             ValidateBuffer(sink.Queue, key + ":queue", errors);
+            if (sink.Queue.Type != BufferType.Memory)
+            {
+                errors.Add($"{key}:queue:type: only the main buffer (buffer:type) can be on disk; a sink queue is memory");
+            }
             if (sink.BatchMaxItems is < 1 or > 100_000)
             {
                 errors.Add($"{key}:batchMaxItems: must be 1-100000 (was {sink.BatchMaxItems})");
@@ -73,6 +78,16 @@ public static class PipelineOptionsValidator
             if (sink.BatchLinger < TimeSpan.Zero || sink.BatchLinger > TimeSpan.FromMinutes(1))
             {
                 errors.Add($"{key}:batchLinger: must be 0-00:01:00 (was {sink.BatchLinger})");
+            }
+
+            if (sink.DuckDb.MemoryLimit < 16L << 20)
+            {
+                errors.Add($"{key}:duckdb:memoryLimit: must be at least 16777216 bytes (was {sink.DuckDb.MemoryLimit})");
+            }
+
+            if (sink.DuckDb.Threads is < 1 or > 64)
+            {
+                errors.Add($"{key}:duckdb:threads: must be 1-64 (was {sink.DuckDb.Threads})");
             }
         }
 
@@ -188,6 +203,34 @@ public static class PipelineOptionsValidator
         if (s.PollInterval <= TimeSpan.Zero)
         {
             errors.Add($"{key}:pollInterval: must be positive (was {s.PollInterval})");
+        }
+    }
+
+    private static void ValidateDisk(BufferSettings b, string key, List<string> errors)
+    {
+        if (!Enum.IsDefined(b.Type))
+        {
+            errors.Add($"{key}:type: must be memory or disk (was {(int)b.Type})");
+        }
+
+        if (b.Type != BufferType.Disk)
+        {
+            return;
+        }
+
+        if (string.IsNullOrWhiteSpace(b.Path))
+        {
+            errors.Add($"{key}:path: must name a directory when {key}:type is disk");
+        }
+
+        if (b.MaxDiskBytes < 64L << 10)
+        {
+            errors.Add($"{key}:maxDiskBytes: must be at least 65536 (was {b.MaxDiskBytes})");
+        }
+
+        if (!Enum.IsDefined(b.Fsync))
+        {
+            errors.Add($"{key}:fsync: must be one of always|interval|never (was {(int)b.Fsync})");
         }
     }
 

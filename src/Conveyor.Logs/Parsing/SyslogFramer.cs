@@ -17,8 +17,9 @@ public enum FrameStatus
 
 /// <summary>
 /// Splits a syslog TCP stream into frames (RFC 6587), detecting the framing per frame: a frame that starts with
-/// <c>NONZERO-DIGIT *DIGIT SP</c> is octet-counted (<c>LEN SP MSG</c>), anything else runs to the next LF
-/// (non-transparent framing; a CR before the LF is dropped). Empty LF frames are skipped.
+/// <c>NONZERO-DIGIT *DIGIT SP</c> is octet-counted (<c>LEN SP MSG</c>; LF and CR bytes ending MSG are dropped, see
+/// <see cref="WithoutLineEnd"/>), anything else runs to the next LF (non-transparent framing; a CR before the LF is
+/// dropped). Empty LF frames are skipped.
 /// </summary>
 /// <remarks>
 /// One framer per connection: it keeps the state of a frame being discarded across calls, so it is not thread-safe.
@@ -69,9 +70,15 @@ public sealed class SyslogFramer
             if (first is >= (byte)'1' and <= (byte)'9')
             {
                 var status = TryReadOctetCounted(ref buffer, out frame, out var isOctetCounted);
-                if (isOctetCounted)
+                if (isOctetCounted && !(status == FrameStatus.Frame && frame.IsEmpty))
                 {
                     return status;
+                }
+
+                if (isOctetCounted)
+                {
+                    // A frame of nothing but a line end, skipped like an empty LF frame.
+                    continue;
                 }
             }
 
@@ -171,6 +178,7 @@ public sealed class SyslogFramer
 
         frame = buffer.Slice(reader.Position, length);
         buffer = buffer.Slice(frame.End);
+        frame = WithoutLineEnd(frame);
         return FrameStatus.Frame;
     }
 
@@ -204,10 +212,28 @@ public sealed class SyslogFramer
         return true;
     }
 
-    private static bool EndsWithCr(ReadOnlySequence<byte> s)
+    /// <summary>
+    /// An octet-counted frame without trailing LF and CR bytes: rsyslog's <c>RSYSLOG_SyslogProtocol23Format</c> ends
+    /// every message with a LF that the octet count includes. It terminates the record, as it does in LF framing and
+    /// in a UDP datagram, and is not part of MSG.
+    /// </summary>
+    private static ReadOnlySequence<byte> WithoutLineEnd(ReadOnlySequence<byte> frame)
+    {
+        while (frame.Length > 0 && LastByte(frame) is (byte)'\n' or (byte)'\r')
+        {
+            frame = frame.Slice(0, frame.Length - 1);
+        }
+
+        return frame;
+    }
+
+    private static byte LastByte(ReadOnlySequence<byte> s)
     {
         var reader = new SequenceReader<byte>(s);
         reader.Advance(s.Length - 1);
-        return reader.TryPeek(out var last) && last == '\r';
+        reader.TryPeek(out var last);
+        return last;
     }
+
+    private static bool EndsWithCr(ReadOnlySequence<byte> s) => LastByte(s) == '\r';
 }

@@ -56,6 +56,37 @@ public abstract class LogStoreContractTests
     }
 
     [Fact]
+    public async Task SearchAsync_NumbersAndEmptyContainers_ReadBackWithTheirKinds()
+    {
+        await using var store = await GoldenStoreAsync();
+        var e = (await store.SearchAsync(new LogQuery("*", Limit: 100))).Events.Single(x => x.Id == "g11");
+        Assert.True(e.Attributes.TryGetValue("duration", out var duration) && duration is double d && d == 0.0, $"duration: {duration?.GetType().Name}");
+        Assert.True(e.Attributes.TryGetValue("ratio", out var ratio) && ratio is double r && r == 1000.0, $"ratio: {ratio?.GetType().Name}");
+        Assert.True(e.Attributes.TryGetValue("huge", out var huge) && huge is double h && h == 1.5e20, $"huge: {huge?.GetType().Name}");
+        Assert.True(e.Attributes.TryGetValue("tiny", out var tiny) && tiny is double t && t == -2.5e-7, $"tiny: {tiny?.GetType().Name}");
+        Assert.True(e.Attributes.TryGetInt64("count", out var count) && count == 0);
+        Assert.True(e.Attributes.TryGetValue("trace.big", out var big) && big is System.Numerics.BigInteger b && b.ToString(System.Globalization.CultureInfo.InvariantCulture) == "18446744073709551615123");
+        Assert.True(e.Attributes.TryGetValue("empty", out var empty) && empty is IReadOnlyDictionary<string, object?> { Count: 0 });
+        Assert.True(e.Attributes.TryGetValue("none", out var none) && none is IReadOnlyList<object?> { Count: 0 });
+    }
+
+    [Fact]
+    public async Task WriteAsync_SearchResponse_WritesFloatsAsFloatsAndBigIntegersExactly()
+    {
+        await using var store = await GoldenStoreAsync();
+        using var ms = new MemoryStream();
+        Assert.Equal(200, await SearchResponse.WriteAsync(ms, store, "*", null, null, "100", false, TimeProvider.System));
+        var text = System.Text.Encoding.UTF8.GetString(ms.ToArray());
+        Assert.Contains("\"duration\":0.0", text, StringComparison.Ordinal);
+        Assert.Contains("\"ratio\":1000.0", text, StringComparison.Ordinal);
+        Assert.Contains("\"huge\":150000000000000000000.0", text, StringComparison.Ordinal);
+        Assert.Matches("\"count\":0[,}]", text);
+        Assert.Contains("\"trace.big\":18446744073709551615123", text, StringComparison.Ordinal);
+        Assert.Contains("\"empty\":{}", text, StringComparison.Ordinal);
+        Assert.Contains("\"none\":[]", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task SearchAsync_SinceUntilAndLimit_CutTheRange()
     {
         await using var store = await GoldenStoreAsync();
@@ -94,6 +125,70 @@ public abstract class LogStoreContractTests
         using var bad = new MemoryStream();
         Assert.Equal(400, await SearchResponse.WriteAsync(bad, store, new SearchParameters(null, null, null, null, "-1", false), TimeProvider.System));
         Assert.Equal("offset", JsonDocument.Parse(bad.ToArray()).RootElement.GetProperty("parameter").GetString());
+    }
+
+    [Theory]
+    [InlineData("", 10)]
+    [InlineData("status >= 500", 10)]
+    [InlineData("timeout", 7)]
+    [InlineData("method = GET", 1)]
+    public async Task HistogramAsync_Buckets_MatchTheEventsAndSumToTheCount(string expression, int minutes)
+    {
+        await using var store = await GoldenStoreAsync();
+        var query = new LogQuery(expression);
+        var width = TimeSpan.FromMinutes(minutes);
+        var matching = (await store.SearchAsync(query with { Limit = 1000 })).Events.Select(e => e.Id).ToHashSet();
+        var expected = GoldenData.Events().Where(e => matching.Contains(e.Id))
+            .GroupBy(e => (e.EffectiveTimestamp - DateTimeOffset.UnixEpoch).Ticks / width.Ticks)
+            .OrderBy(g => g.Key)
+            .Select(g => (DateTimeOffset.UnixEpoch.AddTicks(g.Key * width.Ticks), (long)g.Count()))
+            .ToArray();
+        var buckets = await store.HistogramAsync(query, width);
+        Assert.Equal(expected, buckets.Select(b => (b.Time, b.Count)).ToArray());
+        Assert.Equal(await store.CountAsync(query), buckets.Sum(b => b.Count));
+    }
+
+    [Fact]
+    public async Task WriteAsync_TotalAndHistogram_CountEveryMatchInTheWindow()
+    {
+        await using var store = await GoldenStoreAsync();
+        using var ms = new MemoryStream();
+        var parameters = new SearchParameters("GET", "2026-11-20T10:05:00Z", "2026-11-20T10:25:00Z", "3", null, false, "1", "5m");
+        Assert.Equal(200, await SearchResponse.WriteAsync(ms, store, parameters, TimeProvider.System));
+        using var doc = JsonDocument.Parse(ms.ToArray());
+        var root = doc.RootElement;
+        var total = await store.CountAsync(new LogQuery("GET", new DateTimeOffset(2026, 11, 20, 10, 5, 0, TimeSpan.Zero), new DateTimeOffset(2026, 11, 20, 10, 25, 0, TimeSpan.Zero)));
+        Assert.True(total > 3);
+        Assert.Equal(3, root.GetProperty("count").GetInt32());
+        Assert.Equal(total, root.GetProperty("total").GetInt64());
+        var histogram = root.GetProperty("histogram").EnumerateArray().ToList();
+        Assert.Equal(new[] { "2026-11-20T10:05:00+00:00", "2026-11-20T10:10:00+00:00", "2026-11-20T10:15:00+00:00", "2026-11-20T10:20:00+00:00" }, histogram.Select(b => b.GetProperty("time").GetString()!).ToArray());
+        Assert.Equal(total, histogram.Sum(b => b.GetProperty("count").GetInt64()));
+
+        using var bad = new MemoryStream();
+        Assert.Equal(400, await SearchResponse.WriteAsync(bad, store, new SearchParameters(null, null, null, null, null, false, null, "soon"), TimeProvider.System));
+        Assert.Equal("histogram", JsonDocument.Parse(bad.ToArray()).RootElement.GetProperty("parameter").GetString());
+    }
+
+    [Fact]
+    public async Task ReadEventsAsync_Window_StreamsOldestFirst()
+    {
+        await using var store = await GoldenStoreAsync();
+        var since = new DateTimeOffset(2026, 11, 20, 10, 10, 0, TimeSpan.Zero);
+        var ids = new List<string>();
+        await foreach (var e in store.ReadEventsAsync(since, since.AddMinutes(5)))
+        {
+            ids.Add(e.Id);
+        }
+
+        Assert.Equal(["g10", "g11", "g12", "g13", "g14"], ids.ToArray());
+        var letters = new List<string>();
+        await foreach (var d in store.ReadDeadLettersAsync(null, null))
+        {
+            letters.Add(d.Id);
+        }
+
+        Assert.Equal(["d1", "d2"], letters.ToArray());
     }
 
     [Fact]

@@ -12,15 +12,17 @@ namespace Conveyor.Logs.Sources.FileTail;
 /// Tails every file matching a glob (<c>file:///var/log/nginx/*.log</c>): new files are picked up, a file renamed
 /// away (rotation) is read to its end before its successor is read from the start, a file that shrinks
 /// (truncation, copytruncate) is read again from the start, and offsets are checkpointed atomically (temp file +
-/// rename) so a restart resumes where the last admitted line ended. Ids are <c>path:generation:byte-offset</c>, stable
+/// rename) so a restart resumes after the last line every sink has finished with. Ids are <c>path:generation:byte-offset</c>, stable
 /// across restarts, so a line re-read after a crash is stored once (sinks are idempotent on ids); the generation
 /// counts the rotations and truncations seen at that path, so new lines at old offsets never collide with old ids.
 /// </summary>
 /// <remarks>
 /// A file is recognised by its first bytes (up to 64): a file at the same path whose first bytes differ is a new
-/// file. Offsets are checkpointed once lines are in the main buffer; a graceful stop drains that buffer, so a restart
-/// neither re-reads nor skips a line. After a crash, lines admitted but not yet stored are lost from memory, and
-/// the checkpoint is past them (a disk-backed buffer is the fix for that).
+/// file. Every chunk read carries one acknowledgement; the checkpoint of a file moves to the end of a chunk only
+/// when that chunk and every chunk before it have fired (stored, dead-lettered or dropped and counted at every sink),
+/// not when its lines enter memory. So after a crash a restart reads again every line not yet finished with (ids
+/// make the replay idempotent). A chunk that failed for good (a sink gave up on it, or the drain deadline left it)
+/// holds the checkpoint where it is for the rest of the run, so the next run reads it again.
 /// </remarks>
 public sealed partial class FileTailSource : LogSource
 {
@@ -62,6 +64,11 @@ public sealed partial class FileTailSource : LogSource
             while (!StopReading.IsCancellationRequested)
             {
                 var progressed = await PollAsync().ConfigureAwait(false);
+                if (!progressed && AdvanceAcknowledged())
+                {
+                    SaveCheckpoint();
+                }
+
                 if (!progressed)
                 {
                     try
@@ -77,12 +84,41 @@ public sealed partial class FileTailSource : LogSource
         }
         finally
         {
+            AdvanceAcknowledged();
             SaveCheckpoint();
             foreach (var f in _files.Values)
             {
                 await f.Stream.DisposeAsync().ConfigureAwait(false);
             }
         }
+    }
+
+    /// <summary>
+    /// After the pipeline drained (the service disposes sources last), the lines read before the stop have fired:
+    /// the final checkpoint records them.
+    /// </summary>
+    protected override ValueTask OnDisposedAsync()
+    {
+        if (AdvanceAcknowledged())
+        {
+            SaveCheckpoint();
+        }
+
+        return default;
+    }
+
+    /// <summary>Moves every file's acknowledged offset over the chunks that fired, in order; true when any moved.</summary>
+    private bool AdvanceAcknowledged()
+    {
+        // Runs on the source's own loop, or after it ended: never concurrently with it. Only the acknowledgements'
+        // state is read across threads, and that is safe to read at any time.
+        var moved = false;
+        foreach (var f in _files.Values)
+        {
+            moved |= f.AdvanceAcknowledged();
+        }
+
+        return moved;
     }
 
     /// <summary>One pass over the glob; true when any line was read.</summary>
@@ -112,6 +148,8 @@ public sealed partial class FileTailSource : LogSource
                 progressed |= await ReadAsync(file, final: true).ConfigureAwait(false);
                 await file.Stream.DisposeAsync().ConfigureAwait(false);
                 LogRotated(Logger, Info.Name, path);
+
+                // The renamed file cannot be found by its path again, so its unfinished lines are not replayable.
                 _checkpoints.Remove(path);
                 var successor = Open(path, ignoreCheckpoint: true);
                 if (successor is null)
@@ -144,7 +182,8 @@ public sealed partial class FileTailSource : LogSource
             progressed |= await ReadAsync(file, final: true).ConfigureAwait(false);
             await file.Stream.DisposeAsync().ConfigureAwait(false);
             _files.Remove(gone);
-            _checkpoints[gone] = new Checkpoint(file.Offset, Convert.ToBase64String(file.Fingerprint), file.Generation);
+            file.AdvanceAcknowledged();
+            _checkpoints[gone] = new Checkpoint(file.Acknowledged, Convert.ToBase64String(file.Fingerprint), file.Generation);
         }
 
         if (progressed)
@@ -174,6 +213,7 @@ public sealed partial class FileTailSource : LogSource
             if (cp.Offset <= stream.Length && file.Fingerprint.AsSpan().StartsWith(Convert.FromBase64String(cp.Fingerprint)))
             {
                 file.Offset = cp.Offset;
+                file.Acknowledged = cp.Offset;
                 file.Generation = cp.Generation;
             }
             else
@@ -268,16 +308,17 @@ public sealed partial class FileTailSource : LogSource
             }
 
             var consumed = (int)(initial - sequence.Length);
+            var ack = RawLine.Acknowledge(lines);
             var (written, end) = await FramedStream.AdmitAsync(lines, Info, Output, Abandon).ConfigureAwait(false);
             if (end is not null)
             {
                 // The deadline passed: the offset stays before the first line not handed over, so a restart reads it again.
-                file.Consume(lines[written].Id, consumed);
+                file.Consume(lines[written].Id, consumed, ack);
                 return any;
             }
 
             any |= lines.Count > 0;
-            file.Consume(null, consumed);
+            file.Consume(null, consumed, ack);
             if (n == 0)
             {
                 return any;
@@ -299,7 +340,7 @@ public sealed partial class FileTailSource : LogSource
     {
         foreach (var f in _files.Values)
         {
-            _checkpoints[f.Path] = new Checkpoint(f.Offset, Convert.ToBase64String(f.Fingerprint), f.Generation);
+            _checkpoints[f.Path] = new Checkpoint(f.Acknowledged, Convert.ToBase64String(f.Fingerprint), f.Generation);
         }
 
         var temp = _checkpointPath + ".tmp";
@@ -314,7 +355,7 @@ public sealed partial class FileTailSource : LogSource
         Replaced,
     }
 
-    /// <summary>A checkpointed file: the offset after the last admitted line, the file's first bytes (base64), its generation.</summary>
+    /// <summary>A checkpointed file: the offset after the last line finished with, the file's first bytes (base64), its generation.</summary>
     private sealed record Checkpoint(long Offset, string Fingerprint, int Generation);
 
     private sealed class TailedFile(string path, FileStream stream, int maxLineBytes)
@@ -327,6 +368,12 @@ public sealed partial class FileTailSource : LogSource
 
         /// <summary>The offset of the first byte of <see cref="Buffer"/>: everything before it is admitted.</summary>
         public long Offset { get; set; }
+
+        /// <summary>The offset every line before which has fired its acknowledgement: what the checkpoint records.</summary>
+        public long Acknowledged { get; set; }
+
+        /// <summary>Chunks admitted and not yet acknowledged, in file order, each with the offset just past it.</summary>
+        private Queue<(long End, Acknowledgement? Ack)> Unacknowledged { get; } = new();
 
         public byte[] Fingerprint { get; set; } = [];
 
@@ -352,8 +399,11 @@ public sealed partial class FileTailSource : LogSource
             return n;
         }
 
-        /// <summary>Drops <paramref name="consumed"/> bytes off the front: they are admitted.</summary>
-        public void Consume(string? stoppedAt, int consumed)
+        /// <summary>
+        /// Drops <paramref name="consumed"/> bytes off the front: they are admitted, as one chunk whose checkpoint
+        /// waits for <paramref name="ack"/> (null: no line in it, nothing to wait for).
+        /// </summary>
+        public void Consume(string? stoppedAt, int consumed, Acknowledgement? ack)
         {
             if (stoppedAt is not null)
             {
@@ -365,10 +415,29 @@ public sealed partial class FileTailSource : LogSource
             Buffer.AsSpan(consumed, PendingLength - consumed).CopyTo(Buffer);
             PendingLength -= consumed;
             Offset += consumed;
+            Unacknowledged.Enqueue((Offset, ack));
+        }
+
+        /// <summary>Moves <see cref="Acknowledged"/> over the leading chunks that fired, short of one that failed.</summary>
+        public bool AdvanceAcknowledged()
+        {
+            var moved = false;
+            while (Unacknowledged.TryPeek(out var chunk)
+                && (chunk.Ack is null || (chunk.Ack.IsCompleted && chunk.Ack.Outcome != DeliveryOutcome.Failed)))
+            {
+                Unacknowledged.Dequeue();
+                Acknowledged = chunk.End;
+                moved = true;
+            }
+
+            return moved;
         }
 
         public void Reset()
         {
+            // The lines before the truncation are gone from the file: nothing there can be read again.
+            Unacknowledged.Clear();
+            Acknowledged = 0;
             Offset = 0;
             PendingLength = 0;
             Generation++;

@@ -7,8 +7,8 @@ using Microsoft.AspNetCore.Http;
 namespace Conveyor.Logs.Sources.Http;
 
 /// <summary>
-/// <c>POST /ingest</c> (SPEC §4): a body of lines (<c>text/plain</c> or <c>application/x-ndjson</c>, optionally
-/// gzip), admitted all or none. <c>202 {"accepted": N}</c> means every line is in the main buffer and will be
+/// <c>POST /ingest</c> (docs/REFERENCE.md, "HTTP"): a body of lines (<c>text/plain</c> or <c>application/x-ndjson</c>, or
+/// curl's default <c>application/x-www-form-urlencoded</c> read as text; optionally gzip), admitted all or none. <c>202 {"accepted": N}</c> means every line is in the main buffer and will be
 /// stored even if the service is stopped right after. A full buffer answers 429 with <c>Retry-After</c> from
 /// the measured drain rate; a stopping service 503. Errors carry <c>{"error": reason}</c>.
 /// </summary>
@@ -39,8 +39,10 @@ public static class IngestEndpoint
             return;
         }
 
+        // curl -d/--data-binary labels the bytes it sends verbatim application/x-www-form-urlencoded; refusing that
+        // would turn `curl --data-binary @app.log /ingest` into a 415, so it is read as lines like text/plain.
         if (!MediaTypeHeaderValue.TryParse(request.ContentType, out var media)
-            || media.MediaType is not ("text/plain" or "application/x-ndjson"))
+            || media.MediaType is not ("text/plain" or "application/x-ndjson" or "application/x-www-form-urlencoded"))
         {
             await ErrorAsync(response, 415, $"content type must be text/plain or application/x-ndjson (was '{request.ContentType}')").ConfigureAwait(false);
             return;
@@ -75,13 +77,27 @@ public static class IngestEndpoint
             return;
         }
 
-        switch (await HttpIntake.AdmitAsync(main.Writer, lines, options.BlockTimeout, context.RequestAborted).ConfigureAwait(false))
+        // One acknowledgement per request. The answer stays 202 on admission (the lines are in memory); a sender
+        // that must know they are stored can be given the acknowledgement's completion later.
+        RawLine.Acknowledge(lines);
+        var (status, dropsReported) = await AdmitAsync(main, lines, options.BlockTimeout, context.RequestAborted).ConfigureAwait(false);
+        if (status != 202 && !dropsReported)
         {
-            case Admission.Admitted:
+            // Refused whole and the buffer did not report them: the sender keeps the lines, and the request's
+            // acknowledgement still fires once.
+            foreach (var line in lines)
+            {
+                line.Ack?.Complete(DeliveryOutcome.Dropped);
+            }
+        }
+
+        switch (status)
+        {
+            case 202:
                 binding.Info.OnAdmitted(lines.Count);
                 await AcceptedAsync(response, lines.Count).ConfigureAwait(false);
                 break;
-            case Admission.Stopped:
+            case 503:
                 binding.Info.OnRefused(lines.Count);
                 await ErrorAsync(response, 503, "the service is stopping", retryAfter: 5).ConfigureAwait(false);
                 break;
@@ -89,6 +105,49 @@ public static class IngestEndpoint
                 binding.Info.OnRefused(lines.Count);
                 await ErrorAsync(response, 429, "the buffer is full; retry later", retryAfter: topology.RetryAfterSeconds()).ConfigureAwait(false);
                 break;
+        }
+    }
+
+    /// <summary>
+    /// 202, 429 (full: refused or timed out) or 503 (completed). All lines are admitted, or none; DropsReported says
+    /// whether the buffer counted a refusal as drops (and so completed the lines' acknowledgement references).
+    /// </summary>
+    private static async Task<(int Status, bool DropsReported)> AdmitAsync(BoundedBuffer<RawLine> main, List<RawLine> lines, TimeSpan blockTimeout, CancellationToken aborted)
+    {
+        var writer = main.Writer;
+        try
+        {
+            if (writer.TryWriteAll(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(lines)))
+            {
+                return (202, false);
+            }
+
+            if (main.FullMode != FullMode.Block)
+            {
+                // Under the dropping modes the buffer refused the batch and counted it.
+                return (429, true);
+            }
+
+            if (blockTimeout <= TimeSpan.Zero)
+            {
+                return (429, false);
+            }
+
+            using var wait = CancellationTokenSource.CreateLinkedTokenSource(aborted);
+            wait.CancelAfter(blockTimeout);
+            try
+            {
+                return await writer.WriteAllAsync(lines, wait.Token).ConfigureAwait(false) ? (202, false) : (429, true);
+            }
+            catch (OperationCanceledException)
+            {
+                // Nothing was written: the buffer admits a batch whole or not at all.
+                return (429, false);
+            }
+        }
+        catch (BufferCompletedException)
+        {
+            return (503, false);
         }
     }
 
