@@ -1,5 +1,6 @@
 using Conveyor.Logs.Configuration;
 using Conveyor.Logs.Sinks.DuckDb;
+using Conveyor.Logs.Sources;
 
 namespace Conveyor.Cli.Hosting;
 
@@ -103,7 +104,8 @@ internal static class ConfigLoader
 
         if (request.Format is { } format)
         {
-            foreach (var s in options.Sources)
+            // OTLP and Elasticsearch sources read what their protocol carries, whatever the lines of the others are.
+            foreach (var s in options.Sources.Where(static s => SourceRegistry.All.FirstOrDefault(r => r.Type == s.Type)?.FixedFormat is null))
             {
                 s.Format = format;
             }
@@ -137,13 +139,18 @@ internal static class ConfigLoader
         }
     }
 
-    /// <summary>The zero-config sources (docs/REFERENCE.md, "conveyor run"): HTTP on 8080, TCP lines on 5170, syslog on UDP and TCP 5514, all on 127.0.0.1.</summary>
+    /// <summary>
+    /// The zero-config sources (docs/REFERENCE.md, "conveyor run"): HTTP on 8080, TCP lines on 5170, syslog on UDP and
+    /// TCP 5514, and OTLP on its standard ports (HTTP 4318, gRPC 4317), all on 127.0.0.1.
+    /// </summary>
     public static IEnumerable<SourceOptions> DefaultSources() =>
     [
         new SourceOptions { Type = SourceType.Http, Port = DefaultHttpPort },
         new SourceOptions { Type = SourceType.Tcp, Port = 5170 },
         new SourceOptions { Type = SourceType.SyslogUdp, Port = 5514 },
         new SourceOptions { Type = SourceType.SyslogTcp, Port = 5514 },
+        new SourceOptions { Type = SourceType.Otlp, Port = 4318 },
+        new SourceOptions { Type = SourceType.OtlpGrpc, Port = 4317 },
     ];
 
     /// <summary>Reports every key that maps onto no option, so a typo is an error rather than a silently ignored setting.</summary>

@@ -86,7 +86,7 @@ internal sealed partial class PipelineService : IHostedService, IAsyncDisposable
         {
             var info = new SourceInfo(options.EffectiveName, SourceOptions.TypeName(options.Type), CreateParser(options));
             var logger = _loggers.CreateLogger("Conveyor.Sources." + info.Name);
-            var source = SourceRegistry.Create(new SourceContext(options, info, topology.Intake, logger, _time));
+            var source = SourceRegistry.Create(new SourceContext(options, info, topology.Intake, logger, _time) { Main = MainView(topology) });
             await source.StartAsync(cancellationToken).ConfigureAwait(false);
             _sources.Add(source);
             topology.AddSource(info);
@@ -152,6 +152,9 @@ internal sealed partial class PipelineService : IHostedService, IAsyncDisposable
             await _topology.DisposeAsync().ConfigureAwait(false);
         }
     }
+
+    private static MainBufferView MainView(LogTopology topology) =>
+        new(topology.Main.Capacity, topology.Main.MaxBytes, topology.RetryAfterSeconds);
 
     /// <summary>
     /// Before DuckDB, the default store was SQLite at <c>./conveyor-data/conveyor.db</c>. When that file sits beside a

@@ -2,6 +2,7 @@ using System.Globalization;
 using Conveyor.Logs.Amqp;
 using Conveyor.Logs.Parsing;
 using Conveyor.Logs.Sinks;
+using Conveyor.Logs.Sources;
 
 namespace Conveyor.Logs.Configuration;
 
@@ -126,7 +127,7 @@ public static class PipelineOptionsValidator
     {
         if (!Enum.IsDefined(s.Type))
         {
-            errors.Add($"{key}:type: must be one of http|tcp|udp|syslogTcp|syslogUdp|file|stdin|amqp (was {(int)s.Type})");
+            errors.Add($"{key}:type: must be one of http|tcp|udp|syslogTcp|syslogUdp|file|stdin|amqp|otlp|otlpGrpc|elasticsearch (was {(int)s.Type})");
             return;
         }
 
@@ -135,8 +136,8 @@ public static class PipelineOptionsValidator
             errors.Add($"{key}:name: '{s.EffectiveName}' is used by another source");
         }
 
-        var network = s.Type is SourceType.Http or SourceType.Tcp or SourceType.Udp or SourceType.SyslogTcp or SourceType.SyslogUdp;
-        if (network)
+        var registration = SourceRegistry.For(s.Type);
+        if (registration.HostAndPort)
         {
             if (s.Port is < 1 or > 65535)
             {
@@ -172,13 +173,23 @@ public static class PipelineOptionsValidator
             errors.Add($"{key}:type: only one stdin source is possible");
         }
 
-        try
+        if (registration.FixedFormat is { } fixedFormat)
         {
-            LogParsers.Create(s.EffectiveFormat);
+            if (s.Format is { } f && f != fixedFormat)
+            {
+                errors.Add($"{key}:format: {SourceOptions.TypeName(s.Type)} sources read {fixedFormat} only (was '{f}')");
+            }
         }
-        catch (ArgumentException ex)
+        else
         {
-            errors.Add($"{key}:format: {ex.Message.Split(" (Parameter", 2)[0]}");
+            try
+            {
+                LogParsers.Create(s.EffectiveFormat);
+            }
+            catch (ArgumentException ex)
+            {
+                errors.Add($"{key}:format: {ex.Message.Split(" (Parameter", 2)[0]}");
+            }
         }
 
         if (s.MaxLineBytes is < 16 or > 16 << 20)

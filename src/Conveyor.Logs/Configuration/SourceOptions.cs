@@ -26,6 +26,15 @@ public enum SourceType
 
     /// <summary>Messages of records from a RabbitMQ queue (<c>amqp://…</c>, a worker), acknowledged once stored.</summary>
     Amqp,
+
+    /// <summary>OTLP/HTTP logs (<c>POST /v1/logs</c>, protobuf or JSON) on a listener of its own.</summary>
+    Otlp,
+
+    /// <summary>OTLP/gRPC logs (<c>LogsService/Export</c>) on a listener of its own.</summary>
+    OtlpGrpc,
+
+    /// <summary>The Elasticsearch bulk API (<c>POST /_bulk</c>) on a listener of its own.</summary>
+    Elasticsearch,
 }
 
 /// <summary>One source. Keys that do not apply to its <see cref="Type"/> are ignored.</summary>
@@ -52,7 +61,7 @@ public sealed class SourceOptions
     /// <summary>The format of the lines (as for <c>conveyor parse</c>). Default <c>auto</c>; <c>syslog</c> for syslog sources. For <c>amqp</c>, the format of raw records (parsed events arrive parsed).</summary>
     public string? Format { get; set; }
 
-    /// <summary>The longest line accepted; a longer one is dead-lettered whole, never split. Default 64 KiB.</summary>
+    /// <summary>The longest line accepted; a longer one is dead-lettered whole, never split (an OTLP record or a bulk document that long is rejected to its sender). Default 64 KiB.</summary>
     public int MaxLineBytes { get; set; } = 64 * 1024;
 
     /// <summary>TCP: a connection that sends nothing for this long is closed (slowloris). Default 5 minutes.</summary>
@@ -61,13 +70,13 @@ public sealed class SourceOptions
     /// <summary>TCP: the most connections served at once; more wait in the listen backlog. Default 1,000.</summary>
     public int MaxConnections { get; set; } = 1_000;
 
-    /// <summary>HTTP: the bearer token <c>/ingest</c> requires; none when null. Default null.</summary>
+    /// <summary>HTTP, OTLP and Elasticsearch: the bearer token every request must carry; none when null. Default null.</summary>
     public string? BearerToken { get; set; }
 
-    /// <summary>HTTP: the largest request body (after gzip decompression too); larger is 413. Default 8 MiB.</summary>
+    /// <summary>HTTP, OTLP and Elasticsearch: the largest request body (after gzip decompression too); larger is 413. Default 8 MiB.</summary>
     public long MaxBodyBytes { get; set; } = 8L << 20;
 
-    /// <summary>HTTP: how long a request waits for room in a full buffer before it is answered 429. Default 1 s.</summary>
+    /// <summary>HTTP, OTLP and Elasticsearch: how long a request waits for room in a full buffer before it is answered 429 (gRPC: RESOURCE_EXHAUSTED). Default 1 s.</summary>
     public TimeSpan BlockTimeout { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>File: where offsets are checkpointed. Default <c>./conveyor-data/checkpoints</c>.</summary>
@@ -86,13 +95,16 @@ public sealed class SourceOptions
     };
 
     /// <summary>The format, or its default for the type.</summary>
-    public string EffectiveFormat => Format ?? (Type is SourceType.SyslogTcp or SourceType.SyslogUdp ? "syslog" : "auto");
+    /// <remarks>A protocol that fixes its format (OTLP records, Elasticsearch's JSON documents) has that format whatever <see cref="Format"/> says.</remarks>
+    public string EffectiveFormat => Sources.SourceRegistry.All.FirstOrDefault(r => r.Type == Type)?.FixedFormat
+        ?? Format ?? (Type is SourceType.SyslogTcp or SourceType.SyslogUdp ? "syslog" : "auto");
 
     /// <summary>The kebab-case name of a source type, as <c>--from</c> and <c>/api/pipeline</c> spell it.</summary>
     public static string TypeName(SourceType type) => type switch
     {
         SourceType.SyslogTcp => "syslog-tcp",
         SourceType.SyslogUdp => "syslog-udp",
+        SourceType.OtlpGrpc => "otlp-grpc",
         _ => type.ToString().ToLowerInvariant(),
     };
 }

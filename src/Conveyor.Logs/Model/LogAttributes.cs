@@ -10,7 +10,8 @@ namespace Conveyor.Logs.Model;
 /// Values are one of: <see cref="string"/>, <see cref="long"/>, <see cref="double"/>, <see cref="bool"/>,
 /// <c>null</c> (a JSON null), <see cref="IReadOnlyList{T}"/> of such values (a JSON array) or
 /// <see cref="IReadOnlyDictionary{TKey, TValue}"/> of string to such values (an object, e.g.
-/// <c>syslog.structured_data</c>; an empty one is a value too). Integers are stored as <see cref="long"/> so that
+/// <c>syslog.structured_data</c>; an empty one is a value too), or a <c>byte[]</c> (OTLP's bytes value, written to
+/// JSON and the stores as base64 text; kept as bytes while the event travels so <c>--to otlp://</c> sends bytes again). Integers are stored as <see cref="long"/> so that
 /// readers test one type; only an integer beyond its range is a <see cref="System.Numerics.BigInteger"/>, kept exactly.
 /// Integer and floating point stay apart through every store and output: a <see cref="double"/> of 0 is written
 /// <c>0.0</c> and reads back as a double (see <see cref="JsonNumber"/>).

@@ -55,6 +55,26 @@ public static class LogEventJson
 
         writer.WriteNumber("severity_number", e.SeverityNumber);
         writer.WriteString("body", e.Body);
+        if (e.TraceId is { } traceId)
+        {
+            writer.WriteString("trace_id", traceId);
+        }
+
+        if (e.SpanId is { } spanId)
+        {
+            writer.WriteString("span_id", spanId);
+        }
+
+        if (e.TraceFlags is { } flags)
+        {
+            writer.WriteNumber("trace_flags", flags);
+        }
+
+        if (e.EventName is { } eventName)
+        {
+            writer.WriteString("event_name", eventName);
+        }
+
         writer.WritePropertyName("attributes");
         WriteAttributes(writer, e.Attributes);
         writer.WritePropertyName("resource");
@@ -119,6 +139,9 @@ public static class LogEventJson
                 break;
             case bool b:
                 writer.WriteBooleanValue(b);
+                break;
+            case byte[] bytes:
+                writer.WriteBase64StringValue(bytes);
                 break;
             case IReadOnlyDictionary<string, object?> map:
                 WriteAttributes(writer, map);

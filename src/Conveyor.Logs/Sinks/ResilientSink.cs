@@ -61,6 +61,11 @@ public sealed partial class ResilientSink : ILogSink, IReportsSinkFailure
                 UseJitter = true,
                 Delay = options.BaseDelay,
                 MaxDelay = options.MaxDelay,
+
+                // A store that says when to come back (Retry-After) is believed, within the longest delay allowed.
+                DelayGenerator = args => ValueTask.FromResult(args.Outcome.Exception is SinkException { RetryAfter: { } after }
+                    ? (TimeSpan?)(after < options.MaxDelay ? after : options.MaxDelay)
+                    : null),
                 OnRetry = _ =>
                 {
                     _metrics.Retried();

@@ -30,4 +30,10 @@ public sealed class SinkException : Exception
 
     /// <summary>True when the same write may succeed later; false when the data is refused (poison).</summary>
     public bool IsTransient { get; }
+
+    /// <summary>
+    /// How long the store asked to be left alone before the next attempt (HTTP <c>Retry-After</c>); null when it did
+    /// not say. <see cref="ResilientSink"/> waits this long instead of its own back-off, at most its <c>MaxDelay</c>.
+    /// </summary>
+    public TimeSpan? RetryAfter { get; init; }
 }

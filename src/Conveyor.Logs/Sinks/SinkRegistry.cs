@@ -4,6 +4,7 @@ using Conveyor.Logs.Sinks.DuckDb;
 using Microsoft.Extensions.Logging;
 using Conveyor.Logs.Sinks.Ndjson;
 using Conveyor.Logs.Sinks.Null;
+using Conveyor.Logs.Sinks.Otlp;
 using Conveyor.Logs.Sinks.Postgres;
 using Conveyor.Logs.Sinks.Slow;
 using Conveyor.Logs.Sinks.Sqlite;
@@ -78,7 +79,8 @@ public sealed record SinkRegistration(string Scheme, IReadOnlyList<string> Synta
 }
 
 /// <summary>
-/// Every sink by URI scheme: the store's <c>duckdb:</c> (the default), <c>sqlite:</c>, <c>postgres:</c> and <c>ndjson:</c>, plus two sinks kept for
+/// Every sink by URI scheme: the store's <c>duckdb:</c> (the default), <c>sqlite:</c>, <c>postgres:</c> and <c>ndjson:</c>, <c>otlp://</c> to forward to an
+/// OpenTelemetry receiver, plus two sinks kept for
 /// tests and benchmarks: <c>null:</c> discards every batch, and <c>slow:DURATION+URI</c> waits DURATION (e.g.
 /// <c>5ms</c>) before each batch it passes to URI, like a struggling database. A new sink is a folder under
 /// <c>Sinks/</c> and one line in <see cref="All"/>.
@@ -95,6 +97,7 @@ public static class SinkRegistry
         NullSinkFactory.Registration,
         SlowSinkFactory.Registration,
         AmqpSinkFactory.Registration,
+        OtlpSinkFactory.Registration,
     ];
 
     /// <summary>What is wrong with <paramref name="uri"/>, or null when it is well formed.</summary>

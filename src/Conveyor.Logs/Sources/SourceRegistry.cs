@@ -3,8 +3,10 @@ using Conveyor.Logs.Configuration;
 using Conveyor.Logs.Model;
 using Conveyor.Logs.Parsing;
 using Conveyor.Logs.Sources.Amqp;
+using Conveyor.Logs.Sources.Elasticsearch;
 using Conveyor.Logs.Sources.FileTail;
 using Conveyor.Logs.Sources.Http;
+using Conveyor.Logs.Sources.Otlp;
 using Conveyor.Logs.Sources.Stdin;
 using Conveyor.Logs.Sources.Tcp;
 using Conveyor.Logs.Sources.Udp;
@@ -18,7 +20,14 @@ namespace Conveyor.Logs.Sources;
 /// <param name="Output">The main buffer.</param>
 /// <param name="Logger">Where it logs.</param>
 /// <param name="Time">The clock.</param>
-public sealed record SourceContext(SourceOptions Options, SourceInfo Info, LineIntake Output, ILogger Logger, TimeProvider Time);
+public sealed record SourceContext(SourceOptions Options, SourceInfo Info, LineIntake Output, ILogger Logger, TimeProvider Time)
+{
+    /// <summary>
+    /// The main buffer's bounds and the wait a refused sender is told, for sources that answer each request (OTLP,
+    /// Elasticsearch); null where the host has no such view (they then assume an unbounded buffer and 1 s).
+    /// </summary>
+    public MainBufferView? Main { get; init; }
+}
 
 /// <summary>Creates a source (not yet started) from its context.</summary>
 public delegate LogSource SourceFactory(SourceContext context);
@@ -41,6 +50,9 @@ public sealed record SourceRegistration(SourceType Type, string Scheme, string S
     /// a source whose records are not plain lines (<c>amqp</c>: encoded batches) wraps it.
     /// </summary>
     public Func<ILogParser, ILogParser> Parser { get; init; } = static p => p;
+
+    /// <summary>The format the protocol fixes (<c>otlp</c>, <c>json</c>); null when the records' format is configurable (<c>format</c>).</summary>
+    public string? FixedFormat { get; init; }
 }
 
 /// <summary>Every source by URI scheme and type. A new source is a folder under <c>Sources/</c> and one line in <see cref="All"/>.</summary>
@@ -57,6 +69,9 @@ public static class SourceRegistry
         FileTailSourceFactory.Registration,
         StdinSourceFactory.Registration,
         AmqpSourceFactory.Registration,
+        OtlpSourceFactory.HttpRegistration,
+        OtlpSourceFactory.GrpcRegistration,
+        ElasticsearchSourceFactory.Registration,
     ];
 
     /// <summary>The source of <paramref name="scheme"/> (lower case) or one of its aliases; null when there is none.</summary>

@@ -13,7 +13,7 @@ public sealed class ConfigLoaderTests
         var (options, errors) = ConfigLoader.Load(new RunRequest(null, [], [], null, false), NoEnvironment);
         Assert.Empty(errors);
         Assert.Equal(
-            [(SourceType.Http, 8080), (SourceType.Tcp, 5170), (SourceType.SyslogUdp, 5514), (SourceType.SyslogTcp, 5514)],
+            [(SourceType.Http, 8080), (SourceType.Tcp, 5170), (SourceType.SyslogUdp, 5514), (SourceType.SyslogTcp, 5514), (SourceType.Otlp, 4318), (SourceType.OtlpGrpc, 4317)],
             options.Sources.Select(static s => (s.Type, s.Port)));
         Assert.All(options.Sources, static s => Assert.Equal("127.0.0.1", s.Host));
         Assert.Equal("duckdb:./conveyor-data/conveyor.duckdb", Assert.Single(options.Sinks).Uri);
