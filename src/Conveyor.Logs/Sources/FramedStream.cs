@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Globalization;
 using System.IO.Pipelines;
 using Conveyor.Logs.Parsing;
 using Conveyor.Logs.Topology;
@@ -108,7 +107,7 @@ internal sealed class FramedStream
                 // The stream ended without a final terminator: what is left is the last record, not garbage.
                 var frameStart = bufferStart + (initial - buffer.Length);
                 var tooLong = buffer.Length > MaxFrameBytes;
-                batch.Add(Make(tooLong ? buffer.Slice(0, MaxFrameBytes) : buffer, frameStart, tooLong));
+                batch.Add(Make(tooLong ? buffer.Slice(0, Math.Min(MaxFrameBytes, RawLine.EvidenceBytes)) : buffer, frameStart, tooLong));
                 buffer = buffer.Slice(buffer.End);
             }
 
@@ -137,7 +136,7 @@ internal sealed class FramedStream
         var now = Time.GetUtcNow();
         if (oversized)
         {
-            return new RawLine(frame.ToArray(), Source, id, now, "record longer than the maximum of " + MaxFrameBytes.ToString(CultureInfo.InvariantCulture) + " bytes; the first bytes are kept");
+            return new RawLine(frame.ToArray(), Source, id, now, RawLine.OversizedReason(MaxFrameBytes));
         }
 
         return new RawLine(frame.ToArray(), Source, id, now);

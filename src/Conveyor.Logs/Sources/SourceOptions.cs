@@ -25,6 +25,16 @@ public enum SourceType
     Stdin,
 }
 
+/// <summary>What a file tail does with the checkpoint an earlier run left (config key <c>checkpoint</c>).</summary>
+public enum FileCheckpoint
+{
+    /// <summary>Continue each file where the last run stopped.</summary>
+    Resume,
+
+    /// <summary>Start over: read every file from its first byte.</summary>
+    Ignore,
+}
+
 /// <summary>One source. Keys that do not apply to its <see cref="Type"/> are ignored.</summary>
 public sealed class SourceOptions
 {
@@ -66,6 +76,13 @@ public sealed class SourceOptions
 
     /// <summary>File: where offsets are checkpointed. Default <c>./conveyor-data/checkpoints</c>.</summary>
     public string CheckpointDirectory { get; set; } = "./conveyor-data/checkpoints";
+
+    /// <summary>
+    /// File: <see cref="FileCheckpoint.Resume"/> continues every file at its checkpointed byte (and says so at start-up);
+    /// <see cref="FileCheckpoint.Ignore"/> discards the checkpoint and reads every file from the start (URI
+    /// <c>file:///…?checkpoint=ignore</c>). Default <c>resume</c>.
+    /// </summary>
+    public FileCheckpoint Checkpoint { get; set; } = FileCheckpoint.Resume;
 
     /// <summary>File: how often the tail looks for new files and data when it found none last time. Default 1 s (an idle tail then costs ~0% CPU).</summary>
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(1);
