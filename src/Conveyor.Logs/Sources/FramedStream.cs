@@ -50,6 +50,13 @@ internal sealed class FramedStream
     /// <summary>Close after this long without data; null for none (files, stdin).</summary>
     public TimeSpan? IdleTimeout { get; init; }
 
+    /// <summary>
+    /// After <c>stopReading</c> fires, read on until the sender ends, nothing arrives for this long, or the drain
+    /// deadline passes: bytes a sender wrote before the stop are read and stored instead of being reset with the
+    /// socket (the sender would see EPIPE). Null (files, stdin): stop reading at once.
+    /// </summary>
+    public TimeSpan? DrainIdle { get; init; }
+
     /// <summary>The byte offset of the first byte the reader yields (a file resumed from a checkpoint).</summary>
     public long StartOffset { get; init; }
 
@@ -67,14 +74,28 @@ internal sealed class FramedStream
         ArgumentNullException.ThrowIfNull(reader);
         Offset = StartOffset;
         using var idle = new CancellationTokenSource(Timeout.InfiniteTimeSpan, Time);
-        using var link = stopReading.Register(static s => ((CancellationTokenSource)s!).Cancel(), idle);
+        var stopping = 0;
+        using var link = stopReading.Register(() =>
+        {
+            if (DrainIdle is { } linger)
+            {
+                // From now on the idle timeout is the drain linger; a read already waiting gets it too.
+                Volatile.Write(ref stopping, 1);
+                idle.CancelAfter(linger);
+            }
+            else
+            {
+                idle.Cancel();
+            }
+        });
+        using var deadline = abandon.Register(static s => ((CancellationTokenSource)s!).Cancel(), idle);
         var batch = new List<RawLine>(64);
         while (true)
         {
             ReadResult result;
             try
             {
-                if (IdleTimeout is { } t)
+                if ((Volatile.Read(ref stopping) == 1 ? DrainIdle : IdleTimeout) is { } t)
                 {
                     idle.CancelAfter(t);
                 }

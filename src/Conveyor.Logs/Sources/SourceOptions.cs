@@ -62,7 +62,10 @@ public sealed class SourceOptions
     /// <summary>TCP: a connection that sends nothing for this long is closed (slowloris). Default 5 minutes.</summary>
     public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromMinutes(5);
 
-    /// <summary>TCP: the most connections served at once; more wait in the listen backlog. Default 1,000.</summary>
+    /// <summary>
+    /// TCP: the most connections served at once. Default 1,000. A new connection at the limit closes the connection
+    /// idle longest (if idle at least 1 s) to take its place, or is refused when none is; both are counted.
+    /// </summary>
     public int MaxConnections { get; set; } = 1_000;
 
     /// <summary>HTTP: the bearer token <c>/ingest</c> requires; none when null. Default null.</summary>

@@ -13,6 +13,10 @@ public sealed class SourceInfo
     private long _refused;
     private long _dropped;
     private long _pending;
+    private long _clientFaults;
+    private long _connectionsEvicted;
+    private long _connectionsRefused;
+    private long _bodiesRefused;
 
     /// <summary>Creates the record of a source named <paramref name="name"/> whose lines <paramref name="parser"/> reads.</summary>
     public SourceInfo(string name, string kind, ILogParser parser)
@@ -47,6 +51,30 @@ public sealed class SourceInfo
 
     /// <summary>Records received and not yet admitted, refused or dropped: waiting for room.</summary>
     public long Pending => Interlocked.Read(ref _pending);
+
+    /// <summary>Faults a client caused: a malformed request or frame, a connection reset, a body sent too slowly.</summary>
+    public long ClientFaults => Interlocked.Read(ref _clientFaults);
+
+    /// <summary>TCP: idle connections closed to admit a new one at the connection limit.</summary>
+    public long ConnectionsEvicted => Interlocked.Read(ref _connectionsEvicted);
+
+    /// <summary>TCP: new connections refused at the limit because no open one was idle.</summary>
+    public long ConnectionsRefused => Interlocked.Read(ref _connectionsRefused);
+
+    /// <summary>HTTP: request bodies refused unread (429) because the bytes of bodies in flight were at their budget.</summary>
+    public long BodiesRefused => Interlocked.Read(ref _bodiesRefused);
+
+    /// <summary>Counts one fault a client caused.</summary>
+    public void OnClientFault() => Interlocked.Increment(ref _clientFaults);
+
+    /// <summary>Counts one idle connection closed at the limit.</summary>
+    public void OnConnectionEvicted() => Interlocked.Increment(ref _connectionsEvicted);
+
+    /// <summary>Counts one connection refused at the limit.</summary>
+    public void OnConnectionRefused() => Interlocked.Increment(ref _connectionsRefused);
+
+    /// <summary>Counts one request body refused over the in-flight budget.</summary>
+    public void OnBodyRefused() => Interlocked.Increment(ref _bodiesRefused);
 
     /// <summary>Counts <paramref name="n"/> records received and now waiting for an outcome.</summary>
     public void OnReceived(long n)
