@@ -66,6 +66,9 @@ internal sealed class FramedStream
     /// <summary>The offset just past the last frame handed to the buffer: where a restart resumes.</summary>
     public long Offset { get; private set; }
 
+    /// <summary>Called when a read returned bytes, before its frames go to the buffer (which may wait for room).</summary>
+    public Action? OnData { get; init; }
+
     /// <summary>Called after each read's frames are all in the buffer, with <see cref="Offset"/>; files checkpoint here.</summary>
     public Action<long>? OnCommitted { get; init; }
 
@@ -109,6 +112,7 @@ internal sealed class FramedStream
             }
 
             var buffer = result.Buffer;
+            OnData?.Invoke();
             var bufferStart = Offset;
             var initial = buffer.Length;
             while (true)

@@ -64,7 +64,8 @@ public sealed class SourceOptions
 
     /// <summary>
     /// TCP: the most connections served at once. Default 1,000. A new connection at the limit closes the connection
-    /// idle longest (if idle at least 1 s) to take its place, or is refused when none is; both are counted.
+    /// idle longest to take its place, or is refused when every connection is busy (waiting for buffer room); both are
+    /// counted.
     /// </summary>
     public int MaxConnections { get; set; } = 1_000;
 

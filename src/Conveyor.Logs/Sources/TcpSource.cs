@@ -15,18 +15,16 @@ namespace Conveyor.Logs.Sources;
 /// </summary>
 /// <remarks>
 /// <para>At most <see cref="SourceOptions.MaxConnections"/> connections are served. A new connection at the limit
-/// closes the one that has been idle longest, if it has been idle for at least <see cref="MinIdleToEvict"/>, so idle
-/// connections can never lock real clients out; otherwise (every connection busy) the new one is refused. Both are
-/// counted (<see cref="SourceInfo.ConnectionsEvicted"/>, <see cref="SourceInfo.ConnectionsRefused"/>).</para>
+/// closes the one that has been idle longest (no bytes since its last read), so idle connections can never lock real
+/// clients out; a connection whose lines wait for room in the buffer is busy, not idle, and is never closed for
+/// another, so when every connection is busy the new one is refused. Both are counted
+/// (<see cref="SourceInfo.ConnectionsEvicted"/>, <see cref="SourceInfo.ConnectionsRefused"/>).</para>
 /// <para>On stop the listener closes first; open connections are read on until their sender ends, nothing arrives
 /// for <see cref="StopLinger"/>, or the drain deadline passes, so lines already written into a connection are stored.</para>
 /// <para>Ids are <c>source:accept-epoch-ms:connection#:line#</c>.</para>
 /// </remarks>
 public sealed partial class TcpSource : LogSource
 {
-    /// <summary>How long a connection must have been idle to be closed for a new one at the limit: 1 s.</summary>
-    public static readonly TimeSpan MinIdleToEvict = TimeSpan.FromSeconds(1);
-
     /// <summary>After a stop, how long an open connection may stay quiet before it is closed: 1 s.</summary>
     public static readonly TimeSpan StopLinger = TimeSpan.FromSeconds(1);
 
@@ -114,8 +112,8 @@ public sealed partial class TcpSource : LogSource
         {
             if (_connections.Count >= Options.MaxConnections)
             {
-                var idlest = _connections.Values.MinBy(static c => Volatile.Read(ref c.LastActivity));
-                if (idlest is null || Time.GetElapsedTime(Volatile.Read(ref idlest.LastActivity)) < MinIdleToEvict)
+                var idlest = _connections.Values.Where(static c => Volatile.Read(ref c.Busy) == 0).MinBy(static c => Volatile.Read(ref c.LastActivity));
+                if (idlest is null)
                 {
                     Info.OnConnectionRefused();
                     _evictions.Warn(connection.Remote, $"refused: all {Options.MaxConnections} connections (maxConnections) are busy");
@@ -189,7 +187,12 @@ public sealed partial class TcpSource : LogSource
                     MaxFrameBytes = Options.MaxLineBytes,
                     IdleTimeout = Options.IdleTimeout,
                     DrainIdle = StopLinger,
-                    OnCommitted = _ => Volatile.Write(ref connection.LastActivity, Time.GetTimestamp()),
+                    OnData = () => Volatile.Write(ref connection.Busy, 1),
+                    OnCommitted = _ =>
+                    {
+                        Volatile.Write(ref connection.LastActivity, Time.GetTimestamp());
+                        Volatile.Write(ref connection.Busy, 0);
+                    },
                 };
                 var end = await pump.RunAsync(reader, StopReading, Abandon).ConfigureAwait(false);
                 await reader.CompleteAsync().ConfigureAwait(false);
@@ -217,12 +220,16 @@ public sealed partial class TcpSource : LogSource
         }
     }
 
-    /// <summary>A connection being served; <see cref="LastActivity"/> is the timestamp of its last read.</summary>
+    /// <summary>
+    /// A connection being served: <see cref="LastActivity"/> is the timestamp of its last read's end (or its accept);
+    /// <see cref="Busy"/> is 1 from a read that returned bytes until its lines are in the buffer.
+    /// </summary>
     private sealed class Connection(Socket socket, long accepted)
     {
         public readonly Socket Socket = socket;
         public readonly string Remote = socket.RemoteEndPoint?.ToString() ?? "?";
         public long LastActivity = accepted;
+        public int Busy;
 
         public long Number { get; set; }
 

@@ -32,7 +32,7 @@ public sealed class TcpSourceTests
                 time.Advance(TimeSpan.FromMilliseconds(100));
             }
 
-            time.Advance(TcpSource.MinIdleToEvict);
+            time.Advance(TimeSpan.FromSeconds(1));
             using var client = new TcpClient();
             await client.ConnectAsync(source.LocalEndpoint!);
             await client.GetStream().WriteAsync(Encoding.UTF8.GetBytes("hello from a real client\n"));
@@ -55,21 +55,38 @@ public sealed class TcpSourceTests
     }
 
     [Fact]
-    public async Task Accept_AtTheLimitWithEveryConnectionBusy_RefusesTheNewOneAndCountsIt()
+    public async Task Accept_AtTheLimitWithEveryConnectionWaitingForRoom_RefusesTheNewOneAndCountsIt()
     {
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        var buffer = new BoundedBuffer<RawLine>(new BufferOptions<RawLine> { Capacity = 1000 });
+        var buffer = new BoundedBuffer<RawLine>(new BufferOptions<RawLine> { Capacity = 10 });
         var (source, info) = await StartAsync(buffer, time, maxConnections: 2);
         using var a = new TcpClient();
         using var b = new TcpClient();
         await a.ConnectAsync(source.LocalEndpoint!);
         await b.ConnectAsync(source.LocalEndpoint!);
-        await WaitAsync(() => source.OpenConnections == 2, "two connections");
+        var lines = Encoding.UTF8.GetBytes(string.Concat(Enumerable.Range(0, 100).Select(i => $"line {i}\n")));
+        await a.GetStream().WriteAsync(lines);
+        await b.GetStream().WriteAsync(lines);
+
+        // Both connections have read their lines and wait for room in the full buffer: busy, not idle.
+        await WaitAsync(() => info.Received == 200, "both connections to wait for room");
+        time.Advance(TimeSpan.FromMinutes(1));
         using var refused = new TcpClient();
         await refused.ConnectAsync(source.LocalEndpoint!);
         await WaitAsync(() => info.ConnectionsRefused == 1, "the refusal");
         Assert.Equal(0, info.ConnectionsEvicted);
         Assert.Contains(_log.Collector.GetSnapshot(), r => r.Message.Contains("maxConnections", StringComparison.Ordinal));
+
+        // Draining the buffer lets both finish: nothing they sent is lost.
+        var read = 0;
+        while (read < 200)
+        {
+            using var wait = new CancellationTokenSource(Patience);
+            await buffer.Reader.ReadAsync(wait.Token);
+            read++;
+        }
+
+        Assert.Equal(200, info.Admitted);
         await source.DisposeAsync();
     }
 
