@@ -8,7 +8,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 conveyor=${E2E_CACHE:-${TMPDIR:-/tmp}/conveyor-e2e-cache}/bin/conveyor/conveyor
-corpus=${CORPUS:-$here/../../../shared/corpus}
+corpus=${CORPUS:-$here/../../tests/corpus}
 port=${PORT_BASE:-56300}
 work=$(mktemp -d)
 pid=""

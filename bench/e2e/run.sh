@@ -14,7 +14,7 @@
 #   --no-setup   do not apt-get the peers (they are skipped when missing)
 #   --no-build   reuse the binaries of the last build in $E2E_CACHE
 #
-# Needs: the corpus in ../shared/corpus beside the repository (or CORPUS=DIR), the .NET 10 SDK, python3, root
+# Needs: the corpus (tests/corpus in the repository, or CORPUS=DIR), the .NET 10 SDK, python3, root
 # (apt-get, and PostgreSQL runs as the postgres user). Installs by itself: syslog-ng (+ scl, sql module, libdbi
 # pgsql driver) with apt-get; rsyslog + rsyslog-pgsql are only unpacked (dpkg -x) into $E2E_CACHE, because
 # Debian's rsyslog and syslog-ng-core packages conflict. Every peer runs as a private foreground process with its
@@ -24,7 +24,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
-CORPUS=${CORPUS:-$repo/../shared/corpus}
+CORPUS=${CORPUS:-$repo/tests/corpus}
 E2E_CACHE=${E2E_CACHE:-${TMPDIR:-/tmp}/conveyor-e2e-cache}
 PG_PORT=${PG_PORT:-55471}
 PORT_BASE=${PORT_BASE:-56100}
@@ -71,7 +71,7 @@ die() { log "ERROR: $*"; exit 1; }
 
 # ---- preflight ----------------------------------------------------------------------------------------------
 for f in apache-combined.log nginx-combined.log; do
-  [ -s "$CORPUS/$f" ] || die "corpus file $CORPUS/$f is missing: bench/e2e replays ../shared/corpus (set CORPUS=DIR)"
+  [ -s "$CORPUS/$f" ] || die "corpus file $CORPUS/$f is missing: bench/e2e replays tests/corpus (set CORPUS=DIR)"
 done
 command -v dotnet >/dev/null || die "the .NET SDK (dotnet) is not on PATH"
 command -v python3 >/dev/null || die "python3 is not on PATH"

@@ -168,11 +168,11 @@ public sealed class DashboardTests(DashboardFixture fixture) : IClassFixture<Das
     public async Task DeadLetters_Tab_ShowsUnparsableLineWithReason()
     {
         var tag = NewTag();
-        await fixture.IngestAsync([$"not an access line <b>{tag}</b>"]);
+        await fixture.IngestAsync([$"{{not JSON <b>{tag}</b>"]);
         await using var t = await SearchStoredAsync(tag, 1, "#tab-dead");
         var row = t.Page.Locator("#results-body tr");
         await Expect(row).ToHaveCountAsync(1);
-        await Expect(row.Locator("td.body")).ToHaveTextAsync($"not an access line <b>{tag}</b>");
+        await Expect(row.Locator("td.body")).ToHaveTextAsync($"{{not JSON <b>{tag}</b>");
         var cells = await row.Locator("td").AllTextContentsAsync();
         Assert.False(string.IsNullOrWhiteSpace(cells[3]), "the reason column is empty");
         await Expect(t.Page.Locator("#results b")).ToHaveCountAsync(0);

@@ -4,7 +4,7 @@ using Conveyor.Logs.Parsing;
 namespace Conveyor.Benchmarks.Parsing;
 
 /// <summary>
-/// Parser throughput on the shared corpus, per line (each benchmark parses every line of a file once;
+/// Parser throughput on the test corpus (tests/corpus), per line (each benchmark parses every line of a file once;
 /// OperationsPerInvoke makes the figures per line). The regex baseline parses the same combined grammar.
 /// Min and median are shown because the machine is shared: interference only ever adds time, so the minimum is the
 /// steadiest figure to compare.

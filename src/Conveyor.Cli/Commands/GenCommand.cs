@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Runtime.InteropServices;
 using Conveyor.Cli.Generation;
-using Conveyor.Logs.Topology;
+using Conveyor.Logs.Configuration;
 
 namespace Conveyor.Cli.Commands;
 
@@ -33,7 +33,7 @@ internal static class GenCommand
             TimeSpan? limit = null;
             if (r.GetValue(duration) is { } text)
             {
-                if (!SinkUri.TryParseDuration(text, out var d))
+                if (!Durations.TryParse(text, out var d))
                 {
                     await Console.Error.WriteLineAsync($"conveyor gen: --duration: expected e.g. 30s or 5m (was '{text}')").ConfigureAwait(false);
                     return 2;

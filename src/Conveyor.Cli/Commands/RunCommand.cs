@@ -19,8 +19,9 @@ internal static class RunCommand
             Description = "A sink, repeatable: sqlite:PATH, postgres:CONNSTR, ndjson:PATH, ndjson:- (stdout); for tests and benchmarks null: and slow:DURATION+URI. Replaces the configured sinks.",
             AllowMultipleArgumentsPerToken = true,
         };
-        var format = new Option<string?>("--format") { Description = "The format of every source's lines: auto|combined|common|json|logfmt|syslog|syslog5424|syslog3164." };
+        var format = new Option<string?>("--format") { Description = "The format of every source's lines: auto|combined|common|json|logfmt|syslog|syslog5424|syslog3164|plain (auto: per line; free text becomes a plain event)." };
         var stdin = new Option<bool>("--stdin") { Description = "Also read lines from standard input (same as --from stdin:)." };
+        var buffer = new Option<string?>("--buffer") { Description = "The main buffer: memory (default) or disk:DIR (survives a crash; see docs/DURABILITY.md). Overrides buffer:type and buffer:path." };
         var demo = new Option<bool>("--demo") { Description = "Also run simulated web servers at the 50,000 lines/s peak, with a live view." };
         var command = new Command("run", "Run the log service: receive, parse, enrich and store logs until SIGTERM/SIGINT, then drain and report.")
         {
@@ -29,6 +30,7 @@ internal static class RunCommand
             to,
             format,
             stdin,
+            buffer,
             demo,
         };
         command.SetAction(async (ParseResult r, CancellationToken ct) =>
@@ -39,7 +41,7 @@ internal static class RunCommand
                 sources.Add("stdin:");
             }
 
-            var request = new RunRequest(r.GetValue(config), sources, r.GetValue(to) ?? [], r.GetValue(format), r.GetValue(demo));
+            var request = new RunRequest(r.GetValue(config), sources, r.GetValue(to) ?? [], r.GetValue(format), r.GetValue(demo), r.GetValue(buffer));
             var (options, errors) = ConfigLoader.Load(request);
             if (errors.Count > 0)
             {

@@ -1,11 +1,10 @@
+using Conveyor.Logs.Configuration;
 using Conveyor.Logs.Sinks.Sqlite;
-using Conveyor.Logs.Sources;
-using Conveyor.Logs.Topology;
 
 namespace Conveyor.Cli.Hosting;
 
 /// <summary>What <c>run</c> and <c>validate</c> were asked for on the command line.</summary>
-internal sealed record RunRequest(string? ConfigPath, IReadOnlyList<string> From, IReadOnlyList<string> To, string? Format, bool Demo);
+internal sealed record RunRequest(string? ConfigPath, IReadOnlyList<string> From, IReadOnlyList<string> To, string? Format, bool Demo, string? Buffer = null);
 
 /// <summary>
 /// Builds the service configuration from, in increasing precedence: the zero-config defaults (SPEC §3), the config
@@ -97,6 +96,11 @@ internal static class ConfigLoader
             options.Sinks.Add(new SinkOptions { Uri = "sqlite:" + SqliteSinkOptions.DefaultPath });
         }
 
+        if (request.Buffer is { } buffer)
+        {
+            ApplyBufferUri(buffer, options.Buffer, errors);
+        }
+
         if (request.Format is { } format)
         {
             foreach (var s in options.Sources)
@@ -112,6 +116,25 @@ internal static class ConfigLoader
 
         errors.AddRange(PipelineOptionsValidator.Validate(options));
         return (options, errors);
+    }
+
+    /// <summary><c>--buffer memory</c> or <c>--buffer disk:DIR</c> (<c>disk:</c> alone: the default directory).</summary>
+    internal static void ApplyBufferUri(string value, BufferSettings buffer, List<string> errors)
+    {
+        if (value is "memory" or "memory:")
+        {
+            buffer.Type = BufferType.Memory;
+        }
+        else if (value.StartsWith("disk:", StringComparison.Ordinal))
+        {
+            buffer.Type = BufferType.Disk;
+            var path = value["disk:".Length..];
+            buffer.Path = path.Length == 0 ? BufferSettings.DefaultDiskPath : path;
+        }
+        else
+        {
+            errors.Add($"--buffer: expected memory or disk:DIR (was '{value}')");
+        }
     }
 
     /// <summary>SPEC §3: HTTP on 8080, TCP lines on 5170, syslog on UDP and TCP 5514, all on 127.0.0.1.</summary>

@@ -1,7 +1,7 @@
 using System.Globalization;
 using Conveyor.Cli.Generation;
-using Conveyor.Logs.Sources;
-using Conveyor.Logs.Topology;
+using Conveyor.Logs.Configuration;
+using Conveyor.Logs.Diagnostics;
 using Spectre.Console;
 
 namespace Conveyor.Cli.Hosting;

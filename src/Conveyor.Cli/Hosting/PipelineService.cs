@@ -1,6 +1,10 @@
+using Conveyor.Logs.Configuration;
+using Conveyor.Logs.Diagnostics;
+using Conveyor.Logs.Model;
 using Conveyor.Logs.Parsing;
+using Conveyor.Logs.Pipeline;
 using Conveyor.Logs.Sources;
-using Conveyor.Logs.Topology;
+using Conveyor.Logs.Sources.Http;
 
 namespace Conveyor.Cli.Hosting;
 
@@ -62,14 +66,7 @@ internal sealed partial class PipelineService : IHostedService, IAsyncDisposable
         {
             var info = new SourceInfo(options.EffectiveName, SourceOptions.TypeName(options.Type), CreateParser(options));
             var logger = _loggers.CreateLogger("Conveyor.Sources." + info.Name);
-            LogSource source = options.Type switch
-            {
-                SourceType.Tcp or SourceType.SyslogTcp => new TcpSource(options, info, topology.Main.Writer, logger, _time),
-                SourceType.Udp or SourceType.SyslogUdp => new UdpSource(options, info, topology.Main.Writer, logger, _time),
-                SourceType.Stdin => new StdinSource(options, info, topology.Main.Writer, logger, _time),
-                SourceType.File => new FileTailSource(options, info, topology.Main.Writer, logger, _time),
-                _ => throw new InvalidOperationException("unreachable: http sources are served by Kestrel"),
-            };
+            var source = SourceRegistry.Create(new SourceContext(options, info, topology.Main.Writer, logger, _time));
             await source.StartAsync(cancellationToken).ConfigureAwait(false);
             _sources.Add(source);
             topology.AddSource(info);
@@ -131,6 +128,3 @@ internal sealed partial class PipelineService : IHostedService, IAsyncDisposable
     [LoggerMessage(EventId = 101, Level = LogLevel.Information, Message = "Stopping: closing sources, draining (deadline {Seconds} s)")]
     private static partial void LogStopping(ILogger logger, double seconds);
 }
-
-/// <summary>An HTTP source: its settings and counters.</summary>
-internal sealed record HttpSourceBinding(SourceOptions Options, SourceInfo Info);

@@ -1,8 +1,7 @@
 using System.Net;
 using Conveyor.Cli.Http;
 using Conveyor.Diagnostics;
-using Conveyor.Logs.Sources;
-using Conveyor.Logs.Topology;
+using Conveyor.Logs.Configuration;
 using Microsoft.Extensions.Logging.Console;
 using OpenTelemetry.Metrics;
 

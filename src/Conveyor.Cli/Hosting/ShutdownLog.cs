@@ -1,4 +1,4 @@
-using Conveyor.Logs.Topology;
+using Conveyor.Logs.Diagnostics;
 
 namespace Conveyor.Cli.Hosting;
 

@@ -1,7 +1,9 @@
 using Conveyor.Cli.Dashboard;
 using Conveyor.Cli.Hosting;
+using Conveyor.Logs.Configuration;
 using Conveyor.Logs.Query;
-using Conveyor.Logs.Topology;
+using Conveyor.Logs.Sinks;
+using Conveyor.Logs.Sources.Http;
 
 namespace Conveyor.Cli.Http;
 
@@ -20,7 +22,7 @@ internal static class AdminEndpoints
 
     public static void Map(WebApplication app, PipelineService service, string? searchStoreUri)
     {
-        app.MapPost("/ingest", (HttpContext context) => IngestEndpoint.HandleAsync(context, service));
+        app.MapPost("/ingest", (HttpContext context) => IngestEndpoint.HandleAsync(context, service.HttpSources, service.Topology));
         app.MapGet("/health", () => Results.Json(new { status = "ok" }, HttpJson.Options));
         app.MapGet("/ready", async (CancellationToken ct) =>
         {
@@ -79,7 +81,7 @@ internal static class AdminEndpoints
 
     private static async ValueTask<object?> RequireToken(EndpointFilterInvocationContext context, EndpointFilterDelegate next, PipelineService service)
     {
-        if (IngestEndpoint.IsAuthorized(context.HttpContext, service))
+        if (IngestEndpoint.IsAuthorized(context.HttpContext, service.HttpSources))
         {
             return await next(context).ConfigureAwait(false);
         }
@@ -94,12 +96,12 @@ internal static class AdminEndpoints
         foreach (var sink in options.Sinks)
         {
             var uri = sink.Uri;
-            while (SinkUri.Split(uri) is ("slow", var rest) && rest.IndexOf('+', StringComparison.Ordinal) is var plus and >= 0)
+            while (SinkRegistry.Split(uri) is ("slow", var rest) && rest.IndexOf('+', StringComparison.Ordinal) is var plus and >= 0)
             {
                 uri = rest[(plus + 1)..];
             }
 
-            if (SinkUri.Split(uri).Scheme is "sqlite" or "postgres")
+            if (SinkRegistry.Split(uri).Scheme is "sqlite" or "postgres")
             {
                 return uri;
             }

@@ -10,8 +10,11 @@ namespace Conveyor.Logs.Model;
 /// Values are one of: <see cref="string"/>, <see cref="long"/>, <see cref="double"/>, <see cref="bool"/>,
 /// <c>null</c> (a JSON null), <see cref="IReadOnlyList{T}"/> of such values (a JSON array) or
 /// <see cref="IReadOnlyDictionary{TKey, TValue}"/> of string to such values (an object, e.g.
-/// <c>syslog.structured_data</c>). Integers are always stored as <see cref="long"/> so that readers test
-/// one type. A record carries a dozen or so attributes, so a list with linear lookup beats a hash table here.
+/// <c>syslog.structured_data</c>; an empty one is a value too). Integers are stored as <see cref="long"/> so that
+/// readers test one type; only an integer beyond its range is a <see cref="System.Numerics.BigInteger"/>, kept exactly.
+/// Integer and floating point stay apart through every store and output: a <see cref="double"/> of 0 is written
+/// <c>0.0</c> and reads back as a double (see <see cref="JsonNumber"/>).
+/// A record carries a dozen or so attributes, so a list with linear lookup beats a hash table here.
 /// </remarks>
 public sealed class LogAttributes : IReadOnlyCollection<KeyValuePair<string, object?>>
 {

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Numerics;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 
@@ -85,7 +86,10 @@ public static class LogEventJson
         writer.WriteEndObject();
     }
 
-    /// <summary>Writes one attribute value; see <see cref="LogAttributes"/> for the types a value may have.</summary>
+    /// <summary>
+    /// Writes one attribute value; see <see cref="LogAttributes"/> for the types a value may have. A double is always
+    /// written with a <c>.</c> or an exponent (<c>0.0</c>), so its kind survives a round trip (see <see cref="JsonNumber"/>).
+    /// </summary>
     public static void WriteValue(Utf8JsonWriter writer, object? value)
     {
         ArgumentNullException.ThrowIfNull(writer);
@@ -104,7 +108,10 @@ public static class LogEventJson
                 writer.WriteNumberValue(i);
                 break;
             case double d when double.IsFinite(d):
-                writer.WriteNumberValue(d);
+                JsonNumber.Write(writer, d);
+                break;
+            case BigInteger big:
+                JsonNumber.Write(writer, big);
                 break;
             case double d:
                 // JSON has no NaN or infinity; keep the value readable rather than fail the whole record.

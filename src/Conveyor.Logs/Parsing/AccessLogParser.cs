@@ -16,7 +16,7 @@ internal enum AccessLogLayout
 }
 
 /// <summary>
-/// nginx/apache access logs (SPEC §2). Values are kept verbatim: inside quoted fields <c>\"</c> and <c>\\</c> only
+/// nginx/apache access logs (docs/REFERENCE.md, "Access logs"). Values are kept verbatim: inside quoted fields <c>\"</c> and <c>\\</c> only
 /// keep the field from ending; nothing is un-escaped or percent-decoded.
 /// </summary>
 /// <remarks>
@@ -36,13 +36,14 @@ internal sealed class AccessLogParser(AccessLogLayout layout) : ILogParser
     /// <summary>Parses with the timestamp's '[' already located (auto-detection found it), so the line is scanned once.</summary>
     internal ParseOutcome Parse(ReadOnlySpan<byte> line, in LineContext context, int open)
     {
-        var reason = TryParse(line, open, context, out var e);
-        return reason is null ? ParseOutcome.Success(e!) : ParseOutcome.Failure(Name, Name + ": " + reason, line, context);
+        var reason = TryParse(line, open, context, out var e, out var combined);
+        return reason is null ? ParseOutcome.Success(e!, combined ? "combined" : "common") : ParseOutcome.Failure(Name, Name + ": " + reason, line, context);
     }
 
-    private string? TryParse(ReadOnlySpan<byte> line, int open, in LineContext context, out LogEvent? e)
+    private string? TryParse(ReadOnlySpan<byte> line, int open, in LineContext context, out LogEvent? e, out bool combined)
     {
         e = null;
+        combined = false;
         if (open < 0)
         {
             return "expected ' [' before timestamp";
@@ -83,18 +84,28 @@ internal sealed class AccessLogParser(AccessLogLayout layout) : ILogParser
             return "expected ' ' before status at column " + (pos + 1);
         }
 
+        // '-' is what servers and proxies write for a request that never got a response: the status is then absent.
         var statusStart = ++pos;
-        while (pos < line.Length && Utf8.IsDigit(line[pos]))
+        var status = -1;
+        if (pos < line.Length && line[pos] == '-')
         {
             pos++;
         }
-
-        if (pos == statusStart || pos - statusStart > 3)
+        else
         {
-            return "expected a status code at column " + (statusStart + 1);
+            while (pos < line.Length && Utf8.IsDigit(line[pos]))
+            {
+                pos++;
+            }
+
+            if (pos == statusStart || pos - statusStart > 3)
+            {
+                return "expected a status code or '-' at column " + (statusStart + 1);
+            }
+
+            status = Utf8.Fixed(line, statusStart, pos - statusStart);
         }
 
-        var status = Utf8.Fixed(line, statusStart, pos - statusStart);
         if (pos >= line.Length || line[pos] != ' ')
         {
             return "expected ' ' before bytes at column " + (pos + 1);
@@ -115,7 +126,7 @@ internal sealed class AccessLogParser(AccessLogLayout layout) : ILogParser
 
         Range referer = default;
         Range agent = default;
-        var combined = layout == AccessLogLayout.Combined
+        combined = layout == AccessLogLayout.Combined
             || (layout == AccessLogLayout.Either && pos + 1 < line.Length && line[pos + 1] == '"');
         if (combined)
         {
@@ -143,7 +154,11 @@ internal sealed class AccessLogParser(AccessLogLayout layout) : ILogParser
         SetUnlessDash(a, SemanticNames.UserIdent, ident);
         SetUnlessDash(a, SemanticNames.UserName, user);
         SetRequest(a, line[request]);
-        a.Set(SemanticNames.HttpResponseStatusCode, status);
+        if (status >= 0)
+        {
+            a.Set(SemanticNames.HttpResponseStatusCode, status);
+        }
+
         if (size >= 0)
         {
             a.Set(SemanticNames.HttpResponseBodySize, size);

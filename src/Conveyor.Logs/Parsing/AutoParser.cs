@@ -1,11 +1,13 @@
 namespace Conveyor.Logs.Parsing;
 
 /// <summary>
-/// Picks a format per line from the shape of its first bytes, without trial parsing: <c>&lt;PRI&gt;</c> → syslog
-/// (RFC 5424 when a version digit follows, else RFC 3164); <c>LEN &lt;PRI&gt;</c> → an RFC 6587 octet-counted syslog frame;
-/// <c>{</c> → JSON; an ISO date → the file layouts of syslog (RFC 5424 without PRI, or rsyslog's ISO RFC 3164);
-/// <c>Mmm dd</c> → RFC 3164 without PRI; <c>key=</c> → logfmt; a <c> [dd/</c> timestamp → access log (combined when a
-/// quoted referer follows the bytes, else common). A line of no known shape is refused by the parser <c>auto</c>.
+/// Picks a format per line from its signature, the shape of its first bytes, without trial parsing: <c>&lt;</c> and a
+/// digit or <c>&gt;</c> (<c>&lt;PRI&gt;</c>) → syslog (RFC 5424 when a version digit follows, else RFC 3164);
+/// <c>LEN &lt;</c> → an RFC 6587 octet-counted syslog frame; <c>{</c> → JSON; an ISO date → the file layouts of syslog
+/// (<c>YYYY-MM-DDT</c>: RFC 5424 without PRI, or rsyslog's ISO RFC 3164); <c>Mmm dd</c> → RFC 3164 without PRI; <c>key=</c> → logfmt; a
+/// <c> [dd/</c> timestamp → access log (combined when a quoted referer follows the bytes, else common).
+/// A line with a signature that breaks its format's grammar is a dead letter with that format's reason; a line with no
+/// signature is free text, a <c>plain</c> event (<see cref="PlainLineParser"/>). Only an empty line is refused as such.
 /// </summary>
 internal sealed class AutoParser(TimeZoneInfo zone) : ILogParser
 {
@@ -14,6 +16,7 @@ internal sealed class AutoParser(TimeZoneInfo zone) : ILogParser
     private readonly JsonLineParser _json = new(zone);
     private readonly LogfmtParser _logfmt = new(zone);
     private readonly AccessLogParser _access = new(AccessLogLayout.Either);
+    private readonly PlainLineParser _plain = new();
 
     public string Name => "auto";
 
@@ -25,7 +28,7 @@ internal sealed class AutoParser(TimeZoneInfo zone) : ILogParser
         }
 
         var b = line[0];
-        if (b == '<')
+        if (b == '<' && line.Length > 1 && (Utf8.IsDigit(line[1]) || line[1] == '>'))
         {
             return ParseSyslog(line, context);
         }
@@ -48,7 +51,9 @@ internal sealed class AutoParser(TimeZoneInfo zone) : ILogParser
                 return ParseOctetCounted(line, digits, context);
             }
 
-            if (digits == 4 && line.Length > 10 && line[4] == '-' && line[7] == '-')
+            // An RFC 3339 date-time (with its 'T') is how syslog daemons write files; a date and a space is how
+            // application loggers start free text (log4j, Python's logging), which is a plain line.
+            if (digits == 4 && line.Length > 10 && line[4] == '-' && line[7] == '-' && line[10] == 'T')
             {
                 return LooksLike5424WithoutPri(line)
                     ? Syslog5424Parser.ParseHeader("syslog5424", line, 0, -1, context)
@@ -65,9 +70,7 @@ internal sealed class AutoParser(TimeZoneInfo zone) : ILogParser
         }
 
         var open = AccessLogParser.FindTimestampStart(line);
-        return open >= 0
-            ? _access.Parse(line, context, open)
-            : ParseOutcome.Failure(Name, "auto: line matches no known format (syslog, JSON, logfmt or access log)", line, context);
+        return open >= 0 ? _access.Parse(line, context, open) : _plain.Parse(line, context);
     }
 
     /// <summary>RFC 5424 when a version digit follows <c>&lt;PRI&gt;</c>, else RFC 3164.</summary>

@@ -29,10 +29,11 @@ public readonly record struct LineContext(string Source, string Id, DateTimeOffs
 /// <summary>Either an event or a dead letter, never both.</summary>
 public readonly struct ParseOutcome
 {
-    private ParseOutcome(LogEvent? logEvent, DeadLetter? deadLetter)
+    private ParseOutcome(LogEvent? logEvent, DeadLetter? deadLetter, string? format)
     {
         Event = logEvent;
         DeadLetter = deadLetter;
+        Format = format;
     }
 
     /// <summary>The parsed event; null when the record was refused.</summary>
@@ -41,24 +42,31 @@ public readonly struct ParseOutcome
     /// <summary>Why and what was refused; null on success.</summary>
     public DeadLetter? DeadLetter { get; }
 
+    /// <summary>
+    /// The format that read the record: for <c>auto</c> the one it detected (<c>combined</c>, <c>common</c>, <c>json</c>,
+    /// <c>logfmt</c>, <c>syslog5424</c>, <c>syslog3164</c>, or <c>plain</c> for a line with no format's signature); for a
+    /// dead letter its parser. Null when the parser did not say.
+    /// </summary>
+    public string? Format { get; }
+
     /// <summary>True when <see cref="Event"/> is set.</summary>
     public bool Succeeded => Event is not null;
 
-    /// <summary>A successful outcome.</summary>
-    public static ParseOutcome Success(LogEvent logEvent)
+    /// <summary>A successful outcome; <paramref name="format"/> names the format that read it (see <see cref="Format"/>).</summary>
+    public static ParseOutcome Success(LogEvent logEvent, string? format = null)
     {
         ArgumentNullException.ThrowIfNull(logEvent);
-        return new(logEvent, null);
+        return new(logEvent, null, format);
     }
 
     /// <summary>A refused record.</summary>
     public static ParseOutcome Failure(DeadLetter deadLetter)
     {
         ArgumentNullException.ThrowIfNull(deadLetter);
-        return new(null, deadLetter);
+        return new(null, deadLetter, deadLetter.Parser);
     }
 
     /// <summary>A refused record built from its raw bytes; invalid UTF-8 becomes U+FFFD.</summary>
     public static ParseOutcome Failure(string parser, string reason, ReadOnlySpan<byte> line, in LineContext context) =>
-        new(null, new DeadLetter(context.Id, context.Source, parser, reason, Utf8.Decode(line), context.ReceivedAt));
+        new(null, new DeadLetter(context.Id, context.Source, parser, reason, Utf8.Decode(line), context.ReceivedAt), parser);
 }

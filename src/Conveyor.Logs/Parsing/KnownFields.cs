@@ -3,27 +3,43 @@ using Conveyor.Logs.Model;
 namespace Conveyor.Logs.Parsing;
 
 /// <summary>
-/// The keys JSON and logfmt records share with the event model (SPEC §2): <c>timestamp</c>/<c>time</c>/<c>ts</c>/<c>@timestamp</c>,
-/// <c>level</c>/<c>severity</c> and <c>message</c>/<c>msg</c>. The first usable value of each wins; a value that does not
-/// fit (a time of day, a non-string message) stays an ordinary attribute.
+/// The keys JSON and logfmt records share with the event model (docs/REFERENCE.md, "JSON lines"):
+/// <list type="bullet">
+/// <item>time: <c>timestamp</c>, <c>time</c>, <c>ts</c>, <c>@timestamp</c> (ECS, Logstash), <c>@t</c> (Serilog's compact
+/// format), <c>Timestamp</c> (.NET's JSON console formatter, Serilog's JSON formatter);</item>
+/// <item>severity: <c>level</c>, <c>severity</c>, <c>log.level</c> (ECS), <c>@l</c> (Serilog compact), <c>Level</c>
+/// (Serilog JSON), <c>LogLevel</c> (.NET JSON console);</item>
+/// <item>message: <c>message</c>, <c>msg</c>, <c>@m</c> and <c>@mt</c> (Serilog compact: rendered message, template),
+/// <c>Message</c> (.NET JSON console).</item>
+/// </list>
+/// The first usable value of each wins; a value that does not fit (a time of day, a non-string message) stays an
+/// ordinary attribute.
 /// </summary>
 internal static class KnownFields
 {
-    public static bool IsTimestampKey(string key) => key is "timestamp" or "time" or "ts" or "@timestamp";
+    public static bool IsTimestampKey(string key) => key is "timestamp" or "time" or "ts" or "@timestamp" or "@t" or "Timestamp";
 
-    public static bool IsSeverityKey(string key) => key is "level" or "severity";
+    public static bool IsSeverityKey(string key) => key is "level" or "severity" or "log.level" or "@l" or "Level" or "LogLevel";
 
-    public static bool IsMessageKey(string key) => key is "message" or "msg";
+    public static bool IsMessageKey(string key) => key is "message" or "msg" or "@m" or "@mt" or "Message";
 
     public static bool IsTimestampKey(ReadOnlySpan<byte> key) =>
-        key.SequenceEqual("timestamp"u8) || key.SequenceEqual("time"u8) || key.SequenceEqual("ts"u8) || key.SequenceEqual("@timestamp"u8);
+        key.SequenceEqual("timestamp"u8) || key.SequenceEqual("time"u8) || key.SequenceEqual("ts"u8) || key.SequenceEqual("@timestamp"u8)
+        || key.SequenceEqual("@t"u8) || key.SequenceEqual("Timestamp"u8);
 
-    public static bool IsSeverityKey(ReadOnlySpan<byte> key) => key.SequenceEqual("level"u8) || key.SequenceEqual("severity"u8);
+    public static bool IsSeverityKey(ReadOnlySpan<byte> key) =>
+        key.SequenceEqual("level"u8) || key.SequenceEqual("severity"u8) || key.SequenceEqual("log.level"u8) || key.SequenceEqual("@l"u8)
+        || key.SequenceEqual("Level"u8) || key.SequenceEqual("LogLevel"u8);
 
-    public static bool IsMessageKey(ReadOnlySpan<byte> key) => key.SequenceEqual("message"u8) || key.SequenceEqual("msg"u8);
+    public static bool IsMessageKey(ReadOnlySpan<byte> key) =>
+        key.SequenceEqual("message"u8) || key.SequenceEqual("msg"u8) || key.SequenceEqual("@m"u8) || key.SequenceEqual("@mt"u8)
+        || key.SequenceEqual("Message"u8);
 
     /// <summary>OTel severity number of a level name (case-insensitive); 0 when unknown.</summary>
-    public static int SeverityOf(string text)
+    public static int SeverityOf(string text) => SeverityOf(text.AsSpan());
+
+    /// <summary>OTel severity number of a level name (case-insensitive); 0 when unknown.</summary>
+    public static int SeverityOf(ReadOnlySpan<char> text)
     {
         Span<char> lower = stackalloc char[16];
         if (text.Length > lower.Length)
@@ -31,7 +47,7 @@ internal static class KnownFields
             return Severity.Unspecified;
         }
 
-        var n = text.AsSpan().ToLowerInvariant(lower);
+        var n = text.ToLowerInvariant(lower);
         return lower[..n] switch
         {
             "trace" or "verbose" => Severity.Trace,

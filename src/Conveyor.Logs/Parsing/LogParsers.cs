@@ -4,7 +4,7 @@ namespace Conveyor.Logs.Parsing;
 public static class LogParsers
 {
     /// <summary>The built-in format names.</summary>
-    public static readonly IReadOnlyList<string> BuiltInFormats = ["auto", "combined", "common", "json", "logfmt", "syslog", "syslog5424", "syslog3164"];
+    public static readonly IReadOnlyList<string> BuiltInFormats = ["auto", "combined", "common", "json", "logfmt", "syslog", "syslog5424", "syslog3164", "plain"];
 
     /// <summary>
     /// Creates the parser for <paramref name="format"/>: one of <see cref="BuiltInFormats"/> or the name of one of
@@ -27,6 +27,7 @@ public static class LogParsers
             "syslog" => new SyslogParser(zone),
             "syslog5424" => new Syslog5424Parser(),
             "syslog3164" => new Syslog3164Parser(zone),
+            "plain" => new PlainLineParser(),
             _ => options.Patterns.FirstOrDefault(p => p.Name == format) is { } pattern
                 ? new PatternParser(pattern, zone)
                 : throw new ArgumentException(

@@ -15,7 +15,7 @@ internal sealed class LogfmtParser(TimeZoneInfo zone) : ILogParser
     public ParseOutcome Parse(ReadOnlySpan<byte> line, in LineContext context)
     {
         var reason = TryParse(line, context, out var e);
-        return reason is null ? ParseOutcome.Success(e!) : ParseOutcome.Failure(Name, Name + ": " + reason, line, context);
+        return reason is null ? ParseOutcome.Success(e!, Name) : ParseOutcome.Failure(Name, Name + ": " + reason, line, context);
     }
 
     private string? TryParse(ReadOnlySpan<byte> line, in LineContext context, out LogEvent? e)

@@ -101,7 +101,7 @@ internal sealed class PatternParser : ILogParser
             }
         }
 
-        return ParseOutcome.Success(e);
+        return ParseOutcome.Success(e, Name);
     }
 
     private bool TryParseTimestamp(string value, out DateTimeOffset ts)

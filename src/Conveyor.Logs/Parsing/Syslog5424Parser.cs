@@ -48,7 +48,7 @@ internal sealed class Syslog5424Parser : ILogParser
     internal static ParseOutcome ParseHeader(string name, ReadOnlySpan<byte> line, int pos, int pri, in LineContext context)
     {
         var reason = TryParseHeader(line, pos, pri, context, out var e);
-        return reason is null ? ParseOutcome.Success(e!) : ParseOutcome.Failure(name, name + ": " + reason, line, context);
+        return reason is null ? ParseOutcome.Success(e!, name) : ParseOutcome.Failure(name, name + ": " + reason, line, context);
     }
 
     private static string? TryParseHeader(ReadOnlySpan<byte> line, int pos, int pri, in LineContext context, out LogEvent? e)

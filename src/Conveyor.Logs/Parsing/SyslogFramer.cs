@@ -17,13 +17,14 @@ public enum FrameStatus
 
 /// <summary>
 /// Splits a syslog TCP stream into frames (RFC 6587), detecting the framing per frame: a frame that starts with
-/// <c>NONZERO-DIGIT *DIGIT SP</c> is octet-counted (<c>LEN SP MSG</c>), anything else runs to the next LF
-/// (non-transparent framing; a CR before the LF is dropped). Empty LF frames are skipped.
+/// <c>NONZERO-DIGIT *DIGIT SP</c> is octet-counted (<c>LEN SP MSG</c>; LF and CR bytes ending MSG are dropped, see
+/// <see cref="WithoutLineEnd"/>), anything else runs to the next LF (non-transparent framing; a CR before the LF is
+/// dropped). Empty LF frames are skipped.
 /// </summary>
 /// <remarks>
 /// One framer per connection: it keeps the state of a frame being discarded across calls, so it is not thread-safe.
 /// A frame longer than <see cref="MaxFrameLength"/> is reported once as <see cref="FrameStatus.Oversized"/>, with its
-/// first bytes (up to <see cref="Topology.RawLine.EvidenceBytes"/>) as the frame for the dead letter, and the rest is
+/// first bytes (up to <see cref="Model.RawLine.EvidenceBytes"/>) as the frame for the dead letter, and the rest is
 /// consumed as it arrives without being buffered, so a hostile sender cannot grow memory.
 /// </remarks>
 public sealed class SyslogFramer
@@ -43,8 +44,8 @@ public sealed class SyslogFramer
     /// <summary>The longest frame accepted, in bytes.</summary>
     public int MaxFrameLength { get; }
 
-    /// <summary>How many first bytes of an oversized frame are returned as its frame: <see cref="Topology.RawLine.EvidenceBytes"/> or the maximum, if smaller.</summary>
-    private int EvidenceLength => Math.Min(MaxFrameLength, Topology.RawLine.EvidenceBytes);
+    /// <summary>How many first bytes of an oversized frame are returned as its frame: <see cref="Model.RawLine.EvidenceBytes"/> or the maximum, if smaller.</summary>
+    private int EvidenceLength => Math.Min(MaxFrameLength, Model.RawLine.EvidenceBytes);
 
     /// <summary>The length the last <see cref="FrameStatus.Oversized"/> frame declared, or -1 when not known (LF framing).</summary>
     public long LastOversizedLength { get; private set; } = -1;
@@ -73,9 +74,15 @@ public sealed class SyslogFramer
             if (first is >= (byte)'1' and <= (byte)'9')
             {
                 var status = TryReadOctetCounted(ref buffer, out frame, out var isOctetCounted);
-                if (isOctetCounted)
+                if (isOctetCounted && !(status == FrameStatus.Frame && frame.IsEmpty))
                 {
                     return status;
+                }
+
+                if (isOctetCounted)
+                {
+                    // A frame of nothing but a line end, skipped like an empty LF frame.
+                    continue;
                 }
             }
 
@@ -185,6 +192,7 @@ public sealed class SyslogFramer
 
         frame = buffer.Slice(reader.Position, length);
         buffer = buffer.Slice(frame.End);
+        frame = WithoutLineEnd(frame);
         return FrameStatus.Frame;
     }
 
@@ -218,10 +226,28 @@ public sealed class SyslogFramer
         return true;
     }
 
-    private static bool EndsWithCr(ReadOnlySequence<byte> s)
+    /// <summary>
+    /// An octet-counted frame without trailing LF and CR bytes: rsyslog's <c>RSYSLOG_SyslogProtocol23Format</c> ends
+    /// every message with a LF that the octet count includes. It terminates the record, as it does in LF framing and
+    /// in a UDP datagram, and is not part of MSG.
+    /// </summary>
+    private static ReadOnlySequence<byte> WithoutLineEnd(ReadOnlySequence<byte> frame)
+    {
+        while (frame.Length > 0 && LastByte(frame) is (byte)'\n' or (byte)'\r')
+        {
+            frame = frame.Slice(0, frame.Length - 1);
+        }
+
+        return frame;
+    }
+
+    private static byte LastByte(ReadOnlySequence<byte> s)
     {
         var reader = new SequenceReader<byte>(s);
         reader.Advance(s.Length - 1);
-        return reader.TryPeek(out var last) && last == '\r';
+        reader.TryPeek(out var last);
+        return last;
     }
+
+    private static bool EndsWithCr(ReadOnlySequence<byte> s) => LastByte(s) == '\r';
 }

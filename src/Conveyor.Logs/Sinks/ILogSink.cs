@@ -10,7 +10,7 @@ namespace Conveyor.Logs.Sinks;
 /// (<see cref="SinkException.IsTransient"/>). Writes are idempotent on <see cref="LogEvent.Id"/> where the store allows
 /// it, so retrying a batch that half-succeeded stores nothing twice. <see cref="IAsyncDisposable.DisposeAsync"/>
 /// flushes what was written and then releases the store.
-/// Use <see cref="LogSinks.OpenAsync"/> to get a sink wrapped with retry and poison isolation.
+/// Use <see cref="SinkRegistry.OpenAsync"/> to get a sink wrapped with retry and poison isolation.
 /// </remarks>
 public interface ILogSink : IAsyncDisposable
 {

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
 using Conveyor.Logs.Model;
@@ -66,7 +67,7 @@ internal static class StoredEvent
     private static object? ToValue(JsonElement v) => v.ValueKind switch
     {
         JsonValueKind.String => v.GetString(),
-        JsonValueKind.Number => v.TryGetInt64(out var l) ? l : v.GetDouble(),
+        JsonValueKind.Number => JsonNumber.FromText(JsonMarshal.GetRawUtf8Value(v)),
         JsonValueKind.True => true,
         JsonValueKind.False => false,
         JsonValueKind.Array => v.EnumerateArray().Select(ToValue).ToList(),

@@ -1,4 +1,5 @@
-using Conveyor.Logs.Topology;
+using Conveyor.Logs.Configuration;
+using Conveyor.Logs.Model;
 using Microsoft.Extensions.Logging;
 
 namespace Conveyor.Logs.Sources;

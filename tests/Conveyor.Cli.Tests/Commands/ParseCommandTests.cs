@@ -51,7 +51,7 @@ public sealed class ParseCommandTests
     [Fact]
     public void Parse_StdinWithAFailingLine_PrintsOneJsonLinePerInputLineAndExitsZero()
     {
-        var (exit, lines, _) = Run("parse --format auto -", "{\"msg\":\"a\"}\nnot a log\n<13>1 - h a - - - b\n");
+        var (exit, lines, _) = Run("parse --format auto -", "{\"msg\":\"a\"}\n{not a log\n<13>1 - h a - - - b\n");
 
         Assert.Equal(0, exit);
         Assert.Equal(3, lines.Length);
@@ -61,6 +61,34 @@ public sealed class ParseCommandTests
         Assert.Equal(2, second.RootElement.GetProperty("line").GetInt32());
         using var third = JsonDocument.Parse(lines[2]);
         Assert.Equal("b", third.RootElement.GetProperty("body").GetString());
+    }
+
+    [Fact]
+    public void Parse_FreeTextLine_IsAPlainEventAndStderrCountsFormats()
+    {
+        var (exit, lines, stderr) = Run("parse -", "payment failed for order 42\nERROR: card declined\n{broken\n");
+
+        Assert.Equal(0, exit);
+        Assert.Equal(3, lines.Length);
+        using var first = JsonDocument.Parse(lines[0]);
+        Assert.Equal("payment failed for order 42", first.RootElement.GetProperty("body").GetString());
+        Assert.Equal(0, first.RootElement.GetProperty("severity_number").GetInt32());
+        using var second = JsonDocument.Parse(lines[1]);
+        Assert.Equal("ERROR", second.RootElement.GetProperty("severity_text").GetString());
+        Assert.Equal(17, second.RootElement.GetProperty("severity_number").GetInt32());
+        using var third = JsonDocument.Parse(lines[2]);
+        Assert.StartsWith("json: invalid JSON", third.RootElement.GetProperty("error").GetString(), StringComparison.Ordinal);
+        Assert.Contains("conveyor parse: 3 lines: 2 plain; 1 failed", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Parse_FreeTextWithExplicitFormat_FailsEveryLine()
+    {
+        var (exit, lines, _) = Run("parse --format json -", "payment failed for order 42\n");
+
+        Assert.Equal(0, exit);
+        using var only = JsonDocument.Parse(Assert.Single(lines));
+        Assert.StartsWith("json: expected '{'", only.RootElement.GetProperty("error").GetString(), StringComparison.Ordinal);
     }
 
     [Fact]

@@ -1,5 +1,5 @@
 using Conveyor.Cli.Hosting;
-using Conveyor.Logs.Sources;
+using Conveyor.Logs.Configuration;
 
 namespace Conveyor.Cli.Tests.Hosting;
 

@@ -74,7 +74,7 @@ public sealed class BadInputTests : IAsyncLifetime, IDisposable
         await client.ConnectAsync("127.0.0.1", _tcp);
         var stream = client.GetStream();
         await stream.WriteAsync(Encoding.UTF8.GetBytes(new string('z', 10_000) + "\n" + Senders.AccessLine("tcp", 1) + "\n"));
-        await stream.WriteAsync(new byte[] { 0xFF, 0xFE, 0x80, (byte)'\n' });
+        await stream.WriteAsync(new byte[] { (byte)'{', 0xFF, 0xFE, 0x80, (byte)'\n' });
         client.Client.Shutdown(SocketShutdown.Send);
         while (await stream.ReadAsync(new byte[16]) > 0)
         {

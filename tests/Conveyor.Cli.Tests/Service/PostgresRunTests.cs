@@ -26,7 +26,7 @@ public sealed class PostgresRunTests
         await using var p = ConveyorProcess.Start(ConveyorProcess.TempDirectory(), ["run", "--from", "stdin:", "--to", store], redirectStdin: true);
         for (var i = 0; i < 1000; i++)
         {
-            await p.StandardInput.WriteLineAsync(i % 100 == 0 ? "not a log line" : Senders.AccessLine("pg", i));
+            await p.StandardInput.WriteLineAsync(i % 100 == 0 ? "{not a log line" : Senders.AccessLine("pg", i));
         }
 
         p.StandardInput.Close();

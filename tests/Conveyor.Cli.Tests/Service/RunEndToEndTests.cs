@@ -15,7 +15,7 @@ public sealed class RunEndToEndTests
         int http = ConveyorProcess.FreePort(), tcp = ConveyorProcess.FreePort(), syslog = ConveyorProcess.FreePort();
         var logs = Path.Combine(dir, "logs");
         Directory.CreateDirectory(logs);
-        await File.WriteAllLinesAsync(Path.Combine(logs, "a.log"), Enumerable.Range(0, 300).Select(i => i % 50 == 0 ? "garbage line " + i : Senders.AccessLine("file", i)));
+        await File.WriteAllLinesAsync(Path.Combine(logs, "a.log"), Enumerable.Range(0, 300).Select(i => i % 50 == 0 ? "{garbage line " + i : Senders.AccessLine("file", i)));
         var db = Path.Combine(dir, "x.db");
         await using var p = ConveyorProcess.Start(dir,
         [
@@ -38,7 +38,7 @@ public sealed class RunEndToEndTests
 
         await Task.WhenAll(
             Senders.SendTcpAsync(tcp, Enumerable.Range(0, 500).Select(i => Senders.AccessLine("tcp-a", i))),
-            Senders.SendTcpAsync(tcp, Enumerable.Range(0, 500).Select(i => i == 7 ? "not an access line" : Senders.AccessLine("tcp-b", i))));
+            Senders.SendTcpAsync(tcp, Enumerable.Range(0, 500).Select(i => i == 7 ? "<999>not an access line" : Senders.AccessLine("tcp-b", i))));
         await Senders.SendUdpAsync(syslog, Enumerable.Range(0, 200).Select(i => $"<34>1 2026-11-27T10:00:00Z host app - ID{i} - message {i}"));
 
         // The file source tails on its own; wait until its 300 lines are in, then stop.
@@ -89,11 +89,11 @@ public sealed class RunEndToEndTests
         await using var p = ConveyorProcess.Start(dir, ["run", "--from", "stdin:", "--to", "sqlite:" + db], redirectStdin: true);
         for (var i = 0; i < 2000; i++)
         {
-            await p.StandardInput.WriteLineAsync(i % 100 == 0 ? "\u00ff\u00fe broken" : Senders.AccessLine("stdin", i));
+            await p.StandardInput.WriteLineAsync(i % 100 == 0 ? "{\u00ff\u00fe broken" : Senders.AccessLine("stdin", i));
         }
 
-        // Invalid UTF-8 too: a lone continuation byte must become a dead letter, not crash a worker.
-        await p.StandardInput.BaseStream.WriteAsync(new byte[] { 0x80, 0xC3, (byte)'\n' });
+        // Invalid UTF-8 too, in a line that starts like JSON: it must become a dead letter, not crash a worker.
+        await p.StandardInput.BaseStream.WriteAsync(new byte[] { (byte)'{', 0x80, 0xC3, (byte)'\n' });
         p.StandardInput.Close();
         Assert.Equal(0, await p.WaitForExitAsync(TimeSpan.FromSeconds(60)));
         var (events, dead) = await Senders.CountAsync(db);

@@ -67,4 +67,74 @@ public sealed class LogEventJsonTests
         Assert.True(a.Remove("a"));
         Assert.False(a.Contains("a"));
     }
+
+    [Theory]
+    [InlineData(0.0, "0.0")]
+    [InlineData(-0.0, "-0.0")]
+    [InlineData(1000.0, "1000.0")]
+    [InlineData(0.5, "0.5")]
+    [InlineData(1e-7, "1E-07")]
+    [InlineData(-2.5e-7, "-2.5E-07")]
+    [InlineData(1e15, "1000000000000000.0")]
+    [InlineData(1.5e20, "150000000000000000000.0")]
+    [InlineData(-1.2345678901234567E+15, "-1234567890123456.8")]
+    [InlineData(1.2345678901234567E+16, "12345678901234568.0")]
+    public void WriteValue_Double_KeepsAPointOrExponentAndItsValue(double value, string expected)
+    {
+        var text = WriteValue(value);
+        Assert.Equal(expected, text);
+        var back = ReadBack(text);
+        Assert.IsType<double>(back);
+        Assert.Equal(value, (double)back!);
+        Assert.Equal(double.IsNegative(value), double.IsNegative((double)back!));
+    }
+
+    [Fact]
+    public void WriteValue_LargestDouble_IsPositionalAndExact()
+    {
+        var text = WriteValue(double.MaxValue);
+        Assert.Equal(309 + 2, text.Length);
+        Assert.Equal(double.MaxValue, Assert.IsType<double>(ReadBack(text)));
+    }
+
+    [Theory]
+    [InlineData("18446744073709551615")]
+    [InlineData("-9223372036854775809")]
+    [InlineData("123456789012345678901234567890")]
+    public void WriteValue_IntegerBeyondLong_IsExact(string digits)
+    {
+        var value = System.Numerics.BigInteger.Parse(digits, System.Globalization.CultureInfo.InvariantCulture);
+        var text = WriteValue(value);
+        Assert.Equal(digits, text);
+        Assert.Equal(value, Assert.IsType<System.Numerics.BigInteger>(ReadBack(text)));
+    }
+
+    [Fact]
+    public void WriteValue_LongAndEmptyContainers_ReadBackAsThemselves()
+    {
+        Assert.Equal(0L, Assert.IsType<long>(ReadBack(WriteValue(0L))));
+        Assert.Equal(long.MinValue, Assert.IsType<long>(ReadBack(WriteValue(long.MinValue))));
+        Assert.Empty(Assert.IsAssignableFrom<IReadOnlyDictionary<string, object?>>(ReadBack(WriteValue(new Dictionary<string, object?>()))));
+        Assert.Empty(Assert.IsAssignableFrom<IReadOnlyList<object?>>(ReadBack(WriteValue(new List<object?>()))));
+    }
+
+    private static string WriteValue(object? value)
+    {
+        using var stream = new MemoryStream();
+        using (var writer = new Utf8JsonWriter(stream, LogEventJson.WriterOptions))
+        {
+            LogEventJson.WriteValue(writer, value);
+        }
+
+        return Encoding.UTF8.GetString(stream.ToArray());
+    }
+
+    /// <summary>Reads a value back the way the SQL stores do (<c>StoredEvent.ReadAttributes</c>).</summary>
+    private static object? ReadBack(string valueJson)
+    {
+        var target = new LogAttributes();
+        Conveyor.Logs.Sinks.StoredEvent.ReadAttributes("{\"v\":" + valueJson + "}", target);
+        target.TryGetValue("v", out var value);
+        return value;
+    }
 }

@@ -1,6 +1,6 @@
 namespace Conveyor.Logs.Tests.Parsing;
 
-/// <summary>The shared development corpus, found beside the repository (<c>../shared/corpus</c> from the folder holding Conveyor.slnx).</summary>
+/// <summary>The test corpus in the repository (<c>tests/corpus</c> below the folder holding Conveyor.slnx; its MANIFEST.md says where each line came from).</summary>
 internal static class Corpus
 {
     private static readonly Lazy<string> LazyDirectory = new(Locate);
@@ -34,16 +34,16 @@ internal static class Corpus
         {
             if (File.Exists(Path.Combine(dir.FullName, "Conveyor.slnx")))
             {
-                var corpus = Path.GetFullPath(Path.Combine(dir.FullName, "..", "shared", "corpus"));
+                var corpus = Path.Combine(dir.FullName, "tests", "corpus");
                 if (!System.IO.Directory.Exists(corpus))
                 {
-                    throw new DirectoryNotFoundException($"The shared corpus is missing: expected it at {corpus}");
+                    throw new DirectoryNotFoundException($"The test corpus is missing: expected it at {corpus}");
                 }
 
                 return corpus;
             }
         }
 
-        throw new DirectoryNotFoundException($"No Conveyor.slnx above {AppContext.BaseDirectory}, so the shared corpus cannot be located");
+        throw new DirectoryNotFoundException($"No Conveyor.slnx above {AppContext.BaseDirectory}, so the test corpus cannot be located");
     }
 }

@@ -3,8 +3,10 @@ using Conveyor.Logs.Parsing;
 namespace Conveyor.Logs.Tests.Parsing;
 
 /// <summary>
-/// Every corpus file parses, and exactly the lines that cannot be records on their own are dead-lettered:
-/// the MANIFEST's malformed lines, continuation lines of multi-line records, headers and non-English month names.
+/// Every corpus file parses, and exactly the lines that break their format are dead-lettered: under <c>auto</c> the
+/// MANIFEST's malformed lines that start like a format (<c>&lt;PRI&gt;</c>, <c>{</c>, a syslog date); free text with no
+/// format's signature (continuation lines, headers, XML, a docker-compose prefix) is a plain event. An explicit format
+/// dead-letters every line that is not in it.
 /// </summary>
 public sealed class CorpusTests
 {
@@ -30,11 +32,15 @@ public sealed class CorpusTests
         { "json-access.log", "json", [] },
         { "logfmt.log", "auto", [] },
         { "logfmt.log", "logfmt", [] },
-        // Continuation lines (TAB-indented) of multi-line records, the two header lines, and the French month 'août'.
-        { "syslog-variants.log", "auto", [.. Enumerable.Range(2, 18), 32, 33, 35, 36, 38, 39, 41, 42, 44, 45, 46, 47, 57] },
+        // Continuation lines (TAB-indented), the two header lines and the French month 'août' have no format's
+        // signature: under auto they are plain events, under syslog3164 dead letters.
+        { "syslog-variants.log", "auto", [] },
+        // 58-60 are RFC 5424 frames (octet-counted or NUL-terminated), which syslog3164 does not read.
+        { "syslog-variants.log", "syslog3164", [.. Enumerable.Range(2, 18), 32, 33, 35, 36, 38, 39, 41, 42, 44, 45, 46, 47, 57, 58, 59, 60] },
         {
+            // 101, 103 and 108 ('(190>', '122 - -', '<aaa>') do not start like syslog, so auto keeps them as plain lines.
             "malformed.log", "auto",
-            [2, 6, 10, 15, 20, .. Enumerable.Range(29, 54), 87, 88, 89, 90, .. Enumerable.Range(101, 96)]
+            [2, 6, 10, 15, 20, 29, 42, 43, 102, 104, 105, 106, 107, .. Enumerable.Range(109, 88)]
         },
     };
 
@@ -82,7 +88,6 @@ public sealed class CorpusTests
     [InlineData(15, "json: invalid JSON")]
     [InlineData(20, "json: invalid JSON")]
     [InlineData(42, "syslog3164: invalid ISO-8601 timestamp")]
-    [InlineData(44, "auto: line matches no known format")]
     [InlineData(104, "syslog5424: PRI must be 1-3 digits")]
     [InlineData(106, "syslog5424: PRI 192 out of range 0-191")]
     public void Parse_ManifestMalformedLine_ReasonNamesWhatIsWrong(int lineNumber, string expected)
@@ -90,5 +95,34 @@ public sealed class CorpusTests
         var line = Corpus.Lines("malformed.log")[lineNumber - 1];
         var outcome = LogParsers.Create("auto").Parse(line, new LineContext("m", "m:1", Received));
         Assert.StartsWith(expected, outcome.DeadLetter!.Reason, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("malformed.log", 44)]
+    [InlineData("malformed.log", 87)]
+    [InlineData("malformed.log", 30)]
+    [InlineData("syslog-variants.log", 2)]
+    [InlineData("syslog-variants.log", 57)]
+    public void Parse_LineWithoutSignature_IsAPlainEventOfTheWholeLine(string file, int lineNumber)
+    {
+        var line = Corpus.Lines(file)[lineNumber - 1];
+        var outcome = LogParsers.Create("auto").Parse(line, new LineContext("m", "m:1", Received));
+        Assert.Equal("plain", outcome.Format);
+        Assert.Equal(System.Text.Encoding.UTF8.GetString(line), outcome.Event!.Body);
+        Assert.Null(outcome.Event.Timestamp);
+        Assert.Equal(Received, outcome.Event.ObservedTimestamp);
+    }
+
+    [Fact]
+    public void Parse_InvalidRfc5424VectorsWithExplicitFormat_AreAllDeadLettered()
+    {
+        var parser = LogParsers.Create("syslog5424");
+        var lines = Corpus.Lines("malformed.log");
+        for (var n = 101; n <= 196; n++)
+        {
+            var outcome = parser.Parse(lines[n - 1], new LineContext("m", "m:" + n, Received));
+            Assert.True(outcome.DeadLetter is not null, $"line {n} parsed");
+            Assert.StartsWith("syslog5424: ", outcome.DeadLetter!.Reason, StringComparison.Ordinal);
+        }
     }
 }

@@ -71,14 +71,17 @@ public sealed class GoldenTests
     private static string Preview(JsonElement c) =>
         c.TryGetProperty("line", out var l) ? l.GetString()![..Math.Min(40, l.GetString()!.Length)] : "(binary)";
 
-    /// <summary>Expected side: order-insensitive object keys; a number written with '.' or an exponent is a double, else a long.</summary>
+    /// <summary>
+    /// Expected side: order-insensitive object keys; a number written with '.' or an exponent is a double, else a long,
+    /// or beyond a long's range an exact big integer.
+    /// </summary>
     private static string Canonical(JsonElement element) => element.ValueKind switch
     {
         JsonValueKind.Object => "{" + string.Join(",", element.EnumerateObject().OrderBy(p => p.Name, StringComparer.Ordinal)
             .Select(p => JsonSerializer.Serialize(p.Name) + ":" + Canonical(p.Value))) + "}",
         JsonValueKind.Array => "[" + string.Join(",", element.EnumerateArray().Select(Canonical)) + "]",
         JsonValueKind.Number when element.GetRawText().AsSpan().IndexOfAny(".eE") >= 0 => "d:" + element.GetDouble().ToString("R", CultureInfo.InvariantCulture),
-        JsonValueKind.Number => "i:" + element.GetInt64().ToString(CultureInfo.InvariantCulture),
+        JsonValueKind.Number => element.TryGetInt64(out var l) ? "i:" + l.ToString(CultureInfo.InvariantCulture) : "b:" + element.GetRawText(),
         JsonValueKind.String => JsonSerializer.Serialize(element.GetString()),
         _ => element.GetRawText(),
     };
@@ -90,6 +93,7 @@ public sealed class GoldenTests
         bool b => b ? "true" : "false",
         long l => "i:" + l.ToString(CultureInfo.InvariantCulture),
         double d => "d:" + d.ToString("R", CultureInfo.InvariantCulture),
+        System.Numerics.BigInteger big => "b:" + big.ToString(CultureInfo.InvariantCulture),
         string s => JsonSerializer.Serialize(s),
         IReadOnlyDictionary<string, object?> map => "{" + string.Join(",", map.OrderBy(p => p.Key, StringComparer.Ordinal)
             .Select(p => JsonSerializer.Serialize(p.Key) + ":" + Canonical(p.Value))) + "}",

@@ -80,6 +80,29 @@ public sealed class SyslogFramerTests
         Assert.Equal([message], Frames(new SyslogFramer(), stream, 3));
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(5)]
+    [InlineData(4096)]
+    public void TryRead_OctetCountedFrameEndingInLf_DropsTheLineEnd(int chunk)
+    {
+        // rsyslog's RSYSLOG_SyslogProtocol23Format ends MSG with a LF that the octet count includes (rsyslog#4384).
+        const string message = "<174>1 2020-08-21T13:32:18.596113+02:00 host TestLogging - - -  test";
+        var crlf = message + "\r\n";
+        var stream = Encoding.UTF8.GetBytes($"{message.Length + 1} {message}\n{crlf.Length} {crlf}2 \r\n{Frame2.Length} {Frame2}");
+        Assert.Equal([message, message, Frame2], Frames(new SyslogFramer(), stream, chunk));
+    }
+
+    [Fact]
+    public void TryRead_OctetCountedProtocol23Frame_ParsesToTheBodyWithoutLf()
+    {
+        const string message = "<174>1 2020-08-21T13:32:18.596113+02:00 host TestLogging - - -  test\n";
+        var frames = Frames(new SyslogFramer(), Encoding.UTF8.GetBytes($"{message.Length} {message}"), 4096);
+        var e = LogParsers.Create("syslog").Parse(Encoding.UTF8.GetBytes(Assert.Single(frames)), new LineContext("s", "s:1", DateTimeOffset.UnixEpoch)).Event;
+        Assert.NotNull(e);
+        Assert.Equal(" test", e.Body);
+    }
+
     [Fact]
     public void TryRead_OversizedOctetCountedFrame_ReportedOnceAndSkippedWhole()
     {
@@ -103,7 +126,7 @@ public sealed class SyslogFramerTests
         var big = "<13>1 " + new string('z', 70_000);
         var stream = Encoding.UTF8.GetBytes($"{big.Length} {big}{Frame2.Length} {Frame2}");
         var frames = Frames(new SyslogFramer(), stream, 1500);
-        Assert.Equal(["<oversized:" + big[..Conveyor.Logs.Topology.RawLine.EvidenceBytes] + ">", Frame2], frames);
+        Assert.Equal(["<oversized:" + big[..Conveyor.Logs.Model.RawLine.EvidenceBytes] + ">", Frame2], frames);
     }
 
     [Fact]

@@ -59,6 +59,19 @@ internal static class GoldenData
                 e.Attributes.Set("labels", new Dictionary<string, object?> { ["team"] = "core" });
             }
 
+            if (i == 11)
+            {
+                // Number kinds and empty containers, which a store must give back as they were (issue 14).
+                e.Attributes.Set("duration", 0.0);
+                e.Attributes.Set("ratio", 1e3);
+                e.Attributes.Set("huge", 1.5e20);
+                e.Attributes.Set("tiny", -2.5e-7);
+                e.Attributes.Set("count", 0L);
+                e.Attributes.Set("trace.big", System.Numerics.BigInteger.Parse("18446744073709551615123", System.Globalization.CultureInfo.InvariantCulture));
+                e.Attributes.Set("empty", new Dictionary<string, object?>());
+                e.Attributes.Set("none", new List<object?>());
+            }
+
             list.Add(e);
         }
 

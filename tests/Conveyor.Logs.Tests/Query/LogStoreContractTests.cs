@@ -71,6 +71,37 @@ public abstract class LogStoreContractTests
     }
 
     [Fact]
+    public async Task SearchAsync_NumbersAndEmptyContainers_ReadBackWithTheirKinds()
+    {
+        await using var store = await GoldenStoreAsync();
+        var e = (await store.SearchAsync(new LogQuery("*", Limit: 100))).Events.Single(x => x.Id == "g11");
+        Assert.True(e.Attributes.TryGetValue("duration", out var duration) && duration is double d && d == 0.0, $"duration: {duration?.GetType().Name}");
+        Assert.True(e.Attributes.TryGetValue("ratio", out var ratio) && ratio is double r && r == 1000.0, $"ratio: {ratio?.GetType().Name}");
+        Assert.True(e.Attributes.TryGetValue("huge", out var huge) && huge is double h && h == 1.5e20, $"huge: {huge?.GetType().Name}");
+        Assert.True(e.Attributes.TryGetValue("tiny", out var tiny) && tiny is double t && t == -2.5e-7, $"tiny: {tiny?.GetType().Name}");
+        Assert.True(e.Attributes.TryGetInt64("count", out var count) && count == 0);
+        Assert.True(e.Attributes.TryGetValue("trace.big", out var big) && big is System.Numerics.BigInteger b && b.ToString(System.Globalization.CultureInfo.InvariantCulture) == "18446744073709551615123");
+        Assert.True(e.Attributes.TryGetValue("empty", out var empty) && empty is IReadOnlyDictionary<string, object?> { Count: 0 });
+        Assert.True(e.Attributes.TryGetValue("none", out var none) && none is IReadOnlyList<object?> { Count: 0 });
+    }
+
+    [Fact]
+    public async Task WriteAsync_SearchResponse_WritesFloatsAsFloatsAndBigIntegersExactly()
+    {
+        await using var store = await GoldenStoreAsync();
+        using var ms = new MemoryStream();
+        Assert.Equal(200, await SearchResponse.WriteAsync(ms, store, "*", null, null, "100", false, TimeProvider.System));
+        var text = System.Text.Encoding.UTF8.GetString(ms.ToArray());
+        Assert.Contains("\"duration\":0.0", text, StringComparison.Ordinal);
+        Assert.Contains("\"ratio\":1000.0", text, StringComparison.Ordinal);
+        Assert.Contains("\"huge\":150000000000000000000.0", text, StringComparison.Ordinal);
+        Assert.Matches("\"count\":0[,}]", text);
+        Assert.Contains("\"trace.big\":18446744073709551615123", text, StringComparison.Ordinal);
+        Assert.Contains("\"empty\":{}", text, StringComparison.Ordinal);
+        Assert.Contains("\"none\":[]", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task SearchAsync_SinceUntilAndLimit_CutTheRange()
     {
         await using var store = await GoldenStoreAsync();

@@ -1,6 +1,5 @@
 using Conveyor.Logs.Query;
 using Conveyor.Logs.Sinks.Sqlite;
-using Conveyor.Logs.Tests.Sinks;
 using Conveyor.Logs.Tests.Support;
 
 namespace Conveyor.Logs.Tests.Query;

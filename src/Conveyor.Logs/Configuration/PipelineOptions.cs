@@ -1,0 +1,134 @@
+using Conveyor.Durable;
+using Conveyor.Logs.Enrichment;
+
+namespace Conveyor.Logs.Configuration;
+
+/// <summary>
+/// The whole service configuration (SPEC §5). Each property maps one-to-one onto a config key
+/// (<c>sources:0:port</c>, <c>buffer:maxBytes</c>, <c>sinks:0:mode</c>…); <see cref="PipelineOptionsValidator"/>
+/// names the key of every problem.
+/// </summary>
+public sealed class PipelineOptions
+{
+    /// <summary>Where records come from. Required: at least one (the zero-config defaults fill it when there is no config).</summary>
+    public List<SourceOptions> Sources { get; set; } = [];
+
+    /// <summary>The main buffer between the sources and the parse workers. Default 100,000 lines and 64 MiB, <c>Block</c>.</summary>
+    public BufferSettings Buffer { get; set; } = new() { Capacity = 100_000, MaxBytes = 64L << 20 };
+
+    /// <summary>The parse and enrich workers.</summary>
+    public ParseSettings Parse { get; set; } = new();
+
+    /// <summary>Where events go. Required: at least one.</summary>
+    public List<SinkOptions> Sinks { get; set; } = [];
+
+    /// <summary>Graceful shutdown.</summary>
+    public ShutdownSettings Shutdown { get; set; } = new();
+}
+
+/// <summary>The bounds and full policy of one buffer.</summary>
+public sealed class BufferSettings
+{
+    /// <summary>The most items held at once. Default 100,000 for the main buffer, 50,000 for a sink queue.</summary>
+    public int Capacity { get; set; } = 50_000;
+
+    /// <summary>The most bytes held at once (raw line bytes plus a fixed overhead per line). Default 64 MiB for the main buffer, 32 MiB for a sink queue.</summary>
+    public long MaxBytes { get; set; } = 32L << 20;
+
+    /// <summary>
+    /// What a full buffer does with a write: <c>Block</c> (the writer waits: TCP stops reading, HTTP answers 429
+    /// after its block timeout), <c>DropNewest</c>, <c>DropOldest</c> or <c>Reject</c> (counted drops). Default
+    /// <c>Block</c> for the main buffer, <c>DropNewest</c> for a sink queue in <c>isolate</c> mode.
+    /// </summary>
+    public FullMode FullMode { get; set; } = FullMode.Block;
+
+    /// <summary>Under <c>Block</c>, how long a writer waits before its write counts as dropped. Default none: wait.</summary>
+    public TimeSpan? BlockTimeout { get; set; }
+
+    /// <summary>
+    /// Main buffer only: <c>memory</c> (the default: lost on a crash) or <c>disk</c> (a <see cref="DiskBuffer"/> at
+    /// <see cref="Path"/>: a line is admitted — HTTP 202, TCP and syslog counted, file checkpoints advanced — only once
+    /// on disk, and leaves it only when every sink committed it). See docs/DURABILITY.md.
+    /// </summary>
+    public BufferType Type { get; set; } = BufferType.Memory;
+
+    /// <summary>Main buffer, <c>disk</c> only: the buffer's directory, created when missing. Default <c>./conveyor-data/buffer</c>.</summary>
+    public string Path { get; set; } = DefaultDiskPath;
+
+    /// <summary>Main buffer, <c>disk</c> only: the most bytes the segment files may take. Default 1 GiB, at least 64 KiB.</summary>
+    public long MaxDiskBytes { get; set; } = DiskBufferOptions.DefaultMaxDiskBytes;
+
+    /// <summary>Main buffer, <c>disk</c> only: <c>always</c>, <c>interval</c> (default: fsync every 100 ms) or <c>never</c>; loss windows in docs/DURABILITY.md.</summary>
+    public FsyncPolicy Fsync { get; set; } = FsyncPolicy.Interval;
+
+    /// <summary>The default for <see cref="Path"/>.</summary>
+    public const string DefaultDiskPath = "./conveyor-data/buffer";
+}
+
+/// <summary>Where the main buffer keeps its lines.</summary>
+public enum BufferType
+{
+    /// <summary>In memory: fast; what it holds is lost on a crash.</summary>
+    Memory,
+
+    /// <summary>In segment files on disk: survives a crash; see docs/DURABILITY.md.</summary>
+    Disk,
+}
+
+/// <summary>The parse and enrich workers.</summary>
+public sealed class ParseSettings
+{
+    /// <summary>Parallel workers. Default: the processor count, at most 4.</summary>
+    public int Workers { get; set; } = Math.Clamp(Environment.ProcessorCount, 1, 4);
+
+    /// <summary>Lines a worker takes at once. Default 512.</summary>
+    public int BatchSize { get; set; } = 512;
+
+    /// <summary>Which enrichers run. Default: status class, severity from status and user agent.</summary>
+    public EnricherOptions Enrichers { get; set; } = new();
+
+    /// <summary>The zone of timestamps that carry none, as a TimeZoneInfo id. Default <c>UTC</c>.</summary>
+    public string TimeZone { get; set; } = "UTC";
+}
+
+/// <summary>How a sink's queue meets a sink slower than its input.</summary>
+public enum SinkMode
+{
+    /// <summary>The default: <see cref="Pace"/> when the pipeline has one sink (there is nothing to isolate it from), else <see cref="Isolate"/>.</summary>
+    Auto,
+
+    /// <summary>The sink's queue fills and its own full policy decides; a slow sink never slows the others.</summary>
+    Isolate,
+
+    /// <summary>A full queue blocks the workers, so the sink's pace reaches the senders; nothing is dropped.</summary>
+    Pace,
+}
+
+/// <summary>One sink and its queue.</summary>
+public sealed class SinkOptions
+{
+    /// <summary>
+    /// The sink: <c>sqlite:PATH</c>, <c>postgres:CONNSTR</c>, <c>ndjson:PATH</c>, <c>ndjson:-</c> (stdout), or the
+    /// test and benchmark sinks <c>null:</c> (discards) and <c>slow:DURATION+URI</c> (waits DURATION per batch, then writes to URI). Required.
+    /// </summary>
+    public string Uri { get; set; } = string.Empty;
+
+    /// <summary>How a slow sink affects the rest. Default <see cref="SinkMode.Auto"/>.</summary>
+    public SinkMode Mode { get; set; } = SinkMode.Auto;
+
+    /// <summary>The sink's queue. Default 50,000 records and 32 MiB; its full mode applies in isolate mode (default <c>DropNewest</c>).</summary>
+    public BufferSettings Queue { get; set; } = new() { FullMode = FullMode.DropNewest };
+
+    /// <summary>Most events per write. Default 1,000.</summary>
+    public int BatchMaxItems { get; set; } = 1_000;
+
+    /// <summary>How long a partial batch waits for more before it is written. Default 100 ms.</summary>
+    public TimeSpan BatchLinger { get; set; } = TimeSpan.FromMilliseconds(100);
+}
+
+/// <summary>Graceful shutdown.</summary>
+public sealed class ShutdownSettings
+{
+    /// <summary>How long a stop may take to drain every buffer and sink queue; what is left then is reported. Default 30 s.</summary>
+    public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(30);
+}

@@ -1,0 +1,238 @@
+using System.Globalization;
+using Conveyor.Logs.Parsing;
+using Conveyor.Logs.Sinks;
+
+namespace Conveyor.Logs.Configuration;
+
+/// <summary>
+/// Checks a <see cref="PipelineOptions"/> and reports every problem with its config key, e.g.
+/// <c>sources:0:port: must be 1-65535 (was 70000)</c>, so <c>conveyor validate</c> and <c>conveyor run</c> say the same.
+/// </summary>
+public static class PipelineOptionsValidator
+{
+    /// <summary>Every problem, in key order; empty when the options are valid.</summary>
+    public static IReadOnlyList<string> Validate(PipelineOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var errors = new List<string>();
+        if (options.Sources.Count == 0)
+        {
+            errors.Add("sources: at least one source is required");
+        }
+
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        var endpoints = new HashSet<string>(StringComparer.Ordinal);
+        var stdin = 0;
+        for (var i = 0; i < options.Sources.Count; i++)
+        {
+            ValidateSource(options.Sources[i], $"sources:{i}", errors, names, endpoints, ref stdin);
+        }
+
+        ValidateBuffer(options.Buffer, "buffer", errors);
+        ValidateDisk(options.Buffer, "buffer", errors);
+        if (options.Parse.Workers is < 1 or > 64)
+        {
+            errors.Add($"parse:workers: must be 1-64 (was {options.Parse.Workers})");
+        }
+
+        if (options.Parse.BatchSize is < 1 or > 100_000)
+        {
+            errors.Add($"parse:batchSize: must be 1-100000 (was {options.Parse.BatchSize})");
+        }
+
+        if (!TryFindTimeZone(options.Parse.TimeZone, out _))
+        {
+            errors.Add($"parse:timeZone: unknown time zone '{options.Parse.TimeZone}'");
+        }
+
+        if (options.Parse.Enrichers.GeoIpDatabase is { } geo && !File.Exists(geo))
+        {
+            errors.Add($"parse:enrichers:geoIpDatabase: file not found ({geo})");
+        }
+
+        if (options.Sinks.Count == 0)
+        {
+            errors.Add("sinks: at least one sink is required");
+        }
+
+        for (var i = 0; i < options.Sinks.Count; i++)
+        {
+            var sink = options.Sinks[i];
+            var key = $"sinks:{i}";
+            if (SinkRegistry.Check(sink.Uri) is { } problem)
+            {
+                errors.Add($"{key}:uri: {problem}");
+            }
+
+            ValidateBuffer(sink.Queue, key + ":queue", errors);
+            if (sink.Queue.Type != BufferType.Memory)
+            {
+                errors.Add($"{key}:queue:type: only the main buffer (buffer:type) can be on disk; a sink queue is memory");
+            }
+            if (sink.BatchMaxItems is < 1 or > 100_000)
+            {
+                errors.Add($"{key}:batchMaxItems: must be 1-100000 (was {sink.BatchMaxItems})");
+            }
+
+            if (sink.BatchLinger < TimeSpan.Zero || sink.BatchLinger > TimeSpan.FromMinutes(1))
+            {
+                errors.Add($"{key}:batchLinger: must be 0-00:01:00 (was {sink.BatchLinger})");
+            }
+        }
+
+        if (options.Shutdown.DrainTimeout <= TimeSpan.Zero || options.Shutdown.DrainTimeout > TimeSpan.FromHours(1))
+        {
+            errors.Add($"shutdown:drainTimeout: must be more than 0 and at most 01:00:00 (was {options.Shutdown.DrainTimeout})");
+        }
+
+        return errors;
+    }
+
+    /// <summary>Finds a time zone by id; <c>UTC</c> always works (the build is globalization-invariant).</summary>
+    public static bool TryFindTimeZone(string id, out TimeZoneInfo zone)
+    {
+        if (string.Equals(id, "UTC", StringComparison.OrdinalIgnoreCase))
+        {
+            zone = TimeZoneInfo.Utc;
+            return true;
+        }
+
+        return TimeZoneInfo.TryFindSystemTimeZoneById(id, out zone!);
+    }
+
+    private static void ValidateSource(SourceOptions s, string key, List<string> errors, HashSet<string> names, HashSet<string> endpoints, ref int stdin)
+    {
+        if (!Enum.IsDefined(s.Type))
+        {
+            errors.Add($"{key}:type: must be one of http|tcp|udp|syslogTcp|syslogUdp|file|stdin (was {(int)s.Type})");
+            return;
+        }
+
+        if (!names.Add(s.EffectiveName))
+        {
+            errors.Add($"{key}:name: '{s.EffectiveName}' is used by another source");
+        }
+
+        var network = s.Type is SourceType.Http or SourceType.Tcp or SourceType.Udp or SourceType.SyslogTcp or SourceType.SyslogUdp;
+        if (network)
+        {
+            if (s.Port is < 1 or > 65535)
+            {
+                errors.Add($"{key}:port: must be 1-65535 (was {s.Port})");
+            }
+            else
+            {
+                var udp = s.Type is SourceType.Udp or SourceType.SyslogUdp;
+                if (!endpoints.Add((udp ? "udp:" : "tcp:") + s.Port.ToString(CultureInfo.InvariantCulture)))
+                {
+                    errors.Add($"{key}:port: {s.Port} is used by another {(udp ? "UDP" : "TCP")} source");
+                }
+            }
+
+            if (!System.Net.IPAddress.TryParse(s.Host, out _) && !string.Equals(s.Host, "localhost", StringComparison.OrdinalIgnoreCase))
+            {
+                errors.Add($"{key}:host: must be an IP address or localhost (was '{s.Host}')");
+            }
+        }
+
+        if (s.Type == SourceType.File && string.IsNullOrWhiteSpace(s.Path))
+        {
+            errors.Add($"{key}:path: required for a file source (a glob such as /var/log/nginx/*.log)");
+        }
+
+        if (s.Type == SourceType.Stdin && ++stdin > 1)
+        {
+            errors.Add($"{key}:type: only one stdin source is possible");
+        }
+
+        try
+        {
+            LogParsers.Create(s.EffectiveFormat);
+        }
+        catch (ArgumentException ex)
+        {
+            errors.Add($"{key}:format: {ex.Message.Split(" (Parameter", 2)[0]}");
+        }
+
+        if (s.MaxLineBytes is < 16 or > 16 << 20)
+        {
+            errors.Add($"{key}:maxLineBytes: must be 16-16777216 (was {s.MaxLineBytes})");
+        }
+
+        if (s.IdleTimeout <= TimeSpan.Zero)
+        {
+            errors.Add($"{key}:idleTimeout: must be positive (was {s.IdleTimeout})");
+        }
+
+        if (s.MaxConnections < 1)
+        {
+            errors.Add($"{key}:maxConnections: must be at least 1 (was {s.MaxConnections})");
+        }
+
+        if (s.MaxBodyBytes < 1)
+        {
+            errors.Add($"{key}:maxBodyBytes: must be at least 1 (was {s.MaxBodyBytes})");
+        }
+
+        if (s.BlockTimeout < TimeSpan.Zero)
+        {
+            errors.Add($"{key}:blockTimeout: must not be negative (was {s.BlockTimeout})");
+        }
+
+        if (s.PollInterval <= TimeSpan.Zero)
+        {
+            errors.Add($"{key}:pollInterval: must be positive (was {s.PollInterval})");
+        }
+    }
+
+    private static void ValidateDisk(BufferSettings b, string key, List<string> errors)
+    {
+        if (!Enum.IsDefined(b.Type))
+        {
+            errors.Add($"{key}:type: must be memory or disk (was {(int)b.Type})");
+        }
+
+        if (b.Type != BufferType.Disk)
+        {
+            return;
+        }
+
+        if (string.IsNullOrWhiteSpace(b.Path))
+        {
+            errors.Add($"{key}:path: must name a directory when {key}:type is disk");
+        }
+
+        if (b.MaxDiskBytes < 64L << 10)
+        {
+            errors.Add($"{key}:maxDiskBytes: must be at least 65536 (was {b.MaxDiskBytes})");
+        }
+
+        if (!Enum.IsDefined(b.Fsync))
+        {
+            errors.Add($"{key}:fsync: must be one of always|interval|never (was {(int)b.Fsync})");
+        }
+    }
+
+    private static void ValidateBuffer(BufferSettings b, string key, List<string> errors)
+    {
+        if (b.Capacity < 1)
+        {
+            errors.Add($"{key}:capacity: must be at least 1 (was {b.Capacity})");
+        }
+
+        if (b.MaxBytes < 1024)
+        {
+            errors.Add($"{key}:maxBytes: must be at least 1024 (was {b.MaxBytes})");
+        }
+
+        if (!Enum.IsDefined(b.FullMode))
+        {
+            errors.Add($"{key}:fullMode: must be one of block|dropNewest|dropOldest|reject (was {(int)b.FullMode})");
+        }
+
+        if (b.BlockTimeout is { } t && t <= TimeSpan.Zero)
+        {
+            errors.Add($"{key}:blockTimeout: must be positive when set (was {t})");
+        }
+    }
+}

@@ -1,0 +1,112 @@
+namespace Conveyor.Logs.Configuration;
+
+/// <summary>The kinds of source (SPEC §3 <c>--from</c>).</summary>
+public enum SourceType
+{
+    /// <summary><c>POST /ingest</c> over HTTP; its listener also serves the dashboard, metrics and APIs.</summary>
+    Http,
+
+    /// <summary>Newline-delimited lines over TCP.</summary>
+    Tcp,
+
+    /// <summary>One line per UDP datagram.</summary>
+    Udp,
+
+    /// <summary>Syslog over TCP, RFC 6587 octet-counting or newline framing.</summary>
+    SyslogTcp,
+
+    /// <summary>Syslog over UDP, one message per datagram.</summary>
+    SyslogUdp,
+
+    /// <summary>Files matching a glob, tailed across rotation and truncation.</summary>
+    File,
+
+    /// <summary>Standard input until EOF.</summary>
+    Stdin,
+}
+
+/// <summary>What a file tail does with the checkpoint an earlier run left (config key <c>checkpoint</c>).</summary>
+public enum FileCheckpoint
+{
+    /// <summary>Continue each file where the last run stopped.</summary>
+    Resume,
+
+    /// <summary>Start over: read every file from its first byte.</summary>
+    Ignore,
+}
+
+/// <summary>One source. Keys that do not apply to its <see cref="Type"/> are ignored.</summary>
+public sealed class SourceOptions
+{
+    /// <summary>The kind of source. Required.</summary>
+    public SourceType Type { get; set; }
+
+    /// <summary>The source's name: the <c>source</c> of its events and the prefix of their ids. Default: the type and port, e.g. <c>tcp-5170</c>.</summary>
+    public string? Name { get; set; }
+
+    /// <summary>The address to listen on. Default <c>127.0.0.1</c>.</summary>
+    public string Host { get; set; } = "127.0.0.1";
+
+    /// <summary>The port to listen on (1-65535). Required for network sources.</summary>
+    public int Port { get; set; }
+
+    /// <summary>The file glob to tail, e.g. <c>/var/log/nginx/*.log</c>. Required for <c>file</c>.</summary>
+    public string? Path { get; set; }
+
+    /// <summary>The format of the lines (as for <c>conveyor parse</c>). Default <c>auto</c>; <c>syslog</c> for syslog sources.</summary>
+    public string? Format { get; set; }
+
+    /// <summary>The longest line accepted; a longer one is dead-lettered whole, never split. Default 64 KiB.</summary>
+    public int MaxLineBytes { get; set; } = 64 * 1024;
+
+    /// <summary>TCP: a connection that sends nothing for this long is closed (slowloris). Default 5 minutes.</summary>
+    public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>
+    /// TCP: the most connections served at once. Default 1,000. A new connection at the limit closes the connection
+    /// idle longest to take its place, or is refused when every connection is busy (waiting for buffer room); both are
+    /// counted.
+    /// </summary>
+    public int MaxConnections { get; set; } = 1_000;
+
+    /// <summary>HTTP: the bearer token <c>/ingest</c> requires; none when null. Default null.</summary>
+    public string? BearerToken { get; set; }
+
+    /// <summary>HTTP: the largest request body (after gzip decompression too); larger is 413. Default 8 MiB.</summary>
+    public long MaxBodyBytes { get; set; } = 8L << 20;
+
+    /// <summary>HTTP: how long a request waits for room in a full buffer before it is answered 429. Default 1 s.</summary>
+    public TimeSpan BlockTimeout { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>File: where offsets are checkpointed. Default <c>./conveyor-data/checkpoints</c>.</summary>
+    public string CheckpointDirectory { get; set; } = "./conveyor-data/checkpoints";
+
+    /// <summary>
+    /// File: <see cref="FileCheckpoint.Resume"/> continues every file at its checkpointed byte (and says so at start-up);
+    /// <see cref="FileCheckpoint.Ignore"/> discards the checkpoint and reads every file from the start (URI
+    /// <c>file:///…?checkpoint=ignore</c>). Default <c>resume</c>.
+    /// </summary>
+    public FileCheckpoint Checkpoint { get; set; } = FileCheckpoint.Resume;
+
+    /// <summary>File: how often the tail looks for new files and data when it found none last time. Default 1 s (an idle tail then costs ~0% CPU).</summary>
+    public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>The name, or its default from the type and port.</summary>
+    public string EffectiveName => Name ?? Type switch
+    {
+        SourceType.Stdin => "stdin",
+        SourceType.File => "file",
+        _ => TypeName(Type) + "-" + Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+    };
+
+    /// <summary>The format, or its default for the type.</summary>
+    public string EffectiveFormat => Format ?? (Type is SourceType.SyslogTcp or SourceType.SyslogUdp ? "syslog" : "auto");
+
+    /// <summary>The kebab-case name of a source type, as <c>--from</c> and <c>/api/pipeline</c> spell it.</summary>
+    public static string TypeName(SourceType type) => type switch
+    {
+        SourceType.SyslogTcp => "syslog-tcp",
+        SourceType.SyslogUdp => "syslog-udp",
+        _ => type.ToString().ToLowerInvariant(),
+    };
+}

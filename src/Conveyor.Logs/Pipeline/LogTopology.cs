@@ -1,0 +1,394 @@
+using Conveyor.Logs.Configuration;
+using Conveyor.Logs.Diagnostics;
+using Conveyor.Logs.Enrichment;
+using Conveyor.Logs.Model;
+using Conveyor.Logs.Parsing;
+using Microsoft.Extensions.Logging;
+
+namespace Conveyor.Logs.Pipeline;
+
+/// <summary>
+/// The running data flow of <c>conveyor run</c>: sources write raw lines into the main buffer; parse workers turn
+/// them into events or dead letters; a fan-out hands every record to each sink's own queue; one stage per sink
+/// writes batches to it.
+/// </summary>
+/// <remarks>
+/// <para>Every edge is bounded by count and bytes. The main buffer blocks by default, so a full pipeline slows
+/// TCP senders and makes HTTP answer 429. A sink queue in <see cref="SinkMode.Pace"/> blocks the fan-out too;
+/// in <see cref="SinkMode.Isolate"/> its own full policy drops (counted) so other sinks carry on.</para>
+/// <para>Drain order (<see cref="DrainAsync"/>): the caller has stopped the sources; then the main buffer is
+/// completed and each stage drains into the next, so completion flows down; sinks are disposed (flushed) last.</para>
+/// <para>What holds for each sink: lines admitted to the main buffer = events stored + dead letters stored +
+/// drops at its queue + failed writes + items left at a drain deadline + items still in flight.</para>
+/// </remarks>
+public sealed partial class LogTopology : IAsyncDisposable
+{
+    private readonly PipelineOptions _options;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+    private readonly EnricherChain _enrichers;
+    private readonly BoundedBuffer<PipelineRecord> _parsed;
+    private readonly List<SinkLane> _lanes = [];
+    private readonly List<SourceInfo> _sources = [];
+    private readonly Lock _sourcesLock = new();
+    private readonly RateWindow _rates;
+    private readonly CancellationTokenSource _stop = new();
+    private TransformStage<RawLine, PipelineRecord>? _parse;
+    private ConsumerStage<PipelineRecord>? _fanOut;
+    private ITimer? _sampler;
+    private long _parsedEvents;
+    private long _parseDeadLetters;
+    private int _drained;
+    private int _disposed;
+
+    /// <summary>Builds the buffers and stages; <see cref="Start"/> starts them.</summary>
+    public LogTopology(PipelineOptions options, IReadOnlyList<TopologySink> sinks, ILogger logger, TimeProvider? timeProvider = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(sinks);
+        ArgumentNullException.ThrowIfNull(logger);
+        _options = options;
+        _logger = logger;
+        _time = timeProvider ?? TimeProvider.System;
+        _rates = new RateWindow(_time);
+        _enrichers = EnricherChain.Create(options.Parse.Enrichers);
+        var main = options.Buffer;
+        Main = new BoundedBuffer<RawLine>(new BufferOptions<RawLine>
+        {
+            Name = "main",
+            Capacity = main.Capacity,
+            MaxBytes = main.MaxBytes,
+            SizeOf = static l => l.Size,
+            FullMode = main.FullMode,
+            BlockTimeout = main.BlockTimeout,
+            TimeProvider = _time,
+        });
+
+        // A short hand-off between the parse workers and the fan-out: it only absorbs their bursts, the real
+        // queues are per sink.
+        _parsed = new BoundedBuffer<PipelineRecord>(new BufferOptions<PipelineRecord>
+        {
+            Name = "parsed",
+            Capacity = Math.Max(4 * options.Parse.BatchSize, 1024),
+            MaxBytes = 8L << 20,
+            SizeOf = static r => r.Size,
+            TimeProvider = _time,
+        });
+        foreach (var sink in sinks)
+        {
+            var mode = sink.Options.Mode == SinkMode.Auto ? (sinks.Count == 1 ? SinkMode.Pace : SinkMode.Isolate) : sink.Options.Mode;
+            var q = sink.Options.Queue;
+            var queue = new BoundedBuffer<PipelineRecord>(new BufferOptions<PipelineRecord>
+            {
+                Name = "sink:" + sink.Name,
+                Capacity = q.Capacity,
+                MaxBytes = q.MaxBytes,
+                SizeOf = static r => r.Size,
+                FullMode = mode == SinkMode.Pace ? FullMode.Block : q.FullMode,
+                BlockTimeout = mode == SinkMode.Pace ? null : q.BlockTimeout,
+                TimeProvider = _time,
+            });
+            _lanes.Add(new SinkLane(sink, mode, queue));
+        }
+    }
+
+    /// <summary>The main buffer; sources write to its <see cref="BoundedBuffer{T}.Writer"/>.</summary>
+    public BoundedBuffer<RawLine> Main { get; }
+
+    /// <summary>The sources that registered, in order.</summary>
+    public IReadOnlyList<SourceInfo> Sources
+    {
+        get
+        {
+            lock (_sourcesLock)
+            {
+                return [.. _sources];
+            }
+        }
+    }
+
+    /// <summary>True once <see cref="DrainAsync"/> began: sources must not admit more.</summary>
+    public bool IsStopping => Volatile.Read(ref _drained) != 0;
+
+    /// <summary>Registers a source so its counters appear in the pipeline state and the shutdown report.</summary>
+    public void AddSource(SourceInfo source)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        lock (_sourcesLock)
+        {
+            _sources.Add(source);
+        }
+    }
+
+    /// <summary>Starts the workers and the rate sampler.</summary>
+    public void Start()
+    {
+        _parse = Stage.TransformBatch<RawLine, PipelineRecord>(
+            Main.Reader,
+            ParseBatch,
+            _parsed.Writer,
+            new StageOptions<RawLine>
+            {
+                Name = "parse",
+                Workers = _options.Parse.Workers,
+                BatchMaxItems = _options.Parse.BatchSize,
+                Retry = new RetryOptions { MaxAttempts = 1 },
+                TimeProvider = _time,
+            },
+            cancellationToken: _stop.Token);
+        _fanOut = Stage.ForEachBatch<PipelineRecord>(
+            _parsed.Reader,
+            FanOutAsync,
+            new StageOptions<PipelineRecord> { Name = "fanout", BatchMaxItems = 512, Retry = new RetryOptions { MaxAttempts = 1 }, TimeProvider = _time },
+            _stop.Token);
+        foreach (var lane in _lanes)
+        {
+            lane.Start(_time, _logger, _stop.Token);
+        }
+
+        PipelineMetrics.Register(this);
+        Sample();
+        _sampler = _time.CreateTimer(_ => Sample(), null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
+    }
+
+    /// <summary>
+    /// The main buffer's fill, 0 to 1: the larger of its count and byte fill.
+    /// </summary>
+    public double MainFill
+    {
+        get
+        {
+            var s = Main.GetStatistics();
+            return Fill(s);
+        }
+    }
+
+    /// <summary>Lines per second leaving the main buffer, over the last ten seconds.</summary>
+    public double MainDrainRate => _rates.Rate("main.read");
+
+    /// <summary>
+    /// How many seconds a refused sender should wait: the time the workers need to drain the main buffer at the
+    /// measured rate, 1 to 60.
+    /// </summary>
+    public int RetryAfterSeconds()
+    {
+        var s = Main.GetStatistics();
+        var rate = MainDrainRate;
+        var seconds = rate > 1 ? s.Depth / rate : 1 + (9 * Fill(s));
+        return (int)Math.Clamp(Math.Ceiling(seconds), 1, 60);
+    }
+
+    /// <summary>Names of sinks whose last health check or write failed; empty when all are up.</summary>
+    public IReadOnlyList<string> DownSinks() => [.. _lanes.Where(static l => !l.IsUp).Select(static l => l.Name)];
+
+    /// <summary>Probes every sink's health; called by the readiness endpoint.</summary>
+    public async Task CheckSinksAsync(CancellationToken cancellationToken)
+    {
+        foreach (var lane in _lanes)
+        {
+            await lane.CheckHealthAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Stops intake and drains: completes the main buffer, then waits for each stage in flow order, sharing
+    /// <paramref name="timeout"/> among them. At the deadline the stages are cancelled and what they held is
+    /// reported as left. Sinks are disposed (flushed) after. Idempotent: a second call returns the same report.
+    /// </summary>
+    public async Task<ShutdownReport> DrainAsync(TimeSpan timeout)
+    {
+        if (Interlocked.Exchange(ref _drained, 1) != 0)
+        {
+            return BuildReport(0, false, TimeSpan.Zero);
+        }
+
+        var started = _time.GetTimestamp();
+        TimeSpan Remaining() => TimeSpan.FromTicks(Math.Max(0, (timeout - _time.GetElapsedTime(started)).Ticks));
+        Main.Writer.Complete();
+        long left = 0;
+        var completed = true;
+        if (_parse is not null)
+        {
+            var r = await _parse.DrainAsync(Remaining()).ConfigureAwait(false);
+            left += r.Left.Count;
+            completed &= r.Completed;
+            _parsed.Writer.Complete();
+        }
+
+        if (_fanOut is not null)
+        {
+            var r = await _fanOut.DrainAsync(Remaining()).ConfigureAwait(false);
+            left += r.Left.Count;
+            completed &= r.Completed;
+        }
+
+        foreach (var lane in _lanes)
+        {
+            lane.Queue.Writer.Complete();
+        }
+
+        foreach (var lane in _lanes)
+        {
+            var (laneLeft, laneDone) = await lane.DrainAsync(Remaining()).ConfigureAwait(false);
+            left += laneLeft;
+            completed &= laneDone;
+        }
+
+        foreach (var lane in _lanes)
+        {
+            await lane.DisposeSinkAsync(_logger).ConfigureAwait(false);
+        }
+
+        _sampler?.Dispose();
+        return BuildReport(left, completed, _time.GetElapsedTime(started));
+    }
+
+    /// <summary>The live state of every source, buffer and stage, with rates and the conservation check.</summary>
+    public PipelineSnapshot GetSnapshot() => PipelineSnapshot.Build(this);
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        _sampler?.Dispose();
+        await _stop.CancelAsync().ConfigureAwait(false);
+        if (_parse is not null)
+        {
+            await _parse.DisposeAsync().ConfigureAwait(false);
+        }
+
+        if (_fanOut is not null)
+        {
+            await _fanOut.DisposeAsync().ConfigureAwait(false);
+        }
+
+        foreach (var lane in _lanes)
+        {
+            await lane.DisposeAsync().ConfigureAwait(false);
+        }
+
+        _enrichers.Dispose();
+        _stop.Dispose();
+    }
+
+    internal static double Fill(BufferStatistics s) =>
+        Math.Max(s.Capacity == 0 ? 0 : (double)s.Depth / s.Capacity, s.MaxBytes is { } m && m > 0 ? (double)s.Bytes / m : 0);
+
+    internal IReadOnlyList<SinkLane> Lanes => _lanes;
+
+    internal BoundedBuffer<PipelineRecord> Parsed => _parsed;
+
+    internal ConsumerStage<RawLine>? ParseStage => _parse;
+
+    internal ConsumerStage<PipelineRecord>? FanOutStage => _fanOut;
+
+    internal long ParsedEvents => Interlocked.Read(ref _parsedEvents);
+
+    internal long ParseDeadLetters => Interlocked.Read(ref _parseDeadLetters);
+
+    internal RateWindow Rates => _rates;
+
+    private ValueTask ParseBatch(IReadOnlyList<RawLine> batch, List<PipelineRecord> output, CancellationToken cancellationToken)
+    {
+        long events = 0;
+        long dead = 0;
+        foreach (var line in batch)
+        {
+            if (line.Refusal is { } reason)
+            {
+                output.Add(PipelineRecord.ForDeadLetter(new DeadLetter(line.Id, line.Source.Name, "source:" + line.Source.Kind, reason, Utf8.Decode(line.Data), line.ReceivedAt)));
+                dead++;
+                continue;
+            }
+
+            var outcome = line.Source.Parser.Parse(line.Data, new LineContext(line.Source.Name, line.Id, line.ReceivedAt));
+            if (outcome.Event is { } e)
+            {
+                _enrichers.Apply(e);
+                output.Add(PipelineRecord.ForEvent(e, line.Data.Length));
+                events++;
+            }
+            else
+            {
+                output.Add(PipelineRecord.ForDeadLetter(outcome.DeadLetter!));
+                dead++;
+            }
+        }
+
+        Interlocked.Add(ref _parsedEvents, events);
+        Interlocked.Add(ref _parseDeadLetters, dead);
+        return default;
+    }
+
+    private async ValueTask FanOutAsync(IReadOnlyList<PipelineRecord> batch, CancellationToken cancellationToken)
+    {
+        foreach (var lane in _lanes)
+        {
+            var writer = lane.Queue.Writer;
+            foreach (var record in batch)
+            {
+                // A false result is a drop the queue's own policy made and counted (isolate mode only).
+                await writer.WriteAsync(record, cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private void Sample()
+    {
+        var values = new Dictionary<string, long>(StringComparer.Ordinal);
+        foreach (var source in Sources)
+        {
+            values["source:" + source.Name + ".in"] = source.Received;
+            values["source:" + source.Name + ".out"] = source.Admitted;
+        }
+
+        var m = Main.GetStatistics();
+        values["main.written"] = m.Written;
+        values["main.read"] = m.Read;
+        var p = _parsed.GetStatistics();
+        values["parsed.written"] = p.Written;
+        values["parsed.read"] = p.Read;
+        foreach (var lane in _lanes)
+        {
+            var q = lane.Queue.GetStatistics();
+            values[lane.Queue.Name + ".written"] = q.Written;
+            values[lane.Queue.Name + ".read"] = q.Read;
+            values[lane.Queue.Name + ".stored"] = lane.StoredEvents + lane.StoredDeadLetters;
+        }
+
+        _rates.Add(values);
+    }
+
+    private ShutdownReport BuildReport(long left, bool completed, TimeSpan took)
+    {
+        var sources = Sources;
+        var main = Main.GetStatistics();
+        var sinks = _lanes.Select(static l => l.Report()).ToList();
+        if (sinks.Count > 0)
+        {
+            // After a drain every admitted line is stored, dead-lettered, dropped or left, per sink: counting left by
+            // difference is exact, where adding up each stage's left-overs would count a record caught between two
+            // stages twice.
+            left = sinks.Max(s => main.Written - main.DroppedOldest - s.StoredEvents - s.StoredDeadLetters - s.Rejected - s.Failed - s.DroppedAtQueue);
+        }
+
+        return new ShutdownReport
+        {
+            Received = sources.Sum(static s => s.Received),
+            Admitted = sources.Sum(static s => s.Admitted),
+            Refused = sources.Sum(static s => s.Refused),
+            DroppedAtSources = sources.Sum(static s => s.Dropped),
+            DroppedAtMain = main.Dropped,
+            ParsedEvents = ParsedEvents,
+            ParseDeadLetters = ParseDeadLetters,
+            Sinks = sinks,
+            Left = left,
+            Completed = completed,
+            Took = took,
+        };
+    }
+}

@@ -1,0 +1,272 @@
+using System.Diagnostics;
+using System.Text;
+using Conveyor.Logs.Configuration;
+using Conveyor.Logs.Model;
+using Conveyor.Logs.Parsing;
+using Conveyor.Logs.Sources.FileTail;
+using Microsoft.Extensions.Logging.Testing;
+
+namespace Conveyor.Logs.Tests.Sources.FileTail;
+
+/// <summary>File tail across rotation (rename and copytruncate), truncation and restart: every line exactly once.</summary>
+public sealed class FileTailSourceTests
+{
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), "conveyor-tail-tests", Guid.NewGuid().ToString("N"));
+    private readonly BoundedBuffer<RawLine> _buffer = new(new BufferOptions<RawLine> { Capacity = 100_000 });
+    private readonly Dictionary<string, string> _seen = new(StringComparer.Ordinal);
+    private readonly FakeLogger _log = new();
+
+    public FileTailSourceTests() => Directory.CreateDirectory(Path.Combine(_dir, "logs"));
+
+    private string Log => Path.Combine(_dir, "logs", "app.log");
+
+    [Fact]
+    public async Task Tail_RotationTruncationAndRestart_EveryLineExactlyOnce()
+    {
+        var n = 0;
+        string[] Lines(int count) => [.. Enumerable.Range(0, count).Select(_ => "line " + Interlocked.Increment(ref n))];
+
+        await File.WriteAllLinesAsync(Log, Lines(100));
+        var source = await StartAsync();
+        await DrainUntilAsync(100);
+
+        // Appends, then a partial line that only counts once its LF arrives.
+        await File.AppendAllLinesAsync(Log, Lines(50));
+        await File.AppendAllTextAsync(Log, "line " + Interlocked.Increment(ref n));
+        await DrainUntilAsync(150);
+        await File.AppendAllTextAsync(Log, "\n");
+        await DrainUntilAsync(151);
+
+        // Rotation by rename: the old file gets its last lines written after the rename, then a new file appears.
+        File.Move(Log, Log + ".1");
+        await File.AppendAllLinesAsync(Log + ".1", Lines(10));
+        await File.WriteAllLinesAsync(Log, Lines(20));
+        await DrainUntilAsync(181);
+
+        // copytruncate: the content is copied away and the file truncated in place; then writing goes on.
+        File.Copy(Log, Log + ".2");
+        await using (var f = new FileStream(Log, FileMode.Open, FileAccess.Write, FileShare.ReadWrite))
+        {
+            f.SetLength(0);
+        }
+
+        await DrainWhileQuietAsync();
+        await File.AppendAllLinesAsync(Log, Lines(5));
+        await DrainUntilAsync(186);
+
+        // Restart: stop (checkpoint), write more while down, start again from the checkpoint.
+        await source.StopAsync(CancellationToken.None);
+        await source.DisposeAsync();
+        await File.AppendAllLinesAsync(Log, Lines(30));
+        var restarted = await StartAsync();
+        await DrainUntilAsync(216);
+        await restarted.StopAsync(CancellationToken.None);
+        await restarted.DisposeAsync();
+
+        Assert.Equal(n, _seen.Count);
+        Assert.Equal(Enumerable.Range(1, n).Select(i => "line " + i).Order(StringComparer.Ordinal), _seen.Values.Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public async Task Tail_TruncatedWhileRunning_ReadsNewContentWithFreshIds()
+    {
+        await File.WriteAllLinesAsync(Log, ["first a", "first b", "first c"]);
+        var source = await StartAsync();
+        await DrainUntilAsync(3);
+        await using (var f = new FileStream(Log, FileMode.Open, FileAccess.Write, FileShare.ReadWrite))
+        {
+            f.SetLength(0);
+        }
+
+        await DrainWhileQuietAsync();
+        await File.WriteAllLinesAsync(Log, ["second a"]);
+        await DrainUntilAsync(4);
+        await source.StopAsync(CancellationToken.None);
+        await source.DisposeAsync();
+
+        // The new line starts at offset 0 like "first a" did; its id must differ or an idempotent store would drop it.
+        Assert.Contains("second a", _seen.Values);
+        Assert.Equal(4, _seen.Keys.Distinct().Count());
+    }
+
+    [Fact]
+    public async Task Tail_RenamedToANameTheGlobMatches_ReadsOnWithoutReReading()
+    {
+        await File.WriteAllLinesAsync(Log, Enumerable.Range(0, 100).Select(i => "old " + i));
+        var source = await StartAsync();
+        await DrainUntilAsync(100);
+
+        // nginx's rotation when the rotated name matches the glob too: rename, write on to the renamed file, reopen.
+        var renamed = Path.Combine(_dir, "logs", "app-2.log");
+        File.Move(Log, renamed);
+        await File.AppendAllLinesAsync(renamed, Enumerable.Range(100, 10).Select(i => "old " + i));
+        await File.WriteAllLinesAsync(Log, Enumerable.Range(0, 20).Select(i => "new " + i));
+        await DrainUntilAsync(130);
+        await DrainWhileQuietAsync();
+        await source.StopAsync(CancellationToken.None);
+        await source.DisposeAsync();
+
+        // A restart resumes both files by identity: nothing is read again.
+        await File.AppendAllLinesAsync(renamed, ["old 110"]);
+        var restarted = await StartAsync();
+        await DrainUntilAsync(131);
+        await DrainWhileQuietAsync();
+        await restarted.StopAsync(CancellationToken.None);
+        await restarted.DisposeAsync();
+
+        Assert.Equal(131, _seen.Count);
+        Assert.Contains(_log.Collector.GetSnapshot(), r => r.Message.Contains("was renamed to " + renamed, StringComparison.Ordinal));
+        Assert.Contains(_log.Collector.GetSnapshot(), r => r.Message.Contains("resuming " + renamed + " at byte ", StringComparison.Ordinal));
+
+        // The renamed file's lines keep the path they were first read at, so their ids stay unique and stable.
+        Assert.All(_seen.Where(kv => kv.Value.StartsWith("old", StringComparison.Ordinal)), kv => Assert.StartsWith(Log + ":0:", kv.Key, StringComparison.Ordinal));
+        Assert.All(_seen.Where(kv => kv.Value.StartsWith("new", StringComparison.Ordinal)), kv => Assert.StartsWith(Log + ":1:", kv.Key, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Tail_GlobOverLinkIntoProcAndFifo_SkipsEachOnceAndReadsNothingTwice()
+    {
+        var logs = Path.Combine(_dir, "logs");
+        File.CreateSymbolicLink(Path.Combine(logs, "mtab.log"), "/proc/self/mounts");
+        Assert.Equal(0, Mono.Unix.Native.Syscall.mkfifo(Path.Combine(logs, "pipe.log"), Mono.Unix.Native.FilePermissions.DEFFILEMODE));
+        File.CreateSymbolicLink(Path.Combine(logs, "twin.log"), Log);
+        await File.WriteAllLinesAsync(Log, ["a", "b", "c"]);
+        var source = await StartAsync();
+        await DrainUntilAsync(3);
+
+        // Many polls (20 ms apart): none may re-read anything or log a skip twice.
+        for (var i = 0; i < 3; i++)
+        {
+            await DrainWhileQuietAsync();
+        }
+
+        await source.StopAsync(CancellationToken.None);
+        await source.DisposeAsync();
+        Assert.Equal(3, _seen.Count);
+        var skips = _log.Collector.GetSnapshot().Where(r => r.Message.Contains("skipping", StringComparison.Ordinal)).Select(r => r.Message).ToList();
+        Assert.Equal(3, skips.Count);
+        Assert.Contains(skips, m => m.Contains("mtab.log: a link out of", StringComparison.Ordinal));
+        Assert.Contains(skips, m => m.Contains("pipe.log: not a regular file", StringComparison.Ordinal));
+        Assert.Contains(skips, m => m.Contains("twin.log: the same file as another path", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Tail_ProcFilesWhoseSizeLies_AreSkippedNotReReadEveryPoll()
+    {
+        var source = await StartAsync(glob: "/proc/self/mount*");
+        await TestWaitForSkipsAsync(3);
+        for (var i = 0; i < 3; i++)
+        {
+            await DrainWhileQuietAsync();
+        }
+
+        await source.StopAsync(CancellationToken.None);
+        await source.DisposeAsync();
+        Assert.Empty(_seen);
+        var skips = _log.Collector.GetSnapshot().Where(r => r.Message.Contains("skipping", StringComparison.Ordinal)).ToList();
+        Assert.Equal(3, skips.Count);
+        Assert.All(skips, r => Assert.Contains("its size (0 bytes) is not what it holds", r.Message, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Tail_CheckpointIgnore_ReadsEverythingAgainWithTheSameIds()
+    {
+        await File.WriteAllLinesAsync(Log, ["a", "b"]);
+        var source = await StartAsync();
+        await DrainUntilAsync(2);
+        await source.StopAsync(CancellationToken.None);
+        await source.DisposeAsync();
+        var first = _seen.Keys.Order(StringComparer.Ordinal).ToList();
+
+        _seen.Clear();
+        var again = await StartAsync(FileCheckpoint.Ignore);
+        await DrainUntilAsync(2);
+        await again.StopAsync(CancellationToken.None);
+        await again.DisposeAsync();
+        Assert.Equal(first, _seen.Keys.Order(StringComparer.Ordinal).ToList());
+        Assert.Contains(_log.Collector.GetSnapshot(), r => r.Message.Contains("ignoring the checkpoint", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Tail_CheckpointFromBeforeIdentities_IsCarriedOver()
+    {
+        await File.WriteAllLinesAsync(Log, ["a", "b"]);
+        Directory.CreateDirectory(Path.Combine(_dir, "checkpoints"));
+        var fingerprint = Convert.ToBase64String(Encoding.UTF8.GetBytes("a\nb\n"));
+        await File.WriteAllTextAsync(Path.Combine(_dir, "checkpoints", "file.checkpoint.json"), $$$"""{"{{{Log}}}":{"Offset":2,"Fingerprint":"{{{fingerprint}}}","Generation":3}}""");
+        var source = await StartAsync();
+        await DrainUntilAsync(1);
+        await DrainWhileQuietAsync();
+        await source.StopAsync(CancellationToken.None);
+        await source.DisposeAsync();
+        Assert.Equal(new Dictionary<string, string> { [Log + ":3:2"] = "b" }, _seen);
+    }
+
+    private async Task TestWaitForSkipsAsync(int count)
+    {
+        var watch = Stopwatch.StartNew();
+        while (_log.Collector.GetSnapshot().Count(r => r.Message.Contains("skipping", StringComparison.Ordinal)) < count)
+        {
+            Assert.True(watch.Elapsed < TimeSpan.FromSeconds(20), "the skips were not logged");
+            await Task.Delay(20);
+        }
+    }
+
+    private async Task<FileTailSource> StartAsync(FileCheckpoint checkpoint = FileCheckpoint.Resume, string? glob = null)
+    {
+        var options = new SourceOptions
+        {
+            Type = SourceType.File,
+            Path = glob ?? Path.Combine(_dir, "logs", "*.log"),
+            CheckpointDirectory = Path.Combine(_dir, "checkpoints"),
+            PollInterval = TimeSpan.FromMilliseconds(20),
+            Checkpoint = checkpoint,
+        };
+        var source = new FileTailSource(options, new SourceInfo("file", "file", LogParsers.Create("auto")), _buffer.Writer, _log, TimeProvider.System);
+        await source.StartAsync(CancellationToken.None);
+        return source;
+    }
+
+    private async Task DrainUntilAsync(int count)
+    {
+        var watch = Stopwatch.StartNew();
+        while (_seen.Count < count)
+        {
+            Assert.True(watch.Elapsed < TimeSpan.FromSeconds(20), $"only {_seen.Count} of {count} lines arrived");
+            using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+            try
+            {
+                var line = await _buffer.Reader.ReadAsync(wait.Token);
+                Take(line);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        }
+
+        Assert.Equal(count, _seen.Count);
+    }
+
+    /// <summary>Takes what the tail reads within a few polls, so a change it must notice has been noticed.</summary>
+    private async Task DrainWhileQuietAsync()
+    {
+        using var wait = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
+        try
+        {
+            while (true)
+            {
+                Take(await _buffer.Reader.ReadAsync(wait.Token));
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private void Take(RawLine line)
+    {
+        var text = Encoding.UTF8.GetString(line.Data);
+        Assert.True(_seen.TryAdd(line.Id, text), $"id {line.Id} seen twice ('{text}' and '{_seen.GetValueOrDefault(line.Id)}')");
+        Assert.DoesNotContain(text, _seen.Where(kv => kv.Key != line.Id).Select(static kv => kv.Value));
+    }
+}
