@@ -75,6 +75,13 @@ public sealed class SourceOptions
     /// <summary>HTTP: the largest request body (after gzip decompression too); larger is 413. Default 8 MiB.</summary>
     public long MaxBodyBytes { get; set; } = 8L << 20;
 
+    /// <summary>
+    /// HTTP: the bytes of request bodies read but not yet in the main buffer, over all requests at once (part of the
+    /// memory budget). A request that would go over it is answered 429 with <c>Retry-After</c> before its body is read.
+    /// Default 32 MiB.
+    /// </summary>
+    public long MaxBodyBytesInFlight { get; set; } = 32L << 20;
+
     /// <summary>HTTP: how long a request waits for room in a full buffer before it is answered 429. Default 1 s.</summary>
     public TimeSpan BlockTimeout { get; set; } = TimeSpan.FromSeconds(1);
 
