@@ -65,34 +65,12 @@ public sealed record PipelineSnapshot
                 Type = "parse",
                 Workers = ps.Workers,
                 RateIn = rates.Rate("main.read"),
-                RateOut = rates.Rate("parsed.written"),
+                RateOut = rates.Rate("main.read"),
                 Received = ps.Received,
                 Sent = t.ParsedEvents,
                 DeadLettered = t.ParseDeadLetters,
                 Buffered = ps.InFlight,
                 Left = ps.Left,
-            });
-        }
-
-        stages.Add(BufferState(t.Parsed, "parsed", rates));
-        var parsed = t.Parsed.GetStatistics();
-        long fanInFlight = 0;
-        if (t.FanOutStage is { } fan)
-        {
-            var fs = fan.GetStatistics();
-            fanInFlight = fs.InFlight;
-            stages.Add(new StageState
-            {
-                Name = "fanout",
-                Kind = "stage",
-                Type = "fanout",
-                Workers = fs.Workers,
-                RateIn = rates.Rate("parsed.read"),
-                RateOut = rates.Rate("parsed.read"),
-                Received = fs.Received,
-                Sent = fs.Processed,
-                Buffered = fs.InFlight,
-                Left = fs.Left,
             });
         }
 
@@ -122,12 +100,10 @@ public sealed record PipelineSnapshot
             // a stage's batch stays in flight while its items are written on one by one, so counting its
             // in-flight batch would count the items already written twice.
             var ps = t.ParseStage?.GetStatistics() ?? default;
-            var fs = t.FanOutStage?.GetStatistics() ?? default;
-            var parseHeld = Math.Max(0, ps.Received - ps.Left - parsed.Written);
-            var offeredToQueue = q.Written + (q.Dropped - q.DroppedOldest);
-            var fanHeld = t.FanOutStage is null ? 0 : Math.Max(0, fs.Received - fs.Left - offeredToQueue);
-            var inPipeline = main.Depth + parseHeld + parsed.Depth + fanHeld + q.Depth + ss.InFlight;
-            var left = (t.ParseStage?.GetStatistics().Left ?? 0) + (t.FanOutStage?.GetStatistics().Left ?? 0) + ss.Left;
+            var offeredToQueue = q.Written + (q.Dropped - q.DroppedOldest) + lane.NotOfferedCount;
+            var parseHeld = Math.Max(0, ps.Received - ps.Left - offeredToQueue);
+            var inPipeline = main.Depth + parseHeld + q.Depth + ss.InFlight;
+            var left = ps.Left + lane.NotOfferedCount + ss.Left;
             sinks.Add(new SinkConservation
             {
                 Sink = lane.Name,

@@ -10,8 +10,10 @@ namespace Conveyor.Logs.Model;
 /// <param name="ReceivedAt">When the source received it; the event's observed time.</param>
 /// <param name="Refusal">Set when the source already refused the record (e.g. over the maximum length): the parse
 /// workers turn it into a dead letter with this reason instead of parsing it.</param>
-/// <param name="Ack">The acknowledgement to complete once every sink is done with the line (committed, dead-lettered
-/// or dropped); set on lines replayed from the disk buffer, where it removes the record from disk.</param>
+/// <param name="Ack">One reference on the acknowledgement of the unit the line came in (a read chunk, a request);
+/// null for fire-and-forget sources (UDP). Whoever finishes with the line completes the reference exactly once:
+/// the main buffer when it drops it, the parse worker by handing it on to the <see cref="PipelineRecord"/>. Lines replayed
+/// from the disk buffer carry one whose firing removes the record from disk.</param>
 public readonly record struct RawLine(byte[] Data, SourceInfo Source, string Id, DateTimeOffset ReceivedAt, string? Refusal = null, Acknowledgement? Ack = null)
 {
     /// <summary>The bytes a line is charged against a buffer's byte bound: its data plus the fixed cost of the entry.</summary>
@@ -29,4 +31,29 @@ public readonly record struct RawLine(byte[] Data, SourceInfo Source, string Id,
 
     /// <summary>Per-line memory beyond the data (array header, id string, struct), an estimate on the safe side.</summary>
     public const int Overhead = 96;
+
+    /// <summary>
+    /// Gives every line of one unit of input (a chunk read, a request) a reference on one new acknowledgement, which
+    /// fires with the worst outcome once every line is finished with at every sink it went to. Returns null (and
+    /// changes nothing) when <paramref name="lines"/> is empty.
+    /// </summary>
+    /// <param name="lines">The unit's lines; each is replaced by a copy carrying the acknowledgement.</param>
+    /// <param name="onCompleted">Runs once when it fires, on the thread that finished the last line: keep it short.</param>
+    public static Acknowledgement? Acknowledge(List<RawLine> lines, Action<DeliveryOutcome>? onCompleted = null)
+    {
+        ArgumentNullException.ThrowIfNull(lines);
+        if (lines.Count == 0)
+        {
+            return null;
+        }
+
+        var ack = Acknowledgement.Create(lines.Count, onCompleted);
+        var span = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(lines);
+        for (var i = 0; i < span.Length; i++)
+        {
+            span[i] = span[i] with { Ack = ack };
+        }
+
+        return ack;
+    }
 }

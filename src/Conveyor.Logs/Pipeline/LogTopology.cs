@@ -9,13 +9,18 @@ namespace Conveyor.Logs.Pipeline;
 
 /// <summary>
 /// The running data flow of <c>conveyor run</c>: sources write raw lines into the main buffer; parse workers turn
-/// them into events or dead letters; a fan-out hands every record to each sink's own queue; one stage per sink
-/// writes batches to it.
+/// each batch into events or dead letters and write it, as a batch, into every sink's own queue; one stage per sink
+/// writes batches to it. A line is handed over twice between its source and its sink: into the main buffer, and from
+/// the parse worker into each sink queue.
 /// </summary>
 /// <remarks>
 /// <para>Every edge is bounded by count and bytes. The main buffer blocks by default, so a full pipeline slows
-/// TCP senders and makes HTTP answer 429. A sink queue in <see cref="SinkMode.Pace"/> blocks the fan-out too;
+/// TCP senders and makes HTTP answer 429. A sink queue in <see cref="SinkMode.Pace"/> blocks the parse workers too;
 /// in <see cref="SinkMode.Isolate"/> its own full policy drops (counted) so other sinks carry on.</para>
+/// <para>Acknowledgements: a line's reference (<see cref="RawLine.Ack"/>) passes to its record; the parse worker adds
+/// one per extra sink; each sink lane completes its reference once — <c>Delivered</c> after the sink committed it,
+/// <c>DeadLettered</c> when it was stored as a dead letter, <c>Dropped</c> when a queue dropped it, <c>Failed</c> when
+/// the sink gave up or the drain deadline left it. The main buffer completes the lines it drops as <c>Dropped</c>.</para>
 /// <para>Drain order (<see cref="DrainAsync"/>): the caller has stopped the sources; then the main buffer is
 /// completed and each stage drains into the next, so completion flows down; sinks are disposed (flushed) last.</para>
 /// <para>What holds for each sink: lines admitted to the main buffer = events stored + dead letters stored +
@@ -27,14 +32,12 @@ public sealed partial class LogTopology : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly EnricherChain _enrichers;
-    private readonly BoundedBuffer<PipelineRecord> _parsed;
     private readonly List<SinkLane> _lanes = [];
     private readonly List<SourceInfo> _sources = [];
     private readonly Lock _sourcesLock = new();
     private readonly RateWindow _rates;
     private readonly CancellationTokenSource _stop = new();
-    private TransformStage<RawLine, PipelineRecord>? _parse;
-    private ConsumerStage<PipelineRecord>? _fanOut;
+    private ConsumerStage<RawLine>? _parse;
     private ITimer? _sampler;
     private long _parsedEvents;
     private long _parseDeadLetters;
@@ -62,20 +65,16 @@ public sealed partial class LogTopology : IAsyncDisposable
             FullMode = main.FullMode,
             BlockTimeout = main.BlockTimeout,
             TimeProvider = _time,
+            OnDropped = static (line, _) => line.Ack?.Complete(DeliveryOutcome.Dropped),
         });
-
-        // A short hand-off between the parse workers and the fan-out: it only absorbs their bursts, the real
-        // queues are per sink.
-        _parsed = new BoundedBuffer<PipelineRecord>(new BufferOptions<PipelineRecord>
+        if (sinks.Count > PipelineRecord.MaxLanes)
         {
-            Name = "parsed",
-            Capacity = Math.Max(4 * options.Parse.BatchSize, 1024),
-            MaxBytes = 8L << 20,
-            SizeOf = static r => r.Size,
-            TimeProvider = _time,
-        });
+            throw new ArgumentException($"A pipeline has at most {PipelineRecord.MaxLanes} sinks (was given {sinks.Count}).", nameof(sinks));
+        }
+
         foreach (var sink in sinks)
         {
+            var lane = _lanes.Count;
             var mode = sink.Options.Mode == SinkMode.Auto ? (sinks.Count == 1 ? SinkMode.Pace : SinkMode.Isolate) : sink.Options.Mode;
             var q = sink.Options.Queue;
             var queue = new BoundedBuffer<PipelineRecord>(new BufferOptions<PipelineRecord>
@@ -87,8 +86,9 @@ public sealed partial class LogTopology : IAsyncDisposable
                 FullMode = mode == SinkMode.Pace ? FullMode.Block : q.FullMode,
                 BlockTimeout = mode == SinkMode.Pace ? null : q.BlockTimeout,
                 TimeProvider = _time,
+                OnDropped = (r, _) => r.Complete(lane, DeliveryOutcome.Dropped),
             });
-            _lanes.Add(new SinkLane(sink, mode, queue));
+            _lanes.Add(new SinkLane(sink, mode, queue, lane));
         }
     }
 
@@ -123,10 +123,9 @@ public sealed partial class LogTopology : IAsyncDisposable
     /// <summary>Starts the workers and the rate sampler.</summary>
     public void Start()
     {
-        _parse = Stage.TransformBatch<RawLine, PipelineRecord>(
+        _parse = Stage.ForEachBatch<RawLine>(
             Main.Reader,
-            ParseBatch,
-            _parsed.Writer,
+            ParseAndFanOutAsync,
             new StageOptions<RawLine>
             {
                 Name = "parse",
@@ -135,11 +134,6 @@ public sealed partial class LogTopology : IAsyncDisposable
                 Retry = new RetryOptions { MaxAttempts = 1 },
                 TimeProvider = _time,
             },
-            cancellationToken: _stop.Token);
-        _fanOut = Stage.ForEachBatch<PipelineRecord>(
-            _parsed.Reader,
-            FanOutAsync,
-            new StageOptions<PipelineRecord> { Name = "fanout", BatchMaxItems = 512, Retry = new RetryOptions { MaxAttempts = 1 }, TimeProvider = _time },
             _stop.Token);
         foreach (var lane in _lanes)
         {
@@ -212,14 +206,13 @@ public sealed partial class LogTopology : IAsyncDisposable
             var r = await _parse.DrainAsync(Remaining()).ConfigureAwait(false);
             left += r.Left.Count;
             completed &= r.Completed;
-            _parsed.Writer.Complete();
-        }
 
-        if (_fanOut is not null)
-        {
-            var r = await _fanOut.DrainAsync(Remaining()).ConfigureAwait(false);
-            left += r.Left.Count;
-            completed &= r.Completed;
+            // Lines the parse workers never handed on (their handler hands a batch to every lane or completes the
+            // lanes it could not reach, so a line left here still holds its own single reference).
+            foreach (var line in r.Left)
+            {
+                line.Ack?.Complete(DeliveryOutcome.Failed);
+            }
         }
 
         foreach (var lane in _lanes)
@@ -261,11 +254,6 @@ public sealed partial class LogTopology : IAsyncDisposable
             await _parse.DisposeAsync().ConfigureAwait(false);
         }
 
-        if (_fanOut is not null)
-        {
-            await _fanOut.DisposeAsync().ConfigureAwait(false);
-        }
-
         foreach (var lane in _lanes)
         {
             await lane.DisposeAsync().ConfigureAwait(false);
@@ -280,11 +268,7 @@ public sealed partial class LogTopology : IAsyncDisposable
 
     internal IReadOnlyList<SinkLane> Lanes => _lanes;
 
-    internal BoundedBuffer<PipelineRecord> Parsed => _parsed;
-
     internal ConsumerStage<RawLine>? ParseStage => _parse;
-
-    internal ConsumerStage<PipelineRecord>? FanOutStage => _fanOut;
 
     internal long ParsedEvents => Interlocked.Read(ref _parsedEvents);
 
@@ -292,49 +276,71 @@ public sealed partial class LogTopology : IAsyncDisposable
 
     internal RateWindow Rates => _rates;
 
-    private ValueTask ParseBatch(IReadOnlyList<RawLine> batch, List<PipelineRecord> output, CancellationToken cancellationToken)
+    /// <summary>
+    /// Parses a batch and writes the records, as one batch, into every sink queue: the only hand-off between the main
+    /// buffer and the sinks. Never throws: a record that cannot reach a lane (drain deadline, completed queue) has
+    /// that lane's acknowledgement reference completed as failed and is counted as not offered.
+    /// </summary>
+    private async ValueTask ParseAndFanOutAsync(IReadOnlyList<RawLine> batch, CancellationToken cancellationToken)
     {
+        var records = new PipelineRecord[batch.Count];
         long events = 0;
-        long dead = 0;
-        foreach (var line in batch)
+        for (var i = 0; i < records.Length; i++)
         {
-            if (line.Refusal is { } reason)
-            {
-                output.Add(PipelineRecord.ForDeadLetter(new DeadLetter(line.Id, line.Source.Name, "source:" + line.Source.Kind, reason, Utf8.Decode(line.Data), line.ReceivedAt)));
-                dead++;
-                continue;
-            }
-
-            var outcome = line.Source.Parser.Parse(line.Data, new LineContext(line.Source.Name, line.Id, line.ReceivedAt));
-            if (outcome.Event is { } e)
-            {
-                _enrichers.Apply(e);
-                output.Add(PipelineRecord.ForEvent(e, line.Data.Length));
-                events++;
-            }
-            else
-            {
-                output.Add(PipelineRecord.ForDeadLetter(outcome.DeadLetter!));
-                dead++;
-            }
+            var record = Parse(batch[i]);
+            events += record.Event is null ? 0 : 1;
+            records[i] = record;
         }
 
         Interlocked.Add(ref _parsedEvents, events);
-        Interlocked.Add(ref _parseDeadLetters, dead);
-        return default;
-    }
-
-    private async ValueTask FanOutAsync(IReadOnlyList<PipelineRecord> batch, CancellationToken cancellationToken)
-    {
-        foreach (var lane in _lanes)
+        Interlocked.Add(ref _parseDeadLetters, records.Length - events);
+        if (_lanes.Count > 1)
         {
-            var writer = lane.Queue.Writer;
-            foreach (var record in batch)
+            // Each record's single reference becomes one per lane, before any lane can complete one.
+            foreach (var r in records)
             {
-                // A false result is a drop the queue's own policy made and counted (isolate mode only).
-                await writer.WriteAsync(record, cancellationToken).ConfigureAwait(false);
+                r.Ack?.AddReferences(_lanes.Count - 1);
             }
         }
+
+        for (var i = 0; i < _lanes.Count; i++)
+        {
+            if (!await _lanes[i].OfferAsync(records, cancellationToken).ConfigureAwait(false))
+            {
+                for (var j = i + 1; j < _lanes.Count; j++)
+                {
+                    _lanes[j].NotOffered(records);
+                }
+
+                return;
+            }
+        }
+    }
+
+    private PipelineRecord Parse(in RawLine line)
+    {
+        if (line.Refusal is { } reason)
+        {
+            return PipelineRecord.ForDeadLetter(new DeadLetter(line.Id, line.Source.Name, "source:" + line.Source.Kind, reason, Utf8.Decode(line.Data), line.ReceivedAt), line.Ack);
+        }
+
+        ParseOutcome outcome;
+        try
+        {
+            outcome = line.Source.Parser.Parse(line.Data, new LineContext(line.Source.Name, line.Id, line.ReceivedAt));
+            if (outcome.Event is { } e)
+            {
+                _enrichers.Apply(e);
+                return PipelineRecord.ForEvent(e, line.Data.Length, line.Ack);
+            }
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // A parser or enricher bug must cost one line, kept with the reason, not the batch or the worker.
+            return PipelineRecord.ForDeadLetter(new DeadLetter(line.Id, line.Source.Name, line.Source.Parser.Name, "parser failed: " + ex.Message, Utf8.Decode(line.Data), line.ReceivedAt), line.Ack);
+        }
+
+        return PipelineRecord.ForDeadLetter(outcome.DeadLetter!, line.Ack);
     }
 
     private void Sample()
@@ -349,9 +355,6 @@ public sealed partial class LogTopology : IAsyncDisposable
         var m = Main.GetStatistics();
         values["main.written"] = m.Written;
         values["main.read"] = m.Read;
-        var p = _parsed.GetStatistics();
-        values["parsed.written"] = p.Written;
-        values["parsed.read"] = p.Read;
         foreach (var lane in _lanes)
         {
             var q = lane.Queue.GetStatistics();

@@ -6,6 +6,11 @@ using Microsoft.Extensions.Logging;
 namespace Conveyor.Logs.Pipeline;
 
 /// <summary>One sink with its queue and the stage that writes batches to it, and its counters.</summary>
+/// <remarks>
+/// The lane completes its acknowledgement reference of every record offered to it exactly once (see
+/// <see cref="PipelineRecord.Complete"/>): after the sink committed it, when its queue dropped it, when the sink gave
+/// up on it, or at the drain deadline.
+/// </remarks>
 internal sealed partial class SinkLane : IAsyncDisposable
 {
     private readonly TopologySink _sink;
@@ -15,15 +20,23 @@ internal sealed partial class SinkLane : IAsyncDisposable
     private long _storedDeadLetters;
     private long _rejected;
     private long _failed;
+    private long _notOffered;
     private volatile bool _up = true;
     private int _disposed;
 
-    public SinkLane(TopologySink sink, SinkMode mode, BoundedBuffer<PipelineRecord> queue)
+    public SinkLane(TopologySink sink, SinkMode mode, BoundedBuffer<PipelineRecord> queue, int index)
     {
         _sink = sink;
         Mode = mode;
         Queue = queue;
+        Index = index;
     }
+
+    /// <summary>The lane's number: its bit in <see cref="PipelineRecord.Complete"/>.</summary>
+    public int Index { get; }
+
+    /// <summary>Records the parse workers could not hand to this lane (drain deadline, completed queue).</summary>
+    public long NotOfferedCount => Interlocked.Read(ref _notOffered);
 
     public string Name => _sink.Name;
 
@@ -80,6 +93,70 @@ internal sealed partial class SinkLane : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Hands <paramref name="records"/> to the queue as batches (whole, unless the batch is larger than half the
+    /// queue's bounds, then in slices that fit), waiting for room when the queue blocks. Drops by the queue's policy
+    /// are counted and completed by the queue's drop callback. Returns false when the token fired or the queue was
+    /// completed first: the records not written then have this lane's references completed as failed.
+    /// </summary>
+    public async ValueTask<bool> OfferAsync(PipelineRecord[] records, CancellationToken cancellationToken)
+    {
+        var writer = Queue.Writer;
+        var maxItems = Math.Max(1, Queue.Capacity / 2);
+        var maxBytes = Math.Max(1, (Queue.MaxBytes ?? long.MaxValue) / 2);
+        long bytes = 0;
+        foreach (var r in records)
+        {
+            bytes += r.Size;
+        }
+
+        var offered = 0;
+        try
+        {
+            if (records.Length <= maxItems && bytes <= maxBytes)
+            {
+                await writer.WriteAllAsync(records, cancellationToken).ConfigureAwait(false);
+                return true;
+            }
+
+            var slice = new List<PipelineRecord>();
+            bytes = 0;
+            foreach (var r in records)
+            {
+                if (slice.Count > 0 && (slice.Count == maxItems || bytes + r.Size > maxBytes))
+                {
+                    await writer.WriteAllAsync(slice, cancellationToken).ConfigureAwait(false);
+                    offered += slice.Count;
+                    slice.Clear();
+                    bytes = 0;
+                }
+
+                slice.Add(r);
+                bytes += r.Size;
+            }
+
+            await writer.WriteAllAsync(slice, cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or BufferCompletedException)
+        {
+            // A batch write is all or none: the slices already written are the queue's, the rest fail here.
+            NotOffered(records.AsSpan(offered));
+            return false;
+        }
+    }
+
+    /// <summary>Completes this lane's references of records that never reached its queue, as failed, and counts them.</summary>
+    public void NotOffered(ReadOnlySpan<PipelineRecord> records)
+    {
+        foreach (var r in records)
+        {
+            r.Complete(Index, DeliveryOutcome.Failed);
+        }
+
+        Interlocked.Add(ref _notOffered, records.Length);
+    }
+
     public async Task<(long Left, bool Completed)> DrainAsync(TimeSpan timeout)
     {
         if (_stage is null)
@@ -88,6 +165,12 @@ internal sealed partial class SinkLane : IAsyncDisposable
         }
 
         var r = await _stage.DrainAsync(timeout).ConfigureAwait(false);
+        foreach (var record in r.Left)
+        {
+            // Idempotent per lane: a record whose write was cancelled may have been completed already.
+            record.Complete(Index, DeliveryOutcome.Failed);
+        }
+
         return (r.Left.Count, r.Completed);
     }
 
@@ -176,6 +259,10 @@ internal sealed partial class SinkLane : IAsyncDisposable
         _up = true;
         Interlocked.Add(ref _storedEvents, events?.Count ?? 0);
         Interlocked.Add(ref _storedDeadLetters, dead?.Count ?? 0);
+        foreach (var r in batch)
+        {
+            r.Complete(Index, r.Event is null ? DeliveryOutcome.DeadLettered : DeliveryOutcome.Delivered);
+        }
     }
 
     /// <summary>
@@ -197,10 +284,12 @@ internal sealed partial class SinkLane : IAsyncDisposable
         {
             await _sink.Sink.WriteDeadLettersAsync([letter], cancellationToken).ConfigureAwait(false);
             Interlocked.Increment(ref record.Event is null ? ref _storedDeadLetters : ref _rejected);
+            record.Complete(Index, DeliveryOutcome.DeadLettered);
         }
         catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
         {
             Interlocked.Increment(ref _failed);
+            record.Complete(Index, DeliveryOutcome.Failed);
             if (_logger is not null)
             {
                 LogSinkFailed(_logger, Name, letter.Id, ex);

@@ -96,6 +96,7 @@ public abstract partial class LogSource : IAsyncDisposable
         await _abandon.CancelAsync().ConfigureAwait(false);
         OnStopping();
         await _run.ConfigureAwait(false);
+        await OnDisposedAsync().ConfigureAwait(false);
         _stopReading.Dispose();
         _abandon.Dispose();
         GC.SuppressFinalize(this);
@@ -106,6 +107,12 @@ public abstract partial class LogSource : IAsyncDisposable
 
     /// <summary>Runs until stopped (or EOF).</summary>
     protected abstract Task RunAsync();
+
+    /// <summary>
+    /// Runs once on disposal, after the source ended. The service disposes sources after the pipeline drained, so
+    /// acknowledgements of what the source read have fired by then (a file source saves its last checkpoint here).
+    /// </summary>
+    protected virtual ValueTask OnDisposedAsync() => default;
 
     /// <summary>Closes listeners so blocked accepts and receives return; runs once stopping begins.</summary>
     protected virtual void OnStopping()

@@ -91,6 +91,112 @@ public sealed class LogTopologyTests
     }
 
     [Fact]
+    public async Task Acknowledgements_TwoSinksOneSlowOneDropping_EachUnitFiresOnceAfterEverySinkFinishedIt()
+    {
+        var slow = new CountingSink { PerBatch = TimeSpan.FromMilliseconds(1) };
+        var dropping = new CountingSink { Gate = new TaskCompletionSource() };
+        var droppingOptions = new SinkOptions { Uri = "null:", Mode = SinkMode.Isolate, BatchMaxItems = 4, Queue = new BufferSettings { Capacity = 8, MaxBytes = 1 << 20, FullMode = FullMode.DropNewest } };
+        await using var topology = Build(
+        [
+            new TopologySink("slow", new SinkOptions { Uri = "null:", Mode = SinkMode.Pace, BatchMaxItems = 16 }, slow),
+            new TopologySink("dropping", droppingOptions, dropping),
+        ]);
+        topology.Start();
+
+        const int units = 300;
+        var fired = new int[units];
+        var outcomes = new DeliveryOutcome[units];
+        var ids = new string[units][];
+        var early = new System.Collections.Concurrent.ConcurrentBag<string>();
+        var sent = 0;
+        for (var u = 0; u < units; u++)
+        {
+            var unit = u;
+            var lines = new List<RawLine>();
+            for (var i = 0; i < 1 + (u % 10); i++)
+            {
+                var text = u % 7 == 0 && i == 0 ? "{ broken json: a JSON signature with a broken grammar" : "{\"msg\":\"u" + u + " l" + i + "\"}";
+                lines.Add(new RawLine(Encoding.UTF8.GetBytes(text), Source, $"test:{u}:{i}", DateTimeOffset.UtcNow));
+            }
+
+            ids[unit] = [.. lines.Select(static l => l.Id)];
+            RawLine.Acknowledge(lines, outcome =>
+            {
+                outcomes[unit] = outcome;
+                if (Interlocked.Increment(ref fired[unit]) == 1 && ids[unit].Any(id => !slow.Stored.ContainsKey(id)))
+                {
+                    early.Add($"unit {unit} fired before the slow sink committed all of its lines");
+                }
+            });
+            foreach (var line in lines)
+            {
+                Assert.True(await topology.Main.Writer.WriteAsync(line));
+                sent++;
+            }
+        }
+
+        // The slow sink takes everything (it paces the pipeline); the dropping sink is stuck, so its queue drops.
+        var watch = Stopwatch.StartNew();
+        while (slow.Events + slow.DeadLetters < sent)
+        {
+            Assert.True(watch.Elapsed < TimeSpan.FromSeconds(30), $"slow sink stored {slow.Events + slow.DeadLetters} of {sent}");
+            await Task.Delay(10);
+        }
+
+        Assert.True(topology.GetSnapshot().Sinks.Single(static s => s.Sink == "dropping").Dropped > 0, "the stuck sink's queue dropped");
+        dropping.Gate.SetResult();
+        var report = await topology.DrainAsync(TimeSpan.FromSeconds(30));
+        Assert.True(report.Completed);
+
+        Assert.Empty(early);
+        Assert.All(fired, static f => Assert.Equal(1, f));
+        foreach (var r in report.Sinks)
+        {
+            Assert.Equal(sent, r.StoredEvents + r.StoredDeadLetters + r.DroppedAtQueue + r.Failed);
+        }
+
+        for (var u = 0; u < units; u++)
+        {
+            var expected = ids[u].Any(id => !dropping.Stored.ContainsKey(id)) ? DeliveryOutcome.Dropped
+                : u % 7 == 0 ? DeliveryOutcome.DeadLettered
+                : DeliveryOutcome.Delivered;
+            Assert.True(expected == outcomes[u], $"unit {u}: expected {expected}, fired {outcomes[u]}");
+        }
+
+        Assert.Contains(DeliveryOutcome.Delivered, outcomes);
+        Assert.Contains(DeliveryOutcome.Dropped, outcomes);
+    }
+
+    [Fact]
+    public async Task Acknowledgements_SinkNeverFinishes_LeftFailAtDeadlineOncePerUnit()
+    {
+        var stuck = new CountingSink { Gate = new TaskCompletionSource() };
+        await using var topology = Build([new TopologySink("stuck", new SinkOptions { Uri = "null:", BatchMaxItems = 10 }, stuck)]);
+        topology.Start();
+        var fired = new int[10];
+        var outcomes = new DeliveryOutcome[10];
+        for (var u = 0; u < 10; u++)
+        {
+            var unit = u;
+            var lines = Enumerable.Range(0, 10).Select(i => new RawLine(Encoding.UTF8.GetBytes("{\"msg\":1}"), Source, $"test:{unit}:{i}", DateTimeOffset.UtcNow)).ToList();
+            RawLine.Acknowledge(lines, outcome =>
+            {
+                outcomes[unit] = outcome;
+                Interlocked.Increment(ref fired[unit]);
+            });
+            foreach (var line in lines)
+            {
+                await topology.Main.Writer.WriteAsync(line);
+            }
+        }
+
+        var report = await topology.DrainAsync(TimeSpan.FromMilliseconds(500));
+        Assert.False(report.Completed);
+        Assert.All(fired, static f => Assert.Equal(1, f));
+        Assert.All(outcomes, static o => Assert.Equal(DeliveryOutcome.Failed, o));
+    }
+
+    [Fact]
     public void RetryAfterSeconds_EmptyBuffer_IsAtLeastOne() =>
         Assert.Equal(1, Build([new TopologySink("n", new SinkOptions { Uri = "null:" }, new NullSink())]).RetryAfterSeconds());
 
@@ -109,6 +215,12 @@ public sealed class LogTopologyTests
 
         public TaskCompletionSource? Gate { get; init; }
 
+        /// <summary>How long each write takes (a slow store).</summary>
+        public TimeSpan PerBatch { get; init; }
+
+        /// <summary>Ids of every event and dead letter stored, added before the write returns (commits).</summary>
+        public System.Collections.Concurrent.ConcurrentDictionary<string, bool> Stored { get; } = new(StringComparer.Ordinal);
+
         public long Events => Interlocked.Read(ref _events);
 
         public long DeadLetters => Interlocked.Read(ref _dead);
@@ -124,11 +236,26 @@ public sealed class LogTopologyTests
                 await Gate.Task.WaitAsync(cancellationToken);
             }
 
+            if (PerBatch > TimeSpan.Zero)
+            {
+                await Task.Delay(PerBatch, cancellationToken);
+            }
+
+            foreach (var e in batch)
+            {
+                Stored[e.Id] = true;
+            }
+
             Interlocked.Add(ref _events, batch.Count);
         }
 
         public ValueTask WriteDeadLettersAsync(IReadOnlyList<DeadLetter> batch, CancellationToken cancellationToken)
         {
+            foreach (var d in batch)
+            {
+                Stored[d.Id] = true;
+            }
+
             Interlocked.Add(ref _dead, batch.Count);
             return default;
         }

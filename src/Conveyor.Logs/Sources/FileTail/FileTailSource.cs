@@ -14,7 +14,7 @@ namespace Conveyor.Logs.Sources.FileTail;
 /// (<c>access.log</c> → <c>access-2.log</c>) is read on from where it was, never again from the start; a file renamed
 /// out of the glob or deleted is read to its end and forgotten; a new file at a known path is a new file; a file that
 /// shrinks (truncation, copytruncate) is read again from the start. Offsets are checkpointed by identity, atomically
-/// (temp file + rename), so a restart resumes where the last admitted line ended and says so
+/// (temp file + rename), so a restart resumes after the last line every sink has finished with and says so
 /// ("resuming FILE at byte N, checkpoint from TIME"); <see cref="SourceOptions.Checkpoint"/> <c>ignore</c> starts over.
 /// </summary>
 /// <remarks>
@@ -28,9 +28,11 @@ namespace Conveyor.Logs.Sources.FileTail;
 /// whose size lies (<c>/proc</c>- and <c>/sys</c>-like files report 0 bytes but hold data, so every poll would look
 /// like a truncation) are skipped, with one log line each until the path disappears.</para>
 /// <para>A file is recognised by its identity and its first bytes (up to 64): an identity whose first bytes differ is
-/// a reused inode, hence a new file. Offsets are checkpointed once lines are in the main buffer; a graceful stop drains
-/// that buffer, so a restart neither re-reads nor skips a line. After a crash, lines admitted but not yet stored are
-/// lost from memory, and the checkpoint is past them (a disk-backed buffer is the fix for that).</para>
+/// a reused inode, hence a new file. Every chunk read carries one acknowledgement; the checkpoint of a file moves to
+/// the end of a chunk only when that chunk and every chunk before it have fired (stored, dead-lettered or dropped and
+/// counted at every sink), not when its lines enter memory. So after a crash a restart reads again every line not yet
+/// finished with (ids make the replay idempotent). A chunk that failed for good (a sink gave up on it, or the drain
+/// deadline left it) holds the checkpoint where it is for the rest of the run, so the next run reads it again.</para>
 /// </remarks>
 public sealed partial class FileTailSource : LogSource
 {
@@ -88,6 +90,11 @@ public sealed partial class FileTailSource : LogSource
             while (!StopReading.IsCancellationRequested)
             {
                 var progressed = await PollAsync().ConfigureAwait(false);
+                if (!progressed && AdvanceAcknowledged())
+                {
+                    SaveCheckpoint();
+                }
+
                 if (!progressed)
                 {
                     try
@@ -103,12 +110,41 @@ public sealed partial class FileTailSource : LogSource
         }
         finally
         {
+            AdvanceAcknowledged();
             SaveCheckpoint();
             foreach (var f in _files.Values)
             {
                 await f.Stream.DisposeAsync().ConfigureAwait(false);
             }
         }
+    }
+
+    /// <summary>
+    /// After the pipeline drained (the service disposes sources last), the lines read before the stop have fired:
+    /// the final checkpoint records them.
+    /// </summary>
+    protected override ValueTask OnDisposedAsync()
+    {
+        if (AdvanceAcknowledged())
+        {
+            SaveCheckpoint();
+        }
+
+        return default;
+    }
+
+    /// <summary>Moves every file's acknowledged offset over the chunks that fired, in order; true when any moved.</summary>
+    private bool AdvanceAcknowledged()
+    {
+        // Runs on the source's own loop, or after it ended: never concurrently with it. Only the acknowledgements'
+        // state is read across threads, and that is safe to read at any time.
+        var moved = false;
+        foreach (var f in _files.Values)
+        {
+            moved |= f.AdvanceAcknowledged();
+        }
+
+        return moved;
     }
 
     /// <summary>One pass over the glob; true when any line was read.</summary>
@@ -182,7 +218,8 @@ public sealed partial class FileTailSource : LogSource
         foreach (var gone in _files.Keys.Except(seen).ToList())
         {
             // Deleted, or renamed out of the glob (rotation to access.log.1 with *.log): our handle still reads it, so
-            // finish it, final partial line included, then forget it; its generation stays counted at its path.
+            // finish it, final partial line included, then forget it; its generation stays counted at its path. It
+            // cannot be found again, so lines of it not yet finished with are not replayable after a crash.
             var file = _files[gone];
             progressed |= await ReadAsync(file, final: true).ConfigureAwait(false);
             await file.Stream.DisposeAsync().ConfigureAwait(false);
@@ -320,6 +357,7 @@ public sealed partial class FileTailSource : LogSource
             file.IdPath = cp.IdPath;
             file.Generation = cp.Generation;
             file.Offset = cp.Offset;
+            file.Acknowledged = cp.Offset;
             LogResuming(Logger, Info.Name, path, cp.Offset, cp.Time);
         }
         else
@@ -375,16 +413,17 @@ public sealed partial class FileTailSource : LogSource
             }
 
             var consumed = (int)(initial - sequence.Length);
+            var ack = RawLine.Acknowledge(lines);
             var (written, end) = await FramedStream.AdmitAsync(lines, Info, Output, Abandon).ConfigureAwait(false);
             if (end is not null)
             {
                 // The deadline passed: the offset stays before the first line not handed over, so a restart reads it again.
-                file.Consume(lines[written].Id, consumed);
+                file.Consume(lines[written].Id, consumed, ack);
                 return any;
             }
 
             any |= lines.Count > 0;
-            file.Consume(null, consumed);
+            file.Consume(null, consumed, ack);
             if (n == 0)
             {
                 return any;
@@ -407,7 +446,7 @@ public sealed partial class FileTailSource : LogSource
         var now = Time.GetUtcNow();
         foreach (var (identity, f) in _files)
         {
-            _checkpoint.Files[identity] = new Checkpoint(f.Path, f.IdPath, f.Generation, f.Offset, Convert.ToBase64String(f.Fingerprint), now);
+            _checkpoint.Files[identity] = new Checkpoint(f.Path, f.IdPath, f.Generation, f.Acknowledged, Convert.ToBase64String(f.Fingerprint), now);
         }
 
         var temp = _checkpointPath + ".tmp";
@@ -458,8 +497,8 @@ public sealed partial class FileTailSource : LogSource
     }
 
     /// <summary>
-    /// A checkpointed file: where it is now, the path and generation its ids carry, the offset after the last admitted
-    /// line, its first bytes (base64) and when this was saved.
+    /// A checkpointed file: where it is now, the path and generation its ids carry, the offset after the last line
+    /// finished with, its first bytes (base64) and when this was saved.
     /// </summary>
     private sealed record Checkpoint(string Path, string IdPath, int Generation, long Offset, string Fingerprint, DateTimeOffset Time);
 
@@ -483,6 +522,12 @@ public sealed partial class FileTailSource : LogSource
 
         /// <summary>The offset of the first byte of <see cref="Buffer"/>: everything before it is admitted.</summary>
         public long Offset { get; set; }
+
+        /// <summary>The offset every line before which has fired its acknowledgement: what the checkpoint records.</summary>
+        public long Acknowledged { get; set; }
+
+        /// <summary>Chunks admitted and not yet acknowledged, in file order, each with the offset just past it.</summary>
+        private Queue<(long End, Acknowledgement? Ack)> Unacknowledged { get; } = new();
 
         public byte[] Fingerprint { get; set; } = [];
 
@@ -508,8 +553,11 @@ public sealed partial class FileTailSource : LogSource
             return n;
         }
 
-        /// <summary>Drops <paramref name="consumed"/> bytes off the front: they are admitted.</summary>
-        public void Consume(string? stoppedAt, int consumed)
+        /// <summary>
+        /// Drops <paramref name="consumed"/> bytes off the front: they are admitted, as one chunk whose checkpoint
+        /// waits for <paramref name="ack"/> (null: no line in it, nothing to wait for).
+        /// </summary>
+        public void Consume(string? stoppedAt, int consumed, Acknowledgement? ack)
         {
             if (stoppedAt is not null)
             {
@@ -521,10 +569,29 @@ public sealed partial class FileTailSource : LogSource
             Buffer.AsSpan(consumed, PendingLength - consumed).CopyTo(Buffer);
             PendingLength -= consumed;
             Offset += consumed;
+            Unacknowledged.Enqueue((Offset, ack));
+        }
+
+        /// <summary>Moves <see cref="Acknowledged"/> over the leading chunks that fired, short of one that failed.</summary>
+        public bool AdvanceAcknowledged()
+        {
+            var moved = false;
+            while (Unacknowledged.TryPeek(out var chunk)
+                && (chunk.Ack is null || (chunk.Ack.IsCompleted && chunk.Ack.Outcome != DeliveryOutcome.Failed)))
+            {
+                Unacknowledged.Dequeue();
+                Acknowledged = chunk.End;
+                moved = true;
+            }
+
+            return moved;
         }
 
         public void Reset(int generation)
         {
+            // The lines before the truncation are gone from the file: nothing there can be read again.
+            Unacknowledged.Clear();
+            Acknowledged = 0;
             Offset = 0;
             PendingLength = 0;
             LastSize = 0;

@@ -69,8 +69,11 @@ internal sealed class FramedStream
     /// <summary>Called when a read returned bytes, before its frames go to the buffer (which may wait for room).</summary>
     public Action? OnData { get; init; }
 
-    /// <summary>Called after each read's frames are all in the buffer, with <see cref="Offset"/>; files checkpoint here.</summary>
+    /// <summary>Called after each read's frames are all in the buffer, with <see cref="Offset"/>.</summary>
     public Action<long>? OnCommitted { get; init; }
+
+    /// <summary>Runs when every frame of one read is finished with (stored, dead-lettered, dropped or failed at every sink).</summary>
+    public Action<DeliveryOutcome>? OnAcknowledged { get; init; }
 
     public async Task<StreamEnd> RunAsync(PipeReader reader, CancellationToken stopReading, CancellationToken abandon)
     {
@@ -138,6 +141,7 @@ internal sealed class FramedStream
 
             var consumed = initial - buffer.Length;
             reader.AdvanceTo(buffer.Start, buffer.End);
+            RawLine.Acknowledge(batch, OnAcknowledged);
             var end = await WriteAsync(batch, abandon).ConfigureAwait(false);
             batch.Clear();
             if (end is { } stop)
@@ -176,7 +180,8 @@ internal sealed class FramedStream
     /// <summary>
     /// Writes <paramref name="lines"/> one by one, waiting for room, and counts each outcome on the source. Returns how
     /// many were handed over (admitted or dropped by the buffer's policy) before the deadline or completion stopped it;
-    /// the rest are counted as dropped.
+    /// the rest are counted as dropped, and their acknowledgement references completed as <see cref="DeliveryOutcome.Dropped"/>
+    /// (a line the buffer dropped by its policy is completed by the buffer's drop callback).
     /// </summary>
     internal static async ValueTask<(int Written, StreamEnd? End)> AdmitAsync(List<RawLine> lines, SourceInfo source, BufferWriter<RawLine> output, CancellationToken abandon)
     {
@@ -201,16 +206,26 @@ internal sealed class FramedStream
             }
             catch (OperationCanceledException)
             {
-                source.OnDropped(lines.Count - i);
+                NotAdmitted(lines, i, source);
                 return (i, StreamEnd.Abandoned);
             }
             catch (BufferCompletedException)
             {
-                source.OnDropped(lines.Count - i);
+                NotAdmitted(lines, i, source);
                 return (i, StreamEnd.Closed);
             }
         }
 
         return (lines.Count, null);
+    }
+
+    /// <summary>Counts lines from <paramref name="from"/> on as dropped at the source and completes their references.</summary>
+    internal static void NotAdmitted(List<RawLine> lines, int from, SourceInfo source)
+    {
+        source.OnDropped(lines.Count - from);
+        for (var j = from; j < lines.Count; j++)
+        {
+            lines[j].Ack?.Complete(DeliveryOutcome.Dropped);
+        }
     }
 }

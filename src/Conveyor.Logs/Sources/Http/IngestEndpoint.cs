@@ -172,7 +172,20 @@ public static class IngestEndpoint
             return;
         }
 
-        var status = await AdmitAsync(main.Writer, lines, options.BlockTimeout, context.RequestAborted).ConfigureAwait(false);
+        // One acknowledgement per request. The answer stays 202 on admission (the lines are in memory); a sender
+        // that must know they are stored can be given the acknowledgement's completion later.
+        RawLine.Acknowledge(lines);
+        var (status, dropsReported) = await AdmitAsync(main, lines, options.BlockTimeout, context.RequestAborted).ConfigureAwait(false);
+        if (status != 202 && !dropsReported)
+        {
+            // Refused whole and the buffer did not report them: the sender keeps the lines, and the request's
+            // acknowledgement still fires once.
+            foreach (var line in lines)
+            {
+                line.Ack?.Complete(DeliveryOutcome.Dropped);
+            }
+        }
+
         switch (status)
         {
             case 202:
@@ -190,36 +203,46 @@ public static class IngestEndpoint
         }
     }
 
-    /// <summary>202, 429 (full: refused or timed out) or 503 (completed). All lines are admitted, or none.</summary>
-    private static async Task<int> AdmitAsync(BufferWriter<RawLine> writer, List<RawLine> lines, TimeSpan blockTimeout, CancellationToken aborted)
+    /// <summary>
+    /// 202, 429 (full: refused or timed out) or 503 (completed). All lines are admitted, or none; DropsReported says
+    /// whether the buffer counted a refusal as drops (and so completed the lines' acknowledgement references).
+    /// </summary>
+    private static async Task<(int Status, bool DropsReported)> AdmitAsync(BoundedBuffer<RawLine> main, List<RawLine> lines, TimeSpan blockTimeout, CancellationToken aborted)
     {
+        var writer = main.Writer;
         try
         {
             if (writer.TryWriteAll(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(lines)))
             {
-                return 202;
+                return (202, false);
+            }
+
+            if (main.FullMode != FullMode.Block)
+            {
+                // Under the dropping modes the buffer refused the batch and counted it.
+                return (429, true);
             }
 
             if (blockTimeout <= TimeSpan.Zero)
             {
-                return 429;
+                return (429, false);
             }
 
             using var wait = CancellationTokenSource.CreateLinkedTokenSource(aborted);
             wait.CancelAfter(blockTimeout);
             try
             {
-                return await writer.WriteAllAsync(lines, wait.Token).ConfigureAwait(false) ? 202 : 429;
+                return await writer.WriteAllAsync(lines, wait.Token).ConfigureAwait(false) ? (202, false) : (429, true);
             }
             catch (OperationCanceledException)
             {
                 // Nothing was written: the buffer admits a batch whole or not at all.
-                return 429;
+                return (429, false);
             }
         }
         catch (BufferCompletedException)
         {
-            return 503;
+            return (503, false);
         }
     }
 

@@ -117,8 +117,8 @@ public sealed partial class TcpSource : LogSource
                 var idlest = _connections.Values.Where(static c => Volatile.Read(ref c.Busy) == 0).MinBy(static c => Volatile.Read(ref c.LastActivity));
                 if (idlest is null)
                 {
-                    Info.OnConnectionRefused();
                     _evictions.Warn(connection.Remote, $"refused: all {Options.MaxConnections} connections (maxConnections) are busy");
+                    Info.OnConnectionRefused();
                     Close(connection.Socket);
                     return false;
                 }

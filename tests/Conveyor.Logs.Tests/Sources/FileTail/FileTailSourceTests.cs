@@ -202,6 +202,106 @@ public sealed class FileTailSourceTests
         Assert.Equal(new Dictionary<string, string> { [Log + ":3:2"] = "b" }, _seen);
     }
 
+    [Fact]
+    public async Task Tail_CrashBeforeSinksCommit_RestartReplaysTheLines()
+    {
+        await File.WriteAllLinesAsync(Log, [.. Enumerable.Range(1, 20).Select(static i => "line " + i)]);
+        var source = await StartAsync();
+        var first = await ReadAsync(20);
+
+        // The lines are in memory but no sink has committed them: stopping now leaves the checkpoint where it was,
+        // as a crash would (the checkpoint on disk is all a crash leaves behind).
+        await source.StopAsync(CancellationToken.None);
+        await source.DisposeAsync();
+        Assert.All(first, static l => Assert.False(l.Ack!.IsCompleted));
+
+        var replay = await StartAsync();
+        var second = await ReadAsync(20);
+        Assert.Equal(first.Select(static l => l.Id), second.Select(static l => l.Id));
+
+        // Now the sinks commit the replayed lines; the checkpoint moves past them at the next poll, so a restart
+        // reads only what was appended since.
+        foreach (var line in second)
+        {
+            line.Ack!.Complete(DeliveryOutcome.Delivered);
+        }
+
+        await WaitForCheckpointAsync(File.ReadAllBytes(Log).Length);
+        await replay.StopAsync(CancellationToken.None);
+        await replay.DisposeAsync();
+        await File.AppendAllLinesAsync(Log, ["line 21"]);
+        var third = await StartAsync();
+        var after = await ReadAsync(1);
+        Assert.Equal("line 21", Encoding.UTF8.GetString(after[0].Data));
+        await third.StopAsync(CancellationToken.None);
+        await third.DisposeAsync();
+        Assert.Equal(0, _buffer.Count);
+    }
+
+    [Fact]
+    public async Task Tail_ChunksAcknowledgedOutOfOrder_CheckpointWaitsForTheEarlierChunk()
+    {
+        await File.WriteAllLinesAsync(Log, ["a1", "a2"]);
+        var source = await StartAsync();
+        var a = await ReadAsync(2);
+        await File.AppendAllLinesAsync(Log, ["b1", "b2"]);
+        var b = await ReadAsync(2);
+        Assert.NotSame(a[0].Ack, b[0].Ack);
+
+        // The later chunk fires first: the checkpoint must not move past the earlier one, still unfinished.
+        foreach (var line in b)
+        {
+            line.Ack!.Complete(DeliveryOutcome.Delivered);
+        }
+
+        await File.AppendAllLinesAsync(Log, ["c1"]);
+        var c = await ReadAsync(1);
+        await source.StopAsync(CancellationToken.None);
+        await source.DisposeAsync();
+        Assert.Equal(0, CheckpointOffset());
+
+        var restarted = await StartAsync();
+        var replayed = await ReadAsync(5);
+        Assert.Equal(a.Concat(b).Concat(c).Select(static l => l.Id), replayed.Select(static l => l.Id));
+        foreach (var line in replayed)
+        {
+            line.Ack!.Complete(DeliveryOutcome.Delivered);
+        }
+
+        await WaitForCheckpointAsync(File.ReadAllBytes(Log).Length);
+        await restarted.StopAsync(CancellationToken.None);
+        await restarted.DisposeAsync();
+    }
+
+    private async Task<List<RawLine>> ReadAsync(int count)
+    {
+        var lines = new List<RawLine>();
+        using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        while (lines.Count < count)
+        {
+            lines.Add(await _buffer.Reader.ReadAsync(wait.Token));
+        }
+
+        return lines;
+    }
+
+    private long CheckpointOffset()
+    {
+        var path = Path.Combine(_dir, "checkpoints", "file.checkpoint.json");
+        using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(path));
+        return doc.RootElement.GetProperty("Files").EnumerateObject().Single(f => f.Value.GetProperty("Path").GetString() == Log).Value.GetProperty("Offset").GetInt64();
+    }
+
+    private async Task WaitForCheckpointAsync(long offset)
+    {
+        var watch = Stopwatch.StartNew();
+        while (!File.Exists(Path.Combine(_dir, "checkpoints", "file.checkpoint.json")) || CheckpointOffset() != offset)
+        {
+            Assert.True(watch.Elapsed < TimeSpan.FromSeconds(20), "the checkpoint did not reach offset " + offset);
+            await Task.Delay(20);
+        }
+    }
+
     private async Task TestWaitForSkipsAsync(int count)
     {
         var watch = Stopwatch.StartNew();
@@ -263,8 +363,10 @@ public sealed class FileTailSourceTests
         }
     }
 
+    /// <summary>Takes a line as a sink would: records it and completes its reference (committed).</summary>
     private void Take(RawLine line)
     {
+        line.Ack?.Complete(DeliveryOutcome.Delivered);
         var text = Encoding.UTF8.GetString(line.Data);
         Assert.True(_seen.TryAdd(line.Id, text), $"id {line.Id} seen twice ('{text}' and '{_seen.GetValueOrDefault(line.Id)}')");
         Assert.DoesNotContain(text, _seen.Where(kv => kv.Key != line.Id).Select(static kv => kv.Value));
