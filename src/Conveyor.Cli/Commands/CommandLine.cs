@@ -10,6 +10,7 @@ internal static class CommandLine
         var root = new RootCommand("Conveyor: a bounded, back-pressured log pipeline. Receive, parse, enrich, store and search logs.");
         root.Subcommands.Add(ParseCommand.Create());
         root.Subcommands.Add(QueryCommand.Create());
+        root.Subcommands.Add(StoreCommand.Create());
         root.Subcommands.Add(RunCommand.Create());
         root.Subcommands.Add(ValidateCommand.Create());
         root.Subcommands.Add(GenCommand.Create());

@@ -28,13 +28,16 @@ internal static class QueryCommand
         var limit = new Option<int>("--limit") { Description = "Most results shown, newest first", DefaultValueFactory = _ => 100 };
         var json = new Option<bool>("--json") { Description = "Print JSON lines (the event JSON of 'conveyor parse')" };
         var count = new Option<bool>("--count") { Description = "Print only the number of matches" };
+        var histogram = new Option<string?>("--histogram") { Description = "Print the number of matches per time bucket of this width (1m, 1h…), oldest first" };
         var deadLetters = new Option<bool>("--dead-letters") { Description = "Search the dead-letter store instead of events" };
         var store = new Option<string>("--store")
         {
-            Description = "The store: sqlite:PATH or postgres:CONNSTR",
+            Description = "The store: duckdb:PATH, sqlite:PATH or postgres:CONNSTR. A DuckDB store held by a running 'conveyor run' is searched through that service",
             DefaultValueFactory = _ => LogStore.DefaultUri,
         };
-        var command = new Command("query", "Search stored logs, newest first.") { expression, since, until, limit, json, count, deadLetters, store };
+        var server = new Option<string?>("--server") { Description = "Search a running conveyor's /api/search instead of a store, e.g. http://127.0.0.1:8080" };
+        var token = new Option<string?>("--token") { Description = "The bearer token the service asks for (also CONVEYOR_TOKEN)" };
+        var command = new Command("query", "Search stored logs, newest first.") { expression, since, until, limit, json, count, histogram, deadLetters, store, server, token };
         command.SetAction(async (ParseResult r, CancellationToken ct) =>
         {
             var options = new QueryOptions(
@@ -45,13 +48,28 @@ internal static class QueryCommand
                 r.GetValue(json),
                 r.GetValue(count),
                 r.GetValue(deadLetters),
-                r.GetValue(store) ?? LogStore.DefaultUri);
+                r.GetValue(store) ?? LogStore.DefaultUri)
+            {
+                Histogram = r.GetValue(histogram),
+                Server = r.GetValue(server),
+                Token = r.GetValue(token) ?? Environment.GetEnvironmentVariable("CONVEYOR_TOKEN"),
+            };
             return await RunAsync(options, Console.Out, Console.Error, !Console.IsOutputRedirected, time, ct).ConfigureAwait(false);
         });
         return command;
     }
 
-    internal sealed record QueryOptions(string Expression, string? Since, string? Until, int Limit, bool Json, bool Count, bool DeadLetters, string Store);
+    internal sealed record QueryOptions(string Expression, string? Since, string? Until, int Limit, bool Json, bool Count, bool DeadLetters, string Store)
+    {
+        /// <summary>A bucket width: print counts per bucket instead of events.</summary>
+        public string? Histogram { get; init; }
+
+        /// <summary>A running service to search instead of <see cref="Store"/>.</summary>
+        public string? Server { get; init; }
+
+        /// <summary>The service's bearer token.</summary>
+        public string? Token { get; init; }
+    }
 
     internal static async Task<int> RunAsync(QueryOptions o, TextWriter stdout, TextWriter stderr, bool terminal, TimeProvider time, CancellationToken ct)
     {
@@ -84,12 +102,45 @@ internal static class QueryCommand
             to = t;
         }
 
+        TimeSpan? width = null;
+        if (o.Histogram is not null)
+        {
+            if (!Logs.Configuration.Durations.TryParse(o.Histogram, out var w) || w < TimeSpan.FromMilliseconds(1))
+            {
+                await stderr.WriteLineAsync($"error: --histogram '{o.Histogram}' is not a bucket width like 1s, 1m, 1h").ConfigureAwait(false);
+                return UsageError;
+            }
+
+            width = w;
+        }
+
+        Uri? server = null;
+        if (o.Server is not null && (!Uri.TryCreate(o.Server, UriKind.Absolute, out server) || server.Scheme is not ("http" or "https")))
+        {
+            await stderr.WriteLineAsync($"error: --server '{o.Server}' is not an http:// address").ConfigureAwait(false);
+            return UsageError;
+        }
+
         var query = new LogQuery(o.Expression, from, to, o.Limit, o.DeadLetters);
         try
         {
             // Parse before opening the store, so a typo is reported as such even when the store is missing.
             QueryParser.Parse(o.Expression);
-            await using var store = LogStore.Open(o.Store);
+            await using var store = server is not null ? new HttpLogStore(server, o.Token) : LogStore.Open(o.Store);
+            if (width is { } bucket)
+            {
+                foreach (var b in await store.HistogramAsync(query, bucket, ct).ConfigureAwait(false))
+                {
+                    var start = LogEventJson.FormatTimestamp(b.Time);
+                    var line = o.Json
+                        ? $"{{\"time\":\"{start}\",\"count\":{b.Count.ToString(System.Globalization.CultureInfo.InvariantCulture)}}}"
+                        : start + "\t" + b.Count.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                    await stdout.WriteLineAsync(line).ConfigureAwait(false);
+                }
+
+                return 0;
+            }
+
             if (o.Count)
             {
                 await stdout.WriteLineAsync((await store.CountAsync(query, ct).ConfigureAwait(false)).ToString(System.Globalization.CultureInfo.InvariantCulture)).ConfigureAwait(false);
@@ -121,6 +172,16 @@ internal static class QueryCommand
         {
             await stderr.WriteLineAsync($"error: {e.Message}").ConfigureAwait(false);
             return StoreError;
+        }
+        catch (LogStoreUnavailableException e)
+        {
+            await stderr.WriteLineAsync($"error: {e.Message}").ConfigureAwait(false);
+            return StoreError;
+        }
+        catch (ArgumentOutOfRangeException e) when (width is not null)
+        {
+            await stderr.WriteLineAsync($"error: {e.Message.Split(" (Parameter")[0]}").ConfigureAwait(false);
+            return UsageError;
         }
         catch (ArgumentException e)
         {

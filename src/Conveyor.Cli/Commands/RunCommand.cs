@@ -16,7 +16,7 @@ internal static class RunCommand
         };
         var to = new Option<string[]>("--to")
         {
-            Description = "A sink, repeatable: sqlite:PATH, postgres:CONNSTR, ndjson:PATH, ndjson:- (stdout); for tests and benchmarks null: and slow:DURATION+URI. Replaces the configured sinks.",
+            Description = "A sink, repeatable: duckdb:PATH (the default store), sqlite:PATH, postgres:CONNSTR, ndjson:PATH, ndjson:- (stdout); for tests and benchmarks null: and slow:DURATION+URI. Replaces the configured sinks.",
             AllowMultipleArgumentsPerToken = true,
         };
         var format = new Option<string?>("--format") { Description = "The format of every source's lines: auto|combined|common|json|logfmt|syslog|syslog5424|syslog3164|plain (auto: per line; free text becomes a plain event)." };

@@ -1,5 +1,5 @@
 using Conveyor.Logs.Configuration;
-using Conveyor.Logs.Sinks.Sqlite;
+using Conveyor.Logs.Sinks.DuckDb;
 
 namespace Conveyor.Cli.Hosting;
 
@@ -93,7 +93,7 @@ internal static class ConfigLoader
 
         if (request.ConfigPath is null && request.To.Count == 0 && options.Sinks.Count == 0)
         {
-            options.Sinks.Add(new SinkOptions { Uri = "sqlite:" + SqliteSinkOptions.DefaultPath });
+            options.Sinks.Add(new SinkOptions { Uri = "duckdb:" + DuckDbSinkOptions.DefaultPath });
         }
 
         if (request.Buffer is { } buffer)

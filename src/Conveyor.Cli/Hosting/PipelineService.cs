@@ -3,6 +3,9 @@ using Conveyor.Logs.Diagnostics;
 using Conveyor.Logs.Model;
 using Conveyor.Logs.Parsing;
 using Conveyor.Logs.Pipeline;
+using Conveyor.Logs.Query;
+using Conveyor.Logs.Sinks.DuckDb;
+using Conveyor.Logs.Sinks.Sqlite;
 using Conveyor.Logs.Sources;
 using Conveyor.Logs.Sources.Http;
 
@@ -39,6 +42,16 @@ internal sealed partial class PipelineService : IHostedService, IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// The search side of the first DuckDB sink, through the writer's own database instance (DuckDB admits one process
+    /// per file, and opening it per request would be slow): <c>/api/search</c> and the dashboard use it. Null before the
+    /// start and without a DuckDB sink.
+    /// </summary>
+    public ILogStore? WriterStore { get; private set; }
+
+    /// <summary>The database files of the DuckDB sinks, once started: the service advertises its address beside them.</summary>
+    public IReadOnlyList<string> DuckDbPaths { get; private set; } = [];
+
     /// <summary>The topology, once started; endpoints use it.</summary>
     public LogTopology? Topology => _topology;
 
@@ -54,6 +67,10 @@ internal sealed partial class PipelineService : IHostedService, IAsyncDisposable
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         var sinks = await SinkOpener.OpenAllAsync(_options.Sinks, _time, cancellationToken).ConfigureAwait(false);
+        var duckDbSinks = sinks.Select(static s => SinkOpener.Unwrap<DuckDbSink>(s.Sink)).OfType<DuckDbSink>().ToList();
+        DuckDbPaths = [.. duckDbSinks.Select(static d => d.Path)];
+        WriterStore = duckDbSinks.FirstOrDefault()?.OpenStore();
+        WarnAboutOldDefault(duckDbSinks);
         var topology = new LogTopology(_options, sinks, _loggers.CreateLogger<LogTopology>(), _time);
         _topology = topology;
         topology.Start();
@@ -110,9 +127,32 @@ internal sealed partial class PipelineService : IHostedService, IAsyncDisposable
             await s.DisposeAsync().ConfigureAwait(false);
         }
 
+        if (WriterStore is not null)
+        {
+            await WriterStore.DisposeAsync().ConfigureAwait(false);
+        }
+
         if (_topology is not null)
         {
             await _topology.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Before DuckDB, the default store was SQLite at <c>./conveyor-data/conveyor.db</c>. When that file sits beside a
+    /// DuckDB store and no sink writes it, its events are not searchable here: say so, with the command that moves them.
+    /// </summary>
+    private void WarnAboutOldDefault(List<DuckDbSink> duckDbSinks)
+    {
+        var oldName = Path.GetFileName(SqliteSinkOptions.DefaultPath);
+        foreach (var d in duckDbSinks)
+        {
+            var old = Path.Combine(Path.GetDirectoryName(d.Path) ?? ".", oldName);
+            var written = _options.Sinks.Any(s => s.Uri.StartsWith("sqlite:", StringComparison.OrdinalIgnoreCase) && Path.GetFullPath(s.Uri["sqlite:".Length..]) == old);
+            if (File.Exists(old) && !written)
+            {
+                LogOldDefault(_logger, old, $"conveyor store copy --from sqlite:{old} --to duckdb:{d.Path}");
+            }
         }
     }
 
@@ -124,6 +164,9 @@ internal sealed partial class PipelineService : IHostedService, IAsyncDisposable
 
     [LoggerMessage(EventId = 100, Level = LogLevel.Information, Message = "Pipeline started: {Sources} sources, sinks [{Sinks}], main buffer {Capacity} lines / {MaxMiB} MiB")]
     private static partial void LogStarted(ILogger logger, int sources, string sinks, int capacity, long maxMiB);
+
+    [LoggerMessage(EventId = 102, Level = LogLevel.Warning, Message = "Found {OldStore}, the SQLite store older versions wrote by default; its events are not searched here. To keep them searchable, copy them once (with this service stopped): {Command}")]
+    private static partial void LogOldDefault(ILogger logger, string oldStore, string command);
 
     [LoggerMessage(EventId = 101, Level = LogLevel.Information, Message = "Stopping: closing sources, draining (deadline {Seconds} s)")]
     private static partial void LogStopping(ILogger logger, double seconds);

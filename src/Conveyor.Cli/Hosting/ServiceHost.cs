@@ -2,6 +2,8 @@ using System.Net;
 using Conveyor.Cli.Http;
 using Conveyor.Diagnostics;
 using Conveyor.Logs.Configuration;
+using Conveyor.Logs.Query;
+using Conveyor.Logs.Sinks;
 using Microsoft.Extensions.Logging.Console;
 using OpenTelemetry.Metrics;
 
@@ -14,7 +16,10 @@ namespace Conveyor.Cli.Hosting;
 /// </summary>
 internal static class ServiceHost
 {
-    /// <summary>Runs until stopped; returns the process exit code (0 after a clean drain, 1 when the start failed).</summary>
+    /// <summary>
+    /// Runs until stopped; returns the process exit code: 0 after a clean drain, 2 when a store cannot be opened (its
+    /// path and reason are logged), 1 when the start failed otherwise.
+    /// </summary>
     public static async Task<int> RunAsync(PipelineOptions options, Action<IServiceProvider, PipelineService>? onStarted = null, LogLevel minimumLevel = LogLevel.Information)
     {
         var http = options.Sources.Where(static s => s.Type == SourceType.Http).ToList();
@@ -60,11 +65,24 @@ internal static class ServiceHost
             LogStartFailed(logger, ex.Message);
             await service.DisposeAsync().ConfigureAwait(false);
             host.Dispose();
-            return 1;
+            return ex is SinkException { IsTransient: false } ? 2 : 1;
+        }
+
+        // DuckDB admits one process per file: tell `conveyor query` in other processes where to search instead.
+        var advertised = http.Count > 0 ? service.DuckDbPaths : [];
+        foreach (var path in advertised)
+        {
+            var s = http[0];
+            var host0 = s.Host is "0.0.0.0" ? "127.0.0.1" : s.Host is "::" ? "[::1]" : s.Host.Contains(':', StringComparison.Ordinal) ? $"[{s.Host}]" : s.Host;
+            ServiceAdvert.Write(path, $"http://{host0}:{s.Port}");
         }
 
         onStarted?.Invoke(host.Services, service);
         await host.WaitForShutdownAsync().ConfigureAwait(false);
+        foreach (var path in advertised)
+        {
+            ServiceAdvert.Remove(path);
+        }
 
         // The container disposes the pipeline service (a singleton) with the host.
         if (host is IAsyncDisposable d)

@@ -56,19 +56,35 @@ internal static class AdminEndpoints
             if (searchStoreUri is null)
             {
                 context.Response.StatusCode = 404;
-                await context.Response.WriteAsJsonAsync(new ErrorBody("no searchable store: configure a sqlite: or postgres: sink"), HttpJson.Options).ConfigureAwait(false);
+                await context.Response.WriteAsJsonAsync(new ErrorBody("no searchable store: configure a duckdb:, sqlite: or postgres: sink"), HttpJson.Options).ConfigureAwait(false);
+                return;
+            }
+
+            // A DuckDB store is searched through the writer's own instance, never opened per request.
+            var shared = service.WriterStore;
+            if (shared is null && SinkRegistry.Split(searchStoreUri).Scheme == "duckdb")
+            {
+                context.Response.StatusCode = 503;
+                await context.Response.WriteAsJsonAsync(new ErrorBody("starting"), HttpJson.Options).ConfigureAwait(false);
                 return;
             }
 
             var q = context.Request.Query;
             using var body = new MemoryStream();
+            var deadLetters = q["dead_letters"].ToString() is "true" or "1";
+            var parameters = new SearchParameters(q["q"], q["since"], q["until"], q["limit"], q["offset"], deadLetters, q["total"], q["histogram"]);
             int status;
-            var store = LogStore.Open(searchStoreUri);
-            await using (store.ConfigureAwait(false))
+            if (shared is not null)
             {
-                var deadLetters = q["dead_letters"].ToString() is "true" or "1";
-                var parameters = new SearchParameters(q["q"], q["since"], q["until"], q["limit"], q["offset"], deadLetters);
-                status = await SearchResponse.WriteAsync(body, store, parameters, TimeProvider.System, context.RequestAborted).ConfigureAwait(false);
+                status = await SearchResponse.WriteAsync(body, shared, parameters, TimeProvider.System, context.RequestAborted).ConfigureAwait(false);
+            }
+            else
+            {
+                var store = LogStore.Open(searchStoreUri);
+                await using (store.ConfigureAwait(false))
+                {
+                    status = await SearchResponse.WriteAsync(body, store, parameters, TimeProvider.System, context.RequestAborted).ConfigureAwait(false);
+                }
             }
 
             context.Response.StatusCode = status;
@@ -90,7 +106,7 @@ internal static class AdminEndpoints
         return Results.Json(new ErrorBody("a bearer token is required (Authorization: Bearer TOKEN)"), HttpJson.Options, statusCode: 401);
     }
 
-    /// <summary>The first store <c>/api/search</c> can query: a sqlite or postgres sink (through a slow: wrapper too).</summary>
+    /// <summary>The first store <c>/api/search</c> can query: a duckdb, sqlite or postgres sink (through a slow: wrapper too).</summary>
     public static string? SearchStoreUri(PipelineOptions options)
     {
         foreach (var sink in options.Sinks)
@@ -101,7 +117,7 @@ internal static class AdminEndpoints
                 uri = rest[(plus + 1)..];
             }
 
-            if (SinkRegistry.Split(uri).Scheme is "sqlite" or "postgres")
+            if (SinkRegistry.Split(uri).Scheme is "duckdb" or "sqlite" or "postgres")
             {
                 return uri;
             }

@@ -108,7 +108,7 @@ public enum SinkMode
 public sealed class SinkOptions
 {
     /// <summary>
-    /// The sink: <c>sqlite:PATH</c>, <c>postgres:CONNSTR</c>, <c>ndjson:PATH</c>, <c>ndjson:-</c> (stdout), or the
+    /// The sink: <c>duckdb:PATH</c> (the zero-config default, <c>./conveyor-data/conveyor.duckdb</c>), <c>sqlite:PATH</c>, <c>postgres:CONNSTR</c>, <c>ndjson:PATH</c>, <c>ndjson:-</c> (stdout), or the
     /// test and benchmark sinks <c>null:</c> (discards) and <c>slow:DURATION+URI</c> (waits DURATION per batch, then writes to URI). Required.
     /// </summary>
     public string Uri { get; set; } = string.Empty;
@@ -124,6 +124,9 @@ public sealed class SinkOptions
 
     /// <summary>How long a partial batch waits for more before it is written. Default 100 ms.</summary>
     public TimeSpan BatchLinger { get; set; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>A <c>duckdb:</c> sink's memory limit and threads (<c>sinks:N:duckdb:memoryLimit</c>, <c>:threads</c>). Default 256 MiB, processor count up to 4.</summary>
+    public Sinks.DuckDb.DuckDbSettings DuckDb { get; set; } = new();
 }
 
 /// <summary>Graceful shutdown.</summary>

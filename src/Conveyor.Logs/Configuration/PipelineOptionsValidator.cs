@@ -78,6 +78,16 @@ public static class PipelineOptionsValidator
             {
                 errors.Add($"{key}:batchLinger: must be 0-00:01:00 (was {sink.BatchLinger})");
             }
+
+            if (sink.DuckDb.MemoryLimit < 16L << 20)
+            {
+                errors.Add($"{key}:duckdb:memoryLimit: must be at least 16777216 bytes (was {sink.DuckDb.MemoryLimit})");
+            }
+
+            if (sink.DuckDb.Threads is < 1 or > 64)
+            {
+                errors.Add($"{key}:duckdb:threads: must be 1-64 (was {sink.DuckDb.Threads})");
+            }
         }
 
         if (options.Shutdown.DrainTimeout <= TimeSpan.Zero || options.Shutdown.DrainTimeout > TimeSpan.FromHours(1))

@@ -146,4 +146,61 @@ public static class LogEventJson
                 break;
         }
     }
+
+    /// <summary>
+    /// Reads an event written by <see cref="Write"/> (the JSON of <c>/api/search</c> and <c>conveyor parse</c>), and the
+    /// trace fields <c>trace_id</c>, <c>span_id</c>, <c>trace_flags</c>, <c>event_name</c> when present.
+    /// </summary>
+    /// <exception cref="FormatException">A required field (id, source, observed_timestamp, body) is missing or mistyped.</exception>
+    public static LogEvent Read(JsonElement element)
+    {
+        string Required(string name) => element.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String
+            ? v.GetString()!
+            : throw new FormatException($"an event needs a string '{name}'");
+        string? Optional(string name) => element.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
+        static DateTimeOffset Time(string text) => DateTimeOffset.Parse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal);
+
+        var e = new LogEvent(Required("id"), Required("source"), Required("body"), Time(Required("observed_timestamp")))
+        {
+            Timestamp = Optional("timestamp") is { } ts ? Time(ts) : null,
+            SeverityText = Optional("severity_text"),
+            SeverityNumber = element.TryGetProperty("severity_number", out var n) && n.TryGetInt32(out var number) ? number : 0,
+            TraceId = Optional("trace_id"),
+            SpanId = Optional("span_id"),
+            TraceFlags = element.TryGetProperty("trace_flags", out var f) && f.TryGetInt32(out var flags) ? flags : null,
+            EventName = Optional("event_name"),
+        };
+        if (element.TryGetProperty("attributes", out var attributes) && attributes.ValueKind == JsonValueKind.Object)
+        {
+            foreach (var p in attributes.EnumerateObject())
+            {
+                e.Attributes.Set(p.Name, ReadValue(p.Value));
+            }
+        }
+
+        if (element.TryGetProperty("resource", out var resource) && resource.ValueKind == JsonValueKind.Object)
+        {
+            foreach (var p in resource.EnumerateObject())
+            {
+                e.Resource.Set(p.Name, ReadValue(p.Value));
+            }
+        }
+
+        return e;
+    }
+
+    /// <summary>
+    /// A JSON value as the attribute value <see cref="WriteValue"/> writes it from; a number keeps its kind
+    /// (<see cref="JsonNumber.FromText"/>).
+    /// </summary>
+    public static object? ReadValue(JsonElement v) => v.ValueKind switch
+    {
+        JsonValueKind.String => v.GetString(),
+        JsonValueKind.Number => JsonNumber.FromText(System.Runtime.InteropServices.JsonMarshal.GetRawUtf8Value(v)),
+        JsonValueKind.True => true,
+        JsonValueKind.False => false,
+        JsonValueKind.Array => v.EnumerateArray().Select(ReadValue).ToList(),
+        JsonValueKind.Object => v.EnumerateObject().ToDictionary(p => p.Name, p => ReadValue(p.Value)),
+        _ => null,
+    };
 }

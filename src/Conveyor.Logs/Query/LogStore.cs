@@ -1,8 +1,11 @@
 using System.Data.Common;
+using System.Runtime.CompilerServices;
 using System.Text;
 using Conveyor.Logs.Model;
 using Conveyor.Logs.Sinks;
+using Conveyor.Logs.Sinks.DuckDb;
 using Conveyor.Logs.Sinks.Sqlite;
+using DuckDB.NET.Data;
 using Microsoft.Data.Sqlite;
 using Npgsql;
 
@@ -12,17 +15,38 @@ namespace Conveyor.Logs.Query;
 public static class LogStore
 {
     /// <summary>The store <c>conveyor run</c> writes by default.</summary>
-    public const string DefaultUri = "sqlite:" + SqliteSinkOptions.DefaultPath;
+    public const string DefaultUri = "duckdb:" + DuckDbSinkOptions.DefaultPath;
 
     /// <summary>
-    /// Opens <c>sqlite:PATH</c> (the file must exist) or <c>postgres:CONNSTR</c> (an Npgsql connection string;
-    /// <c>Search Path=SCHEMA</c> picks the schema the sink wrote to).
+    /// Opens <c>duckdb:PATH</c>, <c>sqlite:PATH</c> (the file must exist) or <c>postgres:CONNSTR</c> (an Npgsql connection
+    /// string; <c>Search Path=SCHEMA</c> picks the schema the sink wrote to). DuckDB admits one process per file: when a
+    /// running <c>conveyor run</c> holds it and advertises its address beside it (<see cref="ServiceAdvert"/>), the store
+    /// searches through that service's <c>/api/search</c>; otherwise it opens the file read-only. In the process that
+    /// writes it, it shares the writer's database instance.
     /// </summary>
     /// <exception cref="ArgumentException">The URI has another scheme.</exception>
-    /// <exception cref="LogStoreNotFoundException">The SQLite file does not exist.</exception>
+    /// <exception cref="LogStoreNotFoundException">The database file does not exist.</exception>
     public static ILogStore Open(string uri)
     {
         ArgumentNullException.ThrowIfNull(uri);
+        if (uri.StartsWith("duckdb:", StringComparison.OrdinalIgnoreCase))
+        {
+            var path = Path.GetFullPath(uri["duckdb:".Length..]);
+            if (!File.Exists(path))
+            {
+                throw new LogStoreNotFoundException($"No DuckDB store at '{path}' (nothing has been stored there yet?).");
+            }
+
+            if (ServiceAdvert.FindLive(path) is { } advert)
+            {
+                return new HttpLogStore(new Uri(advert.Url), bearerToken: null);
+            }
+
+            var defaults = new DuckDbSinkOptions();
+            var connectionString = DuckDbSink.ConnectionString(path, defaults.MemoryLimit, defaults.Threads, readOnly: true);
+            return new SqlLogStore(SqlDialect.DuckDb, () => new DuckDBConnection(connectionString), null, path);
+        }
+
         if (uri.StartsWith("sqlite:", StringComparison.OrdinalIgnoreCase))
         {
             var path = uri["sqlite:".Length..];
@@ -40,25 +64,33 @@ public static class LogStore
             return new SqlLogStore(SqlDialect.Postgres, dataSource.CreateConnection, dataSource);
         }
 
-        throw new ArgumentException($"Unknown store '{uri}'; expected sqlite:PATH or postgres:CONNSTR.", nameof(uri));
+        throw new ArgumentException($"Unknown store '{uri}'; expected duckdb:PATH, sqlite:PATH or postgres:CONNSTR.", nameof(uri));
     }
 }
 
-/// <summary>One implementation for both SQL stores: they share the column layout of <see cref="StoredEvent"/>.</summary>
-internal sealed class SqlLogStore(SqlDialect dialect, Func<DbConnection> connect, IAsyncDisposable? owned) : ILogStore
+/// <summary>One implementation for the SQL stores: they share the column layout of <see cref="StoredEvent"/>.</summary>
+/// <param name="dialect">The store's SQL.</param>
+/// <param name="connect">A new, closed connection per call.</param>
+/// <param name="owned">Disposed with the store (a data source).</param>
+/// <param name="duckDbPath">The DuckDB file, to name it when another process holds it.</param>
+internal sealed class SqlLogStore(SqlDialect dialect, Func<DbConnection> connect, IAsyncDisposable? owned, string? duckDbPath = null) : ILogStore
 {
     private const string EventColumns = "id, ts, ts_offset, observed_ts, observed_offset, severity_number, severity_text, source, body, attributes, resource";
+
+    /// <summary>DuckDB keeps the hot attributes only in their columns (see <see cref="DuckDbSink.IsHot"/>), and the trace fields.</summary>
+    private const string DuckDbEventColumns = EventColumns + ", client, method, url, status, user_agent, trace_id, span_id, trace_flags, event_name";
     private const string DeadLetterColumns = "id, source, parser, reason, raw_line, time";
 
     /// <summary>Newest rows scanned first when a SQLite query has full-text terms; see <see cref="SearchAsync"/>.</summary>
     internal const int NewestScanRows = 20_000;
 
+    private string Columns => dialect == SqlDialect.DuckDb ? DuckDbEventColumns : EventColumns;
+
     public async Task<LogQueryResult> SearchAsync(LogQuery query, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(query);
         var node = query.Parse();
-        await using var connection = connect();
-        await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         if (dialect == SqlDialect.Sqlite && !query.DeadLetters && QueryCompiler.HasOnlyAsciiFullText(node))
         {
             // A common word matches a large share of the rows, and the FTS index must hand over (and verify) all
@@ -80,9 +112,9 @@ internal sealed class SqlLogStore(SqlDialect dialect, Func<DbConnection> connect
     {
         var table = query.DeadLetters ? "dead_letters" : "events";
         var time = query.DeadLetters ? "time" : "ts";
-        var tieBreak = dialect == SqlDialect.Sqlite ? "rowid" : "id";
+        var tieBreak = dialect == SqlDialect.Postgres ? "id" : "rowid";
         var parameters = new List<KeyValuePair<string, object>>(compiled.Parameters);
-        var sql = new StringBuilder("SELECT ").Append(query.DeadLetters ? DeadLetterColumns : EventColumns).Append(" FROM ");
+        var sql = new StringBuilder("SELECT ").Append(query.DeadLetters ? DeadLetterColumns : Columns).Append(" FROM ");
         if (newestRows is { } rows)
         {
             sql.Append("(SELECT rowid, * FROM events WHERE 1");
@@ -112,7 +144,7 @@ internal sealed class SqlLogStore(SqlDialect dialect, Func<DbConnection> connect
         {
             if (query.DeadLetters)
             {
-                letters.Add(new DeadLetter(reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetString(4), ReadTime(reader, 5, 0)));
+                letters.Add(ReadDeadLetter(reader));
             }
             else
             {
@@ -130,15 +162,111 @@ internal sealed class SqlLogStore(SqlDialect dialect, Func<DbConnection> connect
         var sql = new StringBuilder("SELECT count(*) FROM ").Append(query.DeadLetters ? "dead_letters" : "events").Append(" WHERE ").Append(compiled.Where);
         var parameters = new List<KeyValuePair<string, object>>(compiled.Parameters);
         AppendTimeRange(sql, parameters, query, query.DeadLetters ? "time" : "ts");
-        await using var connection = connect();
-        await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var cmd = Command(connection, sql.ToString(), parameters);
         return Convert.ToInt64(await cmd.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false), System.Globalization.CultureInfo.InvariantCulture);
     }
 
+    public async Task<IReadOnlyList<HistogramBucket>> HistogramAsync(LogQuery query, TimeSpan width, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        if (width < TimeSpan.FromMilliseconds(1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(width), width, "A histogram bucket must be at least 1 ms wide.");
+        }
+
+        var compiled = QueryCompiler.Compile(query.Parse(), dialect, query.DeadLetters);
+        var time = query.DeadLetters ? "time" : "ts";
+        var micros = width.Ticks / 10;
+
+        // The bucket number (floor of microseconds since the epoch over the width) is computed alike on every store;
+        // its start time is computed here.
+        var bucket = dialect switch
+        {
+            SqlDialect.Sqlite => $"(({time} - ((({time} % {Prefix}w) + {Prefix}w) % {Prefix}w)) / {Prefix}w)",
+            SqlDialect.Postgres => $"floor(extract(epoch from {time}) * 1000000 / {Prefix}w)::bigint",
+            _ => $"CAST(floor(epoch_us({time}) / {Prefix}w) AS BIGINT)",
+        };
+        var sql = new StringBuilder("SELECT ").Append(bucket).Append(" AS bucket, count(*) FROM ")
+            .Append(query.DeadLetters ? "dead_letters" : "events").Append(" WHERE ").Append(compiled.Where);
+        var parameters = new List<KeyValuePair<string, object>>(compiled.Parameters) { new(Prefix + "w", micros) };
+        AppendTimeRange(sql, parameters, query, time);
+        sql.Append(" GROUP BY bucket ORDER BY bucket LIMIT ").Append(HistogramBucket.MaxBuckets + 1);
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var cmd = Command(connection, sql.ToString(), parameters);
+        await using var reader = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        var buckets = new List<HistogramBucket>();
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            if (buckets.Count == HistogramBucket.MaxBuckets)
+            {
+                throw new ArgumentOutOfRangeException(nameof(width), width, $"More than {HistogramBucket.MaxBuckets} buckets of {width}: choose a wider bucket or a narrower time range.");
+            }
+
+            var n = Convert.ToInt64(reader.GetValue(0), System.Globalization.CultureInfo.InvariantCulture);
+            buckets.Add(new HistogramBucket(StoredEvent.FromUnixMicros(n * micros, 0), Convert.ToInt64(reader.GetValue(1), System.Globalization.CultureInfo.InvariantCulture)));
+        }
+
+        return buckets;
+    }
+
+    public async IAsyncEnumerable<LogEvent> ReadEventsAsync(DateTimeOffset? since, DateTimeOffset? until, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        var query = new LogQuery(null, since, until);
+        var parameters = new List<KeyValuePair<string, object>>();
+        var sql = new StringBuilder("SELECT ").Append(Columns).Append(" FROM events WHERE ").Append(dialect == SqlDialect.Sqlite ? "1" : "TRUE");
+        AppendTimeRange(sql, parameters, query, "ts");
+        sql.Append(dialect == SqlDialect.Postgres ? " ORDER BY ts, id" : " ORDER BY ts, rowid");
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var cmd = Command(connection, sql.ToString(), parameters);
+        await using var reader = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            yield return ReadEvent(reader);
+        }
+    }
+
+    public async IAsyncEnumerable<DeadLetter> ReadDeadLettersAsync(DateTimeOffset? since, DateTimeOffset? until, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        var query = new LogQuery(null, since, until);
+        var parameters = new List<KeyValuePair<string, object>>();
+        var sql = new StringBuilder("SELECT ").Append(DeadLetterColumns).Append(" FROM dead_letters WHERE ").Append(dialect == SqlDialect.Sqlite ? "1" : "TRUE");
+        AppendTimeRange(sql, parameters, query, "time");
+        sql.Append(" ORDER BY time, id");
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var cmd = Command(connection, sql.ToString(), parameters);
+        await using var reader = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            yield return ReadDeadLetter(reader);
+        }
+    }
+
     public ValueTask DisposeAsync() => owned?.DisposeAsync() ?? default;
 
-    private string Prefix => dialect == SqlDialect.Sqlite ? "$" : "@";
+    private async Task<DbConnection> OpenAsync(CancellationToken cancellationToken)
+    {
+        var connection = connect();
+        try
+        {
+            await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+            return connection;
+        }
+        catch (DuckDBException e) when (e.Message.Contains("lock", StringComparison.OrdinalIgnoreCase))
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+            throw new LogStoreUnavailableException(
+                $"The DuckDB store '{duckDbPath}' is held by another process and no running conveyor advertises it beside the file: "
+                + "query that service with --server http://HOST:PORT, or stop the process that holds the file. (" + e.Message + ")", e);
+        }
+        catch
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    private string Prefix => dialect == SqlDialect.Postgres ? "@" : "$";
 
     private void AppendTimeRange(StringBuilder sql, List<KeyValuePair<string, object>> parameters, LogQuery query, string column)
     {
@@ -157,14 +285,16 @@ internal sealed class SqlLogStore(SqlDialect dialect, Func<DbConnection> connect
 
     private object TimeValue(DateTimeOffset t) => dialect == SqlDialect.Sqlite ? StoredEvent.ToUnixMicros(t) : t.UtcDateTime;
 
-    private static DbCommand Command(DbConnection connection, string sql, List<KeyValuePair<string, object>> parameters)
+    private DbCommand Command(DbConnection connection, string sql, List<KeyValuePair<string, object>> parameters)
     {
         var cmd = connection.CreateCommand();
         cmd.CommandText = sql;
         foreach (var (name, value) in parameters)
         {
             var p = cmd.CreateParameter();
-            p.ParameterName = name;
+
+            // DuckDB.NET names a parameter without the '$' the SQL writes.
+            p.ParameterName = dialect == SqlDialect.DuckDb ? name[1..] : name;
             p.Value = value;
             cmd.Parameters.Add(p);
         }
@@ -176,6 +306,9 @@ internal sealed class SqlLogStore(SqlDialect dialect, Func<DbConnection> connect
         ? StoredEvent.FromUnixMicros(reader.GetInt64(ordinal), offsetMinutes)
         : new DateTimeOffset(DateTime.SpecifyKind(reader.GetDateTime(ordinal), DateTimeKind.Utc)).ToOffset(TimeSpan.FromMinutes(offsetMinutes));
 
+    private DeadLetter ReadDeadLetter(DbDataReader r) =>
+        new(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetString(4), ReadTime(r, 5, 0));
+
     private LogEvent ReadEvent(DbDataReader r)
     {
         var observed = ReadTime(r, 3, r.GetInt32(4));
@@ -185,6 +318,24 @@ internal sealed class SqlLogStore(SqlDialect dialect, Func<DbConnection> connect
             SeverityNumber = r.GetInt32(5),
             SeverityText = r.IsDBNull(6) ? null : r.GetString(6),
         };
+        if (dialect == SqlDialect.DuckDb)
+        {
+            // The typed columns first, then the JSON: an attribute the JSON also holds keeps the JSON's (exact) value.
+            SetIfPresent(e, r, 11, SemanticNames.ClientAddress);
+            SetIfPresent(e, r, 12, SemanticNames.HttpRequestMethod);
+            SetIfPresent(e, r, 13, SemanticNames.UrlOriginal);
+            if (!r.IsDBNull(14))
+            {
+                e.Attributes.Set(SemanticNames.HttpResponseStatusCode, (long)r.GetInt32(14));
+            }
+
+            SetIfPresent(e, r, 15, SemanticNames.UserAgentOriginal);
+            e.TraceId = r.IsDBNull(16) ? null : r.GetString(16);
+            e.SpanId = r.IsDBNull(17) ? null : r.GetString(17);
+            e.TraceFlags = r.IsDBNull(18) ? null : r.GetInt32(18);
+            e.EventName = r.IsDBNull(19) ? null : r.GetString(19);
+        }
+
         StoredEvent.ReadAttributes(r.IsDBNull(9) ? null : r.GetString(9), e.Attributes);
         if (!r.IsDBNull(10))
         {
@@ -192,5 +343,13 @@ internal sealed class SqlLogStore(SqlDialect dialect, Func<DbConnection> connect
         }
 
         return e;
+    }
+
+    private static void SetIfPresent(LogEvent e, DbDataReader r, int ordinal, string key)
+    {
+        if (!r.IsDBNull(ordinal))
+        {
+            e.Attributes.Set(key, r.GetString(ordinal));
+        }
     }
 }

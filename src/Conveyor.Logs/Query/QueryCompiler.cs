@@ -10,6 +10,9 @@ public enum SqlDialect
 {
     Sqlite,
     Postgres,
+
+    /// <summary>DuckDB: times are <c>TIMESTAMP</c>s, attributes a JSON column, no index (columns are scanned).</summary>
+    DuckDb,
 }
 
 /// <summary>A WHERE condition and its parameters; the condition text holds no user input.</summary>
@@ -20,9 +23,10 @@ public sealed record CompiledQuery(string Where, IReadOnlyList<KeyValuePair<stri
 /// <summary>
 /// Compiles a <see cref="QueryNode"/> to parameterised SQL. Values are always parameters; field names are either
 /// mapped through a fixed table of columns or passed as a JSON key parameter, so nothing the user typed reaches
-/// the SQL text. SQLite and PostgreSQL get the same semantics, so both stores answer a query alike:
+/// the SQL text. SQLite, PostgreSQL and DuckDB get the same semantics, so every store answers a query alike:
 /// <list type="bullet">
-/// <item><c>~</c> and full-text words are case-insensitive substring matches (FTS5 trigram / pg_trgm indexed on body).</item>
+/// <item><c>~</c> and full-text words are case-insensitive substring matches (FTS5 trigram / pg_trgm indexed on body;
+/// DuckDB scans the body column).</item>
 /// <item>A number value compares numerically with numeric fields and JSON numbers; <c>=</c> also matches the same text.</item>
 /// <item><c>!=</c> and <c>NOT</c> match events without the field too (they negate "matches").</item>
 /// <item><c>level</c> compares case-insensitively; <c>level &gt;= WARN</c> compares severity ranges.</item>
@@ -48,6 +52,11 @@ public sealed class QueryCompiler
 
     private bool Pg => _dialect == SqlDialect.Postgres;
 
+    /// <summary>Booleans are words in PostgreSQL and DuckDB, integers in SQLite.</summary>
+    private string True => _dialect == SqlDialect.Sqlite ? "1" : "TRUE";
+
+    private string False => _dialect == SqlDialect.Sqlite ? "0" : "FALSE";
+
     /// <summary>Compiles <paramref name="node"/> for <paramref name="dialect"/>, against events or dead letters.</summary>
     /// <exception cref="QuerySyntaxException">An unknown field, an operator the field does not support, or a bad time value.</exception>
     /// <param name="node">The parsed query.</param>
@@ -68,7 +77,7 @@ public sealed class QueryCompiler
         switch (node)
         {
             case MatchAll:
-                _sql.Append(Pg ? "TRUE" : "1");
+                _sql.Append(True);
                 break;
             case AndNode:
                 EmitBalanced(Chain(node), 0, " AND ");
@@ -144,9 +153,9 @@ public sealed class QueryCompiler
     /// <summary>SQL NULL (a missing field) counts as "does not match", so its negation matches.</summary>
     private void EmitNot(Action operand)
     {
-        _sql.Append(Pg ? "(NOT COALESCE(" : "(NOT COALESCE(");
+        _sql.Append("(NOT COALESCE(");
         operand();
-        _sql.Append(Pg ? ", FALSE))" : ", 0))");
+        _sql.Append(", ").Append(False).Append("))");
     }
 
     private void EmitFullText(string text)
@@ -164,7 +173,7 @@ public sealed class QueryCompiler
             // ILIKE '%…%' is what the pg_trgm GIN index on body serves.
             _sql.Append("body ILIKE ").Append(Param("%" + EscapeLike(text) + "%"));
         }
-        else if (text.Length >= MinFullTextLength && !_scanText)
+        else if (_dialect == SqlDialect.Sqlite && text.Length >= MinFullTextLength && !_scanText)
         {
             // The FTS5 trigram index answers substring matches of three characters or more.
             _sql.Append("rowid IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ")
@@ -180,7 +189,12 @@ public sealed class QueryCompiler
     private void EmitContains(string textExpression, string value)
     {
         var p = Param(value);
-        _sql.Append(Pg ? $"(strpos(lower({textExpression}), lower({p})) > 0)" : $"(instr(lower({textExpression}), lower({p})) > 0)");
+        _sql.Append(_dialect switch
+        {
+            SqlDialect.Postgres => $"(strpos(lower({textExpression}), lower({p})) > 0)",
+            SqlDialect.DuckDb => $"contains(lower({textExpression}), lower({p}))",
+            _ => $"(instr(lower({textExpression}), lower({p})) > 0)",
+        });
     }
 
     private void EmitCompare(CompareNode c)
@@ -287,7 +301,12 @@ public sealed class QueryCompiler
             return;
         }
 
-        EmitText(Pg ? $"{column}::text" : $"CAST({column} AS TEXT)", c);
+        EmitText(_dialect switch
+        {
+            SqlDialect.Postgres => $"{column}::text",
+            SqlDialect.DuckDb => $"CAST({column} AS VARCHAR)",
+            _ => $"CAST({column} AS TEXT)",
+        }, c);
     }
 
     private void EmitLevel(CompareNode c)
@@ -333,7 +352,7 @@ public sealed class QueryCompiler
             throw new QuerySyntaxException(c.ValueColumn, $"expected an ISO-8601 time after '{c.Field}', found '{c.Value}'");
         }
 
-        object value = Pg ? t.UtcDateTime : StoredEvent.ToUnixMicros(t);
+        object value = _dialect == SqlDialect.Sqlite ? StoredEvent.ToUnixMicros(t) : t.UtcDateTime;
         _sql.Append('(').Append(column).Append(' ').Append(SqlOperator(c.Operator)).Append(' ').Append(Param(value)).Append(')');
     }
 
@@ -349,12 +368,18 @@ public sealed class QueryCompiler
 
         // The key (SQLite: a JSON path) is a parameter, like the value.
         var key = Param(Pg ? c.Field : "$.\"" + c.Field + "\"");
-        var asText = Pg
-            ? $"(attributes ->> {key})"
-            : $"(CASE json_type(attributes, {key}) WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' WHEN 'null' THEN NULL ELSE CAST(json_extract(attributes, {key}) AS TEXT) END)";
-        var asNumber = Pg
-            ? $"(CASE WHEN jsonb_typeof(attributes -> {key}) = 'number' THEN (attributes ->> {key})::float8 END)"
-            : $"(CASE WHEN json_type(attributes, {key}) IN ('integer', 'real') THEN json_extract(attributes, {key}) END)";
+        var asText = _dialect switch
+        {
+            SqlDialect.Postgres => $"(attributes ->> {key})",
+            SqlDialect.DuckDb => $"json_extract_string(attributes, {key})",
+            _ => $"(CASE json_type(attributes, {key}) WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' WHEN 'null' THEN NULL ELSE CAST(json_extract(attributes, {key}) AS TEXT) END)",
+        };
+        var asNumber = _dialect switch
+        {
+            SqlDialect.Postgres => $"(CASE WHEN jsonb_typeof(attributes -> {key}) = 'number' THEN (attributes ->> {key})::float8 END)",
+            SqlDialect.DuckDb => $"(CASE WHEN json_type(attributes, {key}) IN ('UBIGINT', 'BIGINT', 'DOUBLE') THEN CAST(json_extract_string(attributes, {key}) AS DOUBLE) END)",
+            _ => $"(CASE WHEN json_type(attributes, {key}) IN ('integer', 'real') THEN json_extract(attributes, {key}) END)",
+        };
         if (c.Operator == QueryOperator.Contains)
         {
             EmitContains(asText, c.Value);

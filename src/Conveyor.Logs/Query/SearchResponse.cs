@@ -5,11 +5,13 @@ using Conveyor.Logs.Model;
 namespace Conveyor.Logs.Query;
 
 /// <summary>
-/// The <c>GET /api/search?q=&amp;since=&amp;until=&amp;limit=&amp;offset=&amp;dead_letters=</c> contract, independent of the HTTP
-/// host. A success (200) is
+/// The <c>GET /api/search?q=&amp;since=&amp;until=&amp;limit=&amp;offset=&amp;dead_letters=&amp;total=&amp;histogram=</c> contract,
+/// independent of the HTTP host. A success (200) is
 /// <code>{"events": [LogEventJson…], "count": N, "limit": L, "truncated": bool}</code>
 /// newest first after skipping <c>offset</c> results (default 0), where <c>count</c> is the number of events in the array and <c>truncated</c> says more matched than
-/// <c>limit</c>. With <c>dead_letters=true</c> the array is <c>"dead_letters"</c> of
+/// <c>limit</c>. <c>total=1</c> adds <c>"total": N</c>, every match in the time window; <c>histogram=DURATION</c>
+/// (<c>1m</c>, <c>5s</c>, <c>1h</c>…) adds <c>"histogram": [{"time": ISO-8601 bucket start, "count": N}, …]</c>, the
+/// buckets holding matches oldest first, aligned to the Unix epoch, whose counts sum to the total. With <c>dead_letters=true</c> the array is <c>"dead_letters"</c> of
 /// <c>{"id","source","parser","reason","raw_line","time"}</c>. A bad request (400) is
 /// <code>{"error": "column 12: expected a value after '&gt;='", "column": 12, "parameter": "q"}</code>
 /// (<c>column</c> only for query syntax errors).
@@ -36,7 +38,7 @@ public static class SearchResponse
     public static async Task<int> WriteAsync(Stream output, ILogStore store, SearchParameters parameters, TimeProvider timeProvider, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(parameters);
-        var (q, since, until, limit, offset, deadLetters) = parameters;
+        var (q, since, until, limit, offset, deadLetters) = (parameters.Q, parameters.Since, parameters.Until, parameters.Limit, parameters.Offset, parameters.DeadLetters);
         ArgumentNullException.ThrowIfNull(output);
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(timeProvider);
@@ -82,15 +84,47 @@ public static class SearchResponse
             }
         }
 
+        var wantTotal = parameters.Total is "1" or "true";
+        TimeSpan? width = null;
+        if (!string.IsNullOrEmpty(parameters.Histogram))
+        {
+            if (!Configuration.Durations.TryParse(parameters.Histogram, out var w) || w < TimeSpan.FromMilliseconds(1))
+            {
+                WriteError(writer, "histogram", "histogram must be a bucket width like 1s, 1m, 1h (at least 1ms)", null);
+                await writer.FlushAsync(cancellationToken).ConfigureAwait(false);
+                return 400;
+            }
+
+            width = w;
+        }
+
         LogQueryResult result;
+        long? total = null;
+        IReadOnlyList<HistogramBucket>? histogram = null;
         try
         {
             // One more than asked tells whether the answer was cut short.
-            result = await store.SearchAsync(new LogQuery(q, from, to, n + 1, deadLetters, skip), cancellationToken).ConfigureAwait(false);
+            var query = new LogQuery(q, from, to, n + 1, deadLetters, skip);
+            result = await store.SearchAsync(query, cancellationToken).ConfigureAwait(false);
+            if (width is { } bucket)
+            {
+                histogram = await store.HistogramAsync(query, bucket, cancellationToken).ConfigureAwait(false);
+                total = wantTotal ? histogram.Sum(static b => b.Count) : null;
+            }
+            else if (wantTotal)
+            {
+                total = await store.CountAsync(query, cancellationToken).ConfigureAwait(false);
+            }
         }
         catch (QuerySyntaxException e)
         {
             WriteError(writer, "q", e.Message, e.Column);
+            await writer.FlushAsync(cancellationToken).ConfigureAwait(false);
+            return 400;
+        }
+        catch (ArgumentOutOfRangeException e) when (width is not null)
+        {
+            WriteError(writer, "histogram", e.Message.Split(" (Parameter")[0], null);
             await writer.FlushAsync(cancellationToken).ConfigureAwait(false);
             return 400;
         }
@@ -120,6 +154,25 @@ public static class SearchResponse
         writer.WriteNumber("count", written);
         writer.WriteNumber("limit", n);
         writer.WriteBoolean("truncated", result.Count > n);
+        if (total is { } all)
+        {
+            writer.WriteNumber("total", all);
+        }
+
+        if (histogram is not null)
+        {
+            writer.WriteStartArray("histogram");
+            foreach (var b in histogram)
+            {
+                writer.WriteStartObject();
+                writer.WriteString("time", LogEventJson.FormatTimestamp(b.Time));
+                writer.WriteNumber("count", b.Count);
+                writer.WriteEndObject();
+            }
+
+            writer.WriteEndArray();
+        }
+
         writer.WriteEndObject();
         await writer.FlushAsync(cancellationToken).ConfigureAwait(false);
         return 200;
@@ -155,4 +208,12 @@ public static class SearchResponse
 }
 
 /// <summary>The raw query-string values of <c>/api/search</c>, as the HTTP host received them (null when absent).</summary>
-public sealed record SearchParameters(string? Q, string? Since, string? Until, string? Limit, string? Offset, bool DeadLetters);
+/// <param name="Q">The query expression.</param>
+/// <param name="Since">The window's start: a duration back from now or an instant.</param>
+/// <param name="Until">The window's end (exclusive).</param>
+/// <param name="Limit">Most results; default <see cref="SearchResponse.DefaultLimit"/>.</param>
+/// <param name="Offset">Results to skip; default 0.</param>
+/// <param name="DeadLetters">Search dead letters instead of events.</param>
+/// <param name="Total"><c>1</c> or <c>true</c> adds <c>"total"</c>; default none.</param>
+/// <param name="Histogram">A bucket width (<c>1m</c>) that adds <c>"histogram"</c>; default none.</param>
+public sealed record SearchParameters(string? Q, string? Since, string? Until, string? Limit, string? Offset, bool DeadLetters, string? Total = null, string? Histogram = null);

@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using Conveyor.Logs.Sinks.DuckDb;
 using Conveyor.Logs.Sinks.Ndjson;
 using Conveyor.Logs.Sinks.Null;
 using Conveyor.Logs.Sinks.Postgres;
@@ -13,6 +14,9 @@ namespace Conveyor.Logs.Sinks;
 /// <param name="MeterFactory">Where a store sink's metrics go; the shared meter when null.</param>
 public sealed record SinkContext(TimeProvider? TimeProvider = null, ResilientSinkOptions? Retry = null, IMeterFactory? MeterFactory = null)
 {
+    /// <summary>A <c>duckdb:</c> store's engine settings (<c>sinks:N:duckdb</c>); its defaults when null.</summary>
+    public DuckDbSettings? DuckDb { get; init; }
+
     /// <summary>Wraps a store sink in a <see cref="ResilientSink"/> (retry, poison isolation, metrics) with these settings.</summary>
     public ILogSink Resilient(ILogSink inner) => new ResilientSink(inner, Retry, TimeProvider, MeterFactory);
 }
@@ -29,7 +33,7 @@ public delegate ValueTask<ILogSink> SinkFactory(string remainder, string uri, Si
 /// <param name="Open">Opens the sink.</param>
 public sealed record SinkRegistration(string Scheme, IReadOnlyList<string> Syntax, Func<string, string, string?> Check, SinkFactory Open)
 {
-    /// <summary>True for the stores (<c>sqlite</c>, <c>postgres</c>, <c>ndjson</c>): the sinks a URI is required to name.</summary>
+    /// <summary>True for the stores (<c>duckdb</c>, <c>sqlite</c>, <c>postgres</c>, <c>ndjson</c>): the sinks a URI is required to name.</summary>
     public bool IsStore { get; init; }
 
     /// <summary>Other schemes <see cref="SinkRegistry.OpenAsync"/> accepts for this sink (validation takes only <see cref="Scheme"/>).</summary>
@@ -37,7 +41,7 @@ public sealed record SinkRegistration(string Scheme, IReadOnlyList<string> Synta
 }
 
 /// <summary>
-/// Every sink by URI scheme: the store's <c>sqlite:</c>, <c>postgres:</c> and <c>ndjson:</c>, plus two sinks kept for
+/// Every sink by URI scheme: the store's <c>duckdb:</c> (the default), <c>sqlite:</c>, <c>postgres:</c> and <c>ndjson:</c>, plus two sinks kept for
 /// tests and benchmarks: <c>null:</c> discards every batch, and <c>slow:DURATION+URI</c> waits DURATION (e.g.
 /// <c>5ms</c>) before each batch it passes to URI, like a struggling database. A new sink is a folder under
 /// <c>Sinks/</c> and one line in <see cref="All"/>.
@@ -47,6 +51,7 @@ public static class SinkRegistry
     /// <summary>The registered sinks, in the order messages list them.</summary>
     public static IReadOnlyList<SinkRegistration> All { get; } =
     [
+        DuckDbSinkFactory.Registration,
         SqliteSinkFactory.Registration,
         PostgresSinkFactory.Registration,
         NdjsonSinkFactory.Registration,

@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
 using Conveyor.Logs.Model;
@@ -60,20 +59,9 @@ internal static class StoredEvent
         using var doc = JsonDocument.Parse(json);
         foreach (var p in doc.RootElement.EnumerateObject())
         {
-            target.Set(p.Name, ToValue(p.Value));
+            target.Set(p.Name, LogEventJson.ReadValue(p.Value));
         }
     }
-
-    private static object? ToValue(JsonElement v) => v.ValueKind switch
-    {
-        JsonValueKind.String => v.GetString(),
-        JsonValueKind.Number => JsonNumber.FromText(JsonMarshal.GetRawUtf8Value(v)),
-        JsonValueKind.True => true,
-        JsonValueKind.False => false,
-        JsonValueKind.Array => v.EnumerateArray().Select(ToValue).ToList(),
-        JsonValueKind.Object => v.EnumerateObject().ToDictionary(p => p.Name, p => ToValue(p.Value)),
-        _ => null,
-    };
 
     /// <summary>A rough size of the event (characters of its text columns), to size transactions and refuse oversized events.</summary>
     public static long ApproximateBytes(LogEvent e, string attributesJson) =>

@@ -16,7 +16,7 @@ public sealed class ConfigLoaderTests
             [(SourceType.Http, 8080), (SourceType.Tcp, 5170), (SourceType.SyslogUdp, 5514), (SourceType.SyslogTcp, 5514)],
             options.Sources.Select(static s => (s.Type, s.Port)));
         Assert.All(options.Sources, static s => Assert.Equal("127.0.0.1", s.Host));
-        Assert.Equal("sqlite:./conveyor-data/conveyor.db", Assert.Single(options.Sinks).Uri);
+        Assert.Equal("duckdb:./conveyor-data/conveyor.duckdb", Assert.Single(options.Sinks).Uri);
         Assert.Equal((100_000, 64L << 20, FullMode.Block), (options.Buffer.Capacity, options.Buffer.MaxBytes, options.Buffer.FullMode));
         Assert.Equal(TimeSpan.FromSeconds(30), options.Shutdown.DrainTimeout);
     }

@@ -142,6 +142,70 @@ public abstract class LogStoreContractTests
         Assert.Equal("offset", JsonDocument.Parse(bad.ToArray()).RootElement.GetProperty("parameter").GetString());
     }
 
+    [Theory]
+    [InlineData("", 10)]
+    [InlineData("status >= 500", 10)]
+    [InlineData("timeout", 7)]
+    [InlineData("method = GET", 1)]
+    public async Task HistogramAsync_Buckets_MatchTheEventsAndSumToTheCount(string expression, int minutes)
+    {
+        await using var store = await GoldenStoreAsync();
+        var query = new LogQuery(expression);
+        var width = TimeSpan.FromMinutes(minutes);
+        var matching = (await store.SearchAsync(query with { Limit = 1000 })).Events.Select(e => e.Id).ToHashSet();
+        var expected = GoldenData.Events().Where(e => matching.Contains(e.Id))
+            .GroupBy(e => (e.EffectiveTimestamp - DateTimeOffset.UnixEpoch).Ticks / width.Ticks)
+            .OrderBy(g => g.Key)
+            .Select(g => (DateTimeOffset.UnixEpoch.AddTicks(g.Key * width.Ticks), (long)g.Count()))
+            .ToArray();
+        var buckets = await store.HistogramAsync(query, width);
+        Assert.Equal(expected, buckets.Select(b => (b.Time, b.Count)).ToArray());
+        Assert.Equal(await store.CountAsync(query), buckets.Sum(b => b.Count));
+    }
+
+    [Fact]
+    public async Task WriteAsync_TotalAndHistogram_CountEveryMatchInTheWindow()
+    {
+        await using var store = await GoldenStoreAsync();
+        using var ms = new MemoryStream();
+        var parameters = new SearchParameters("GET", "2026-11-20T10:05:00Z", "2026-11-20T10:25:00Z", "3", null, false, "1", "5m");
+        Assert.Equal(200, await SearchResponse.WriteAsync(ms, store, parameters, TimeProvider.System));
+        using var doc = JsonDocument.Parse(ms.ToArray());
+        var root = doc.RootElement;
+        var total = await store.CountAsync(new LogQuery("GET", new DateTimeOffset(2026, 11, 20, 10, 5, 0, TimeSpan.Zero), new DateTimeOffset(2026, 11, 20, 10, 25, 0, TimeSpan.Zero)));
+        Assert.True(total > 3);
+        Assert.Equal(3, root.GetProperty("count").GetInt32());
+        Assert.Equal(total, root.GetProperty("total").GetInt64());
+        var histogram = root.GetProperty("histogram").EnumerateArray().ToList();
+        Assert.Equal(new[] { "2026-11-20T10:05:00+00:00", "2026-11-20T10:10:00+00:00", "2026-11-20T10:15:00+00:00", "2026-11-20T10:20:00+00:00" }, histogram.Select(b => b.GetProperty("time").GetString()!).ToArray());
+        Assert.Equal(total, histogram.Sum(b => b.GetProperty("count").GetInt64()));
+
+        using var bad = new MemoryStream();
+        Assert.Equal(400, await SearchResponse.WriteAsync(bad, store, new SearchParameters(null, null, null, null, null, false, null, "soon"), TimeProvider.System));
+        Assert.Equal("histogram", JsonDocument.Parse(bad.ToArray()).RootElement.GetProperty("parameter").GetString());
+    }
+
+    [Fact]
+    public async Task ReadEventsAsync_Window_StreamsOldestFirst()
+    {
+        await using var store = await GoldenStoreAsync();
+        var since = new DateTimeOffset(2026, 11, 20, 10, 10, 0, TimeSpan.Zero);
+        var ids = new List<string>();
+        await foreach (var e in store.ReadEventsAsync(since, since.AddMinutes(5)))
+        {
+            ids.Add(e.Id);
+        }
+
+        Assert.Equal(["g10", "g11", "g12", "g13", "g14"], ids.ToArray());
+        var letters = new List<string>();
+        await foreach (var d in store.ReadDeadLettersAsync(null, null))
+        {
+            letters.Add(d.Id);
+        }
+
+        Assert.Equal(["d1", "d2"], letters.ToArray());
+    }
+
     [Fact]
     public async Task SearchAsync_DeadLetters_SearchesRawLineAndReason()
     {

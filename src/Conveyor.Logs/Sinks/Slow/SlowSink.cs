@@ -24,6 +24,9 @@ public sealed class SlowSink : ILogSink
     /// <inheritdoc />
     public string Name => _inner.Name;
 
+    /// <summary>The sink every batch goes to after the wait.</summary>
+    public ILogSink Inner => _inner;
+
     /// <inheritdoc />
     public async ValueTask WriteBatchAsync(IReadOnlyList<LogEvent> batch, CancellationToken cancellationToken)
     {

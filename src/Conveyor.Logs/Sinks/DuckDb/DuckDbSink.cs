@@ -1,0 +1,499 @@
+using System.Buffers;
+using System.Globalization;
+using Conveyor.Logs.Model;
+using Conveyor.Logs.Query;
+using DuckDB.NET.Data;
+
+namespace Conveyor.Logs.Sinks.DuckDb;
+
+/// <summary>
+/// The embedded default store (<c>duckdb:PATH</c>): one DuckDB database, one writer connection appending each batch
+/// through DuckDB's Appender in one transaction, rows in arrival order, no index.
+/// </summary>
+/// <remarks>
+/// <para><b>Columns.</b> Time, observed time, severity, status, method, client, url, user agent, source, id, body and the
+/// trace fields are typed columns; the other attributes are one JSON object. An attribute moves into its column only when
+/// the column holds it exactly (a string, or an integer status), so every event reads back as it was written.</para>
+/// <para><b>Idempotence without a unique index.</b> A DuckDB unique index lives in memory and slows appends about four
+/// times. Instead the sink keeps, per stream, the runs of positions it stored (<see cref="StoredPositions"/>: an id
+/// <c>STREAM:N</c> is position N of STREAM), appends the runs each batch adds to <c>stored_ranges</c> in the same
+/// transaction as its rows, and skips every event whose position is already inside a run. Runs join only where they
+/// touch, because batches of one stream arrive out of order (parallel parse workers, retries, replays). A batch written
+/// twice, in order or not, before or after a restart, therefore stores each event once. <c>stored_ranges</c> is an
+/// append log, compacted (pruned of idle streams, runs joined) at start-up, every ten minutes and on close.</para>
+/// <para><b>Readers.</b> DuckDB admits one process per database file. <see cref="OpenStore"/> searches through this
+/// sink's own database instance (MVCC: readers see committed batches and never block the appender); other processes
+/// reach it through the service's <c>/api/search</c>, or open the file read-only when no service holds it.</para>
+/// <para>Calls are serialised by one gate: writes, dead letters, retention and disposal never overlap.</para>
+/// </remarks>
+public sealed class DuckDbSink : ILogSink, ILogRetention
+{
+    private const string EventKind = "e";
+    private const string DeadLetterKind = "d";
+    private static readonly TimeSpan CompactEvery = TimeSpan.FromMinutes(10);
+
+    private readonly DuckDbSinkOptions _options;
+    private readonly TimeProvider _time;
+    private readonly string _connectionString;
+    private readonly DuckDBConnection _connection;
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly ArrayBufferWriter<byte> _json = new(1024);
+    private readonly StoredPositions _events;
+    private readonly StoredPositions _deadLetters;
+    private readonly HashSet<(string Stream, long Position)> _batchSeen = [];
+    private long _rangeRowsSinceCompaction;
+    private DateTimeOffset _lastCompaction;
+    private bool _disposed;
+
+    private DuckDbSink(DuckDbSinkOptions options, TimeProvider time, string connectionString, DuckDBConnection connection)
+    {
+        _options = options;
+        _time = time;
+        _connectionString = connectionString;
+        _connection = connection;
+        _events = new StoredPositions(options.MaxRangesPerStream);
+        _deadLetters = new StoredPositions(options.MaxRangesPerStream);
+    }
+
+    /// <inheritdoc />
+    public string Name => "duckdb";
+
+    /// <summary>The database file, as a full path.</summary>
+    public string Path { get; private init; } = string.Empty;
+
+    /// <summary>Runs of stored positions remembered for idempotence (events and dead letters), for tests and diagnostics.</summary>
+    internal int RememberedRanges => _events.RangeCount + _deadLetters.RangeCount;
+
+    /// <summary>Opens (creating when missing) and migrates the database.</summary>
+    /// <param name="options">Validated here.</param>
+    /// <param name="timeProvider">The clock for retention and the idempotence window; <see cref="TimeProvider.System"/> when null.</param>
+    /// <param name="cancellationToken">Cancels opening.</param>
+    /// <exception cref="ArgumentException">An option is invalid (the message names it).</exception>
+    /// <exception cref="SinkException">The database cannot be opened (not a DuckDB file, a newer format, no permission, held by another process).</exception>
+    public static Task<DuckDbSink> OpenAsync(DuckDbSinkOptions options, TimeProvider? timeProvider = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        cancellationToken.ThrowIfCancellationRequested();
+        var path = System.IO.Path.GetFullPath(options.Path);
+        DuckDBConnection? connection = null;
+        try
+        {
+            var folder = System.IO.Path.GetDirectoryName(path);
+            if (!string.IsNullOrEmpty(folder))
+            {
+                Directory.CreateDirectory(folder);
+            }
+
+            var connectionString = ConnectionString(path, options.MemoryLimit, options.Threads, readOnly: false);
+            connection = new DuckDBConnection(connectionString);
+            connection.Open();
+            using (var cmd = connection.CreateCommand())
+            {
+                // In one process DuckDB.NET shares a database instance per path, so a reader that opened it first
+                // would hand this writer a read-only instance.
+                cmd.CommandText = "SELECT current_setting('access_mode')";
+                if (string.Equals(cmd.ExecuteScalar() as string, "read_only", StringComparison.OrdinalIgnoreCase))
+                {
+                    throw new InvalidOperationException("the database is open read-only in this process");
+                }
+            }
+
+            DuckDbSchema.Migrate(connection);
+            var time = timeProvider ?? TimeProvider.System;
+            var sink = new DuckDbSink(options, time, connectionString, connection) { Path = path };
+            sink.LoadRanges();
+            sink.CompactRanges();
+            return Task.FromResult(sink);
+        }
+        catch (Exception e) when (e is DuckDBException or IOException or UnauthorizedAccessException or InvalidOperationException)
+        {
+            connection?.Dispose();
+            throw new SinkException($"Cannot open DuckDB database '{path}': {Reason(e)}", isTransient: false, e);
+        }
+    }
+
+    /// <summary>A connection string for <paramref name="path"/> (a full path: DuckDB.NET shares one instance per path string).</summary>
+    internal static string ConnectionString(string path, long memoryLimit, int threads, bool readOnly)
+    {
+        var b = new DuckDBConnectionStringBuilder { DataSource = path };
+        b["memory_limit"] = (memoryLimit >> 20).ToString(CultureInfo.InvariantCulture) + "MB";
+        b["threads"] = threads.ToString(CultureInfo.InvariantCulture);
+        if (readOnly)
+        {
+            b["access_mode"] = "READ_ONLY";
+        }
+
+        return b.ToString();
+    }
+
+    /// <summary>
+    /// A search over this sink's database through its own instance (no second open of the file, which DuckDB would
+    /// refuse): what <c>/api/search</c> and the dashboard use while the service writes. Disposing it leaves the sink open.
+    /// </summary>
+    public ILogStore OpenStore() => new SqlLogStore(SqlDialect.DuckDb, () => new DuckDBConnection(_connectionString), null);
+
+    /// <inheritdoc />
+    public async ValueTask WriteBatchAsync(IReadOnlyList<LogEvent> batch, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            var positions = new List<(string Stream, long Position)>(batch.Count);
+            _batchSeen.Clear();
+            var now = _time.GetUtcNow();
+            using (var tx = _connection.BeginTransaction())
+            {
+                using (var appender = _connection.CreateAppender("events"))
+                {
+                    string? lastStream = null;
+                    foreach (var e in batch)
+                    {
+                        cancellationToken.ThrowIfCancellationRequested();
+                        var (streamMemory, position) = StoredPositions.Split(e.Id);
+                        var stream = streamMemory.Span;
+                        if (_events.Contains(stream, position))
+                        {
+                            continue;
+                        }
+
+                        lastStream = lastStream is not null && stream.SequenceEqual(lastStream) ? lastStream : stream.ToString();
+                        if (!_batchSeen.Add((lastStream, position)))
+                        {
+                            continue;
+                        }
+
+                        Append(appender, e);
+                        positions.Add((lastStream, position));
+                    }
+                }
+
+                var runs = StoredPositions.Coalesce(positions);
+                AppendRanges(EventKind, runs, now);
+                tx.Commit();
+                _events.Add(runs, now);
+            }
+
+            MaybeCompact(now);
+        }
+        catch (DuckDBException e)
+        {
+            throw Classify(e);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask WriteDeadLettersAsync(IReadOnlyList<DeadLetter> batch, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            var positions = new List<(string Stream, long Position)>(batch.Count);
+            _batchSeen.Clear();
+            var now = _time.GetUtcNow();
+            using (var tx = _connection.BeginTransaction())
+            {
+                using (var appender = _connection.CreateAppender("dead_letters"))
+                {
+                    foreach (var d in batch)
+                    {
+                        var (streamMemory, position) = StoredPositions.Split(d.Id);
+                        if (_deadLetters.Contains(streamMemory.Span, position))
+                        {
+                            continue;
+                        }
+
+                        var stream = streamMemory.ToString();
+                        if (!_batchSeen.Add((stream, position)))
+                        {
+                            continue;
+                        }
+
+                        appender.CreateRow()
+                            .AppendValue(d.Time.UtcDateTime)
+                            .AppendValue(d.Id)
+                            .AppendValue(d.Source)
+                            .AppendValue(d.Parser)
+                            .AppendValue(d.Reason)
+                            .AppendValue(d.RawLine)
+                            .EndRow();
+                        positions.Add((stream, position));
+                    }
+                }
+
+                var runs = StoredPositions.Coalesce(positions);
+                AppendRanges(DeadLetterKind, runs, now);
+                tx.Commit();
+                _deadLetters.Add(runs, now);
+            }
+        }
+        catch (DuckDBException e)
+        {
+            throw Classify(e);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<SinkHealth> CheckHealthAsync(CancellationToken cancellationToken)
+    {
+        if (!await _gate.WaitAsync(0, cancellationToken).ConfigureAwait(false))
+        {
+            return new SinkHealth(true, "writing");
+        }
+
+        try
+        {
+            if (_disposed)
+            {
+                return SinkHealth.Unhealthy("disposed");
+            }
+
+            DuckDbSchema.Scalar(_connection, "SELECT 1");
+            return SinkHealth.Healthy;
+        }
+        catch (DuckDBException e)
+        {
+            return SinkHealth.Unhealthy(e.Message);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>
+    /// Deletes events and dead letters older than <see cref="DuckDbSinkOptions.RetentionMaxAge"/>, then the oldest events
+    /// while the file is over <see cref="DuckDbSinkOptions.RetentionMaxBytes"/> (estimated from the bytes per row), then
+    /// checkpoints so DuckDB reuses the freed blocks. Run it periodically.
+    /// </summary>
+    /// <returns>The number of events and dead letters deleted.</returns>
+    public async Task<RetentionResult> ApplyRetentionAsync(CancellationToken cancellationToken = default)
+    {
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            long events = 0, letters = 0;
+            if (_options.RetentionMaxAge is { } age)
+            {
+                var cutoff = (_time.GetUtcNow() - age).UtcDateTime;
+                events += Delete("DELETE FROM events WHERE ts < $cutoff", cutoff);
+                letters += Delete("DELETE FROM dead_letters WHERE time < $cutoff", cutoff);
+            }
+
+            if (_options.RetentionMaxBytes is { } maxBytes)
+            {
+                var used = new FileInfo(Path).Length;
+                var rows = DuckDbSchema.Scalar(_connection, "SELECT count(*) FROM events");
+                if (used > maxBytes && rows > 0)
+                {
+                    // Aim 10 % under the limit so the next run is not due at once; the oldest rows go first.
+                    var excess = used - (maxBytes * 9 / 10);
+                    var target = Math.Clamp((long)Math.Ceiling(rows * (double)excess / used), 1, rows);
+                    using var cmd = _connection.CreateCommand();
+                    cmd.CommandText = "DELETE FROM events WHERE ts <= (SELECT ts FROM events ORDER BY ts LIMIT 1 OFFSET $n)";
+                    cmd.Parameters.Add(new DuckDBParameter("n", target - 1));
+                    events += cmd.ExecuteNonQuery();
+                }
+            }
+
+            if (events + letters > 0)
+            {
+                DuckDbSchema.Execute(_connection, "CHECKPOINT");
+            }
+
+            return new RetentionResult(events, letters);
+        }
+        catch (DuckDBException e)
+        {
+            throw Classify(e);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>Compacts the idempotence log, checkpoints the WAL into the database and closes it.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await _gate.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _disposed = true;
+            try
+            {
+                CompactRanges();
+                DuckDbSchema.Execute(_connection, "CHECKPOINT");
+            }
+            catch (DuckDBException)
+            {
+                // The WAL holds every committed batch; the next open replays it.
+            }
+
+            await _connection.DisposeAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    private void Append(DuckDBAppender appender, LogEvent e)
+    {
+        var attributes = StoredEvent.AttributesJson(ColdAttributes(e), _json);
+        var size = StoredEvent.ApproximateBytes(e, attributes);
+        if (size > _options.MaxEventBytes)
+        {
+            throw new SinkException($"event {e.Id} is {size} characters, over the limit of {_options.MaxEventBytes} (MaxEventBytes)", isTransient: false);
+        }
+
+        var status = StoredEvent.GetInt(e, SemanticNames.HttpResponseStatusCode);
+        appender.CreateRow()
+            .AppendValue(e.EffectiveTimestamp.UtcDateTime)
+            .AppendValue(e.Timestamp is { } t ? StoredEvent.OffsetMinutes(t) : (int?)null)
+            .AppendValue(e.ObservedTimestamp.UtcDateTime)
+            .AppendValue((int?)StoredEvent.OffsetMinutes(e.ObservedTimestamp))
+            .AppendValue((int?)e.SeverityNumber)
+            .AppendValue(e.SeverityText)
+            .AppendValue(status is >= int.MinValue and <= int.MaxValue ? (int?)status : null)
+            .AppendValue(StoredEvent.GetString(e, SemanticNames.HttpRequestMethod))
+            .AppendValue(StoredEvent.GetString(e, SemanticNames.ClientAddress))
+            .AppendValue(StoredEvent.GetString(e, SemanticNames.UrlOriginal))
+            .AppendValue(StoredEvent.GetString(e, SemanticNames.UserAgentOriginal))
+            .AppendValue(e.Source)
+            .AppendValue(e.Id)
+            .AppendValue(e.Body)
+            .AppendValue(e.TraceId)
+            .AppendValue(e.SpanId)
+            .AppendValue(e.TraceFlags)
+            .AppendValue(e.EventName)
+            .AppendValue(attributes)
+            .AppendValue(e.HasResource ? StoredEvent.AttributesJson(e.Resource, _json) : null)
+            .EndRow();
+    }
+
+    /// <summary>The attributes a typed column does not hold exactly: they go into the JSON column.</summary>
+    private static IEnumerable<KeyValuePair<string, object?>> ColdAttributes(LogEvent e)
+    {
+        foreach (var a in e.Attributes)
+        {
+            if (!IsHot(a))
+            {
+                yield return a;
+            }
+        }
+    }
+
+    /// <summary>True when a typed column reads back exactly this attribute (key, value and type).</summary>
+    internal static bool IsHot(KeyValuePair<string, object?> a) => a.Key switch
+    {
+        SemanticNames.HttpResponseStatusCode => a.Value is long l && l is >= int.MinValue and <= int.MaxValue,
+        SemanticNames.HttpRequestMethod or SemanticNames.ClientAddress or SemanticNames.UrlOriginal or SemanticNames.UserAgentOriginal => a.Value is string,
+        _ => false,
+    };
+
+    private void AppendRanges(string kind, List<StreamRange> runs, DateTimeOffset now)
+    {
+        if (runs.Count == 0)
+        {
+            return;
+        }
+
+        using var appender = _connection.CreateAppender("stored_ranges");
+        foreach (var r in runs)
+        {
+            appender.CreateRow().AppendValue(kind).AppendValue(r.Stream).AppendValue(r.Lo).AppendValue(r.Hi).AppendValue(now.UtcDateTime).EndRow();
+        }
+
+        _rangeRowsSinceCompaction += runs.Count;
+    }
+
+    private void LoadRanges()
+    {
+        using var cmd = _connection.CreateCommand();
+        cmd.CommandText = "SELECT kind, stream, lo, hi, written FROM stored_ranges ORDER BY written";
+        using var r = cmd.ExecuteReader();
+        while (r.Read())
+        {
+            var target = r.GetString(0) == DeadLetterKind ? _deadLetters : _events;
+            var written = new DateTimeOffset(DateTime.SpecifyKind(r.GetDateTime(4), DateTimeKind.Utc));
+            target.Add([new StreamRange(r.GetString(1), r.GetInt64(2), r.GetInt64(3))], written);
+        }
+    }
+
+    private void MaybeCompact(DateTimeOffset now)
+    {
+        if (_rangeRowsSinceCompaction > Math.Max(50_000, 4L * RememberedRanges) || now - _lastCompaction > CompactEvery)
+        {
+            CompactRanges();
+        }
+    }
+
+    /// <summary>Rewrites <c>stored_ranges</c> as the joined runs of the streams still inside the idempotence window.</summary>
+    private void CompactRanges()
+    {
+        var now = _time.GetUtcNow();
+        var cutoff = now - _options.IdempotenceWindow;
+        _events.Prune(cutoff);
+        _deadLetters.Prune(cutoff);
+        using (var tx = _connection.BeginTransaction())
+        {
+            DuckDbSchema.Execute(_connection, "DELETE FROM stored_ranges");
+            using (var appender = _connection.CreateAppender("stored_ranges"))
+            {
+                foreach (var (kind, set) in new[] { (EventKind, _events), (DeadLetterKind, _deadLetters) })
+                {
+                    foreach (var (r, written) in set.Snapshot())
+                    {
+                        appender.CreateRow().AppendValue(kind).AppendValue(r.Stream).AppendValue(r.Lo).AppendValue(r.Hi).AppendValue(written.UtcDateTime).EndRow();
+                    }
+                }
+            }
+
+            tx.Commit();
+        }
+
+        _rangeRowsSinceCompaction = 0;
+        _lastCompaction = now;
+    }
+
+    private long Delete(string sql, DateTime cutoff)
+    {
+        using var cmd = _connection.CreateCommand();
+        cmd.CommandText = sql;
+        cmd.Parameters.Add(new DuckDBParameter("cutoff", cutoff));
+        return cmd.ExecuteNonQuery();
+    }
+
+    private static string Reason(Exception e)
+    {
+        var message = e.Message;
+        const string Prefix = "DuckDBOpen failed: ";
+        return message.StartsWith(Prefix, StringComparison.Ordinal) ? message[Prefix.Length..] : message;
+    }
+
+    /// <summary>A conversion or constraint error refuses the data itself; anything else (I/O, full disk, memory) may pass.</summary>
+    private static SinkException Classify(DuckDBException e) =>
+        e.Message.Contains("Conversion Error", StringComparison.Ordinal) || e.Message.Contains("Constraint Error", StringComparison.Ordinal)
+        || e.Message.Contains("Invalid Input Error", StringComparison.Ordinal)
+            ? new SinkException($"DuckDB refused the data: {e.Message}", isTransient: false, e)
+            : new SinkException($"DuckDB write failed: {e.Message}", isTransient: true, e);
+}

@@ -1,0 +1,89 @@
+namespace Conveyor.Logs.Sinks.DuckDb;
+
+/// <summary>Settings of <see cref="DuckDbSink"/> (<c>duckdb:PATH</c>). Call <see cref="Validate"/> after binding.</summary>
+public sealed class DuckDbSinkOptions
+{
+    /// <summary>The default database path, the zero-config store of <c>conveyor run</c>.</summary>
+    public const string DefaultPath = "./conveyor-data/conveyor.duckdb";
+
+    /// <summary>The database file; its folder is created when missing. Default <c>./conveyor-data/conveyor.duckdb</c>.</summary>
+    public string Path { get; set; } = DefaultPath;
+
+    /// <summary>
+    /// DuckDB's own memory limit (its buffer pool: appends, checkpoints and searches), in bytes. Default 256 MiB, to be
+    /// counted in the service's memory budget beside the pipeline's buffers; at least 16 MiB. A search that needs more
+    /// spills to a temporary folder beside the database or fails, the writer is not starved.
+    /// </summary>
+    public long MemoryLimit { get; set; } = DefaultMemoryLimit;
+
+    /// <summary>Threads DuckDB may use for a search or a checkpoint. Default: the processor count, at most 4; 1..64.</summary>
+    public int Threads { get; set; } = DefaultThreads;
+
+    /// <summary>The default <see cref="MemoryLimit"/>: 256 MiB.</summary>
+    public const long DefaultMemoryLimit = 256L << 20;
+
+    /// <summary>The default <see cref="Threads"/>: the processor count, at most 4.</summary>
+    public static int DefaultThreads => Math.Clamp(Environment.ProcessorCount, 1, 4);
+
+    /// <summary>An event larger than this (body + attributes, in characters) is refused and dead-lettered. Default 1 MiB.</summary>
+    public int MaxEventBytes { get; set; } = 1 << 20;
+
+    /// <summary>
+    /// How long the positions of a stream that received nothing new are remembered for idempotence (see
+    /// <see cref="DuckDbSink"/>). Default 24 hours. Forgetting never loses an event; a replay older than this may be
+    /// stored twice.
+    /// </summary>
+    public TimeSpan IdempotenceWindow { get; set; } = TimeSpan.FromHours(24);
+
+    /// <summary>
+    /// The most position ranges remembered per stream; beyond it the lowest are forgotten. Default 10,000. Streams of
+    /// counted lines (TCP, HTTP, UDP, stdin) need one range; file streams are numbered by byte offset, so lines written
+    /// out of order leave one range per gap until the gap fills.
+    /// </summary>
+    public int MaxRangesPerStream { get; set; } = 10_000;
+
+    /// <summary>Events (and dead letters) older than this are deleted by <see cref="DuckDbSink.ApplyRetentionAsync"/>. Default null: kept.</summary>
+    public TimeSpan? RetentionMaxAge { get; set; }
+
+    /// <summary>The oldest events are deleted while the database file is larger than this. Default null: unbounded.</summary>
+    public long? RetentionMaxBytes { get; set; }
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the key of the first invalid option.</summary>
+    public DuckDbSinkOptions Validate()
+    {
+        if (string.IsNullOrWhiteSpace(Path))
+        {
+            throw new ArgumentException($"{nameof(Path)} must name a database file.", nameof(Path));
+        }
+
+        Check(MemoryLimit >= 16L << 20, nameof(MemoryLimit), "at least 16 MiB", MemoryLimit);
+        Check(Threads is >= 1 and <= 64, nameof(Threads), "1..64", Threads);
+        Check(MaxEventBytes >= 256, nameof(MaxEventBytes), "at least 256", MaxEventBytes);
+        Check(IdempotenceWindow > TimeSpan.Zero, nameof(IdempotenceWindow), "positive", IdempotenceWindow);
+        Check(MaxRangesPerStream >= 1, nameof(MaxRangesPerStream), "at least 1", MaxRangesPerStream);
+        Check(RetentionMaxAge is null || RetentionMaxAge > TimeSpan.Zero, nameof(RetentionMaxAge), "positive", RetentionMaxAge);
+        Check(RetentionMaxBytes is null || RetentionMaxBytes >= 1L << 20, nameof(RetentionMaxBytes), "at least 1 MiB", RetentionMaxBytes);
+        return this;
+    }
+
+    private static void Check(bool ok, string key, string rule, object? value)
+    {
+        if (!ok)
+        {
+            throw new ArgumentException($"{key} must be {rule} (was {value}).", key);
+        }
+    }
+}
+
+/// <summary>
+/// The config section <c>sinks:N:duckdb</c> of a <c>duckdb:PATH</c> sink (the path is the URI's): DuckDB's own
+/// resources, counted in the service's memory budget.
+/// </summary>
+public sealed class DuckDbSettings
+{
+    /// <summary>DuckDB's memory limit in bytes (<c>sinks:N:duckdb:memoryLimit</c>). Default 256 MiB; at least 16 MiB.</summary>
+    public long MemoryLimit { get; set; } = DuckDbSinkOptions.DefaultMemoryLimit;
+
+    /// <summary>DuckDB's threads for searches and checkpoints (<c>sinks:N:duckdb:threads</c>). Default: the processor count, at most 4; 1..64.</summary>
+    public int Threads { get; set; } = DuckDbSinkOptions.DefaultThreads;
+}

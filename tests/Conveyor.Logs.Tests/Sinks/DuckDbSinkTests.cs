@@ -1,0 +1,225 @@
+using Conveyor.Logs.Model;
+using Conveyor.Logs.Query;
+using Conveyor.Logs.Sinks;
+using Conveyor.Logs.Sinks.DuckDb;
+using Conveyor.Logs.Tests.Support;
+using DuckDB.NET.Data;
+
+namespace Conveyor.Logs.Tests.Sinks;
+
+public sealed class DuckDbSinkContractTests : SinkContractTests
+{
+    private readonly string _path = Path.Combine(TestEvents.TempFolder(), "conveyor.duckdb");
+
+    protected override async Task<ILogSink> OpenSinkAsync() => await DuckDbSink.OpenAsync(new DuckDbSinkOptions { Path = _path, MaxEventBytes = 4096 });
+
+    protected override Task<long> CountStoredAsync() => Task.FromResult(DuckDbTestDb.Scalar(_path, "SELECT count(*) FROM events"));
+
+    protected override Task<long> CountDeadLettersAsync() => Task.FromResult(DuckDbTestDb.Scalar(_path, "SELECT count(*) FROM dead_letters"));
+
+    /// <summary>DuckDB stores any text, so the poison is an event over the sink's size limit.</summary>
+    protected override LogEvent Poison(string id) => new(id, "web", new string('x', 10_000), TestEvents.Base);
+}
+
+internal static class DuckDbTestDb
+{
+    /// <summary>Reads the closed database file read-only.</summary>
+    public static long Scalar(string path, string sql)
+    {
+        using var c = new DuckDBConnection(DuckDbSink.ConnectionString(Path.GetFullPath(path), 64L << 20, 1, readOnly: true));
+        c.Open();
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = sql;
+        return Convert.ToInt64(cmd.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
+    }
+}
+
+/// <summary>Idempotence without a unique index (<see cref="StoredPositions"/>), and what opening refuses.</summary>
+public sealed class DuckDbSinkTests
+{
+    private readonly string _path = Path.Combine(TestEvents.TempFolder(), "conveyor.duckdb");
+
+    /// <summary>TCP-like ids: STREAM:LINE, several streams interleaved.</summary>
+    private static List<LogEvent> Stream(string stream, int from, int count) =>
+        Enumerable.Range(from, count).Select(i => new LogEvent($"{stream}:{i}", "tcp", $"line {i} of {stream}", TestEvents.Base.AddMilliseconds(i))).ToList();
+
+    private static async Task<long> CountAsync(DuckDbSink sink)
+    {
+        await using var store = sink.OpenStore();
+        return await store.CountAsync(new LogQuery(null));
+    }
+
+    [Fact]
+    public async Task WriteBatchAsync_BatchesOutOfOrderThenReplayed_StoresEachEventOnce()
+    {
+        await using var sink = await DuckDbSink.OpenAsync(new DuckDbSinkOptions { Path = _path });
+        var parts = new[] { Stream("tcp:1:1", 0, 100), Stream("tcp:1:1", 100, 100), Stream("tcp:1:1", 200, 100), Stream("tcp:1:2", 0, 50) };
+
+        // Parse workers finish out of order: the third part lands before the second. A single high-water mark would
+        // now skip all of the second part.
+        await sink.WriteBatchAsync(parts[0], default);
+        await sink.WriteBatchAsync(parts[2], default);
+        await sink.WriteBatchAsync([.. parts[3], .. parts[1]], default);
+        Assert.Equal(350, await CountAsync(sink));
+
+        // Every part again, in another order, and a batch that mixes old and new positions.
+        foreach (var p in parts.Reverse())
+        {
+            await sink.WriteBatchAsync(p, default);
+        }
+
+        await sink.WriteBatchAsync([.. Stream("tcp:1:1", 290, 20)], default);
+        Assert.Equal(360, await CountAsync(sink));
+        Assert.Equal(2, sink.RememberedRanges);
+    }
+
+    [Fact]
+    public async Task WriteBatchAsync_ReplayAfterReopen_StoresNothingTwice()
+    {
+        var first = Stream("http:1700000000000:7", 0, 500);
+        var gap = Stream("http:1700000000000:7", 500, 10);
+        var after = Stream("http:1700000000000:7", 510, 90);
+        await using (var sink = await DuckDbSink.OpenAsync(new DuckDbSinkOptions { Path = _path }))
+        {
+            await sink.WriteBatchAsync(first, default);
+            await sink.WriteBatchAsync(after, default);
+        }
+
+        // A crash replay after the restart: everything again, including the ten events that never arrived.
+        await using (var sink = await DuckDbSink.OpenAsync(new DuckDbSinkOptions { Path = _path }))
+        {
+            await sink.WriteBatchAsync([.. first, .. gap, .. after], default);
+            Assert.Equal(600, await CountAsync(sink));
+            Assert.Equal(1, sink.RememberedRanges);
+        }
+
+        Assert.Equal(600, DuckDbTestDb.Scalar(_path, "SELECT count(DISTINCT id) FROM events"));
+        Assert.Equal(600, DuckDbTestDb.Scalar(_path, "SELECT count(*) FROM events"));
+    }
+
+    [Fact]
+    public async Task WriteBatchAsync_FileOffsetsAndIdsWithoutPosition_AreIdempotentToo()
+    {
+        // File ids number lines by byte offset, so positions have gaps; some ids have no numeric tail at all.
+        var file = Enumerable.Range(0, 40).Select(i => new LogEvent($"/var/log/a.log:0:{i * 57}", "file", $"line {i}", TestEvents.Base.AddSeconds(i))).ToList();
+        var plain = Enumerable.Range(0, 5).Select(i => new LogEvent($"otlp-{Guid.NewGuid():N}", "otlp", "x", TestEvents.Base)).ToList();
+        var duplicateInBatch = new LogEvent("stdin:7", "stdin", "seven", TestEvents.Base);
+        await using (var sink = await DuckDbSink.OpenAsync(new DuckDbSinkOptions { Path = _path }))
+        {
+            await sink.WriteBatchAsync([.. file.Where((_, i) => i % 2 == 0), .. plain, duplicateInBatch, duplicateInBatch], default);
+            await sink.WriteBatchAsync(file, default);
+        }
+
+        await using (var sink = await DuckDbSink.OpenAsync(new DuckDbSinkOptions { Path = _path }))
+        {
+            await sink.WriteBatchAsync([.. file, .. plain, duplicateInBatch], default);
+            Assert.Equal(46, await CountAsync(sink));
+        }
+    }
+
+    [Fact]
+    public async Task WriteBatchAsync_ConcurrentStreamsShuffled_StoresExactlyTheDistinctEvents()
+    {
+        // Stress: 20 streams of 1,000 lines cut into random batches, each batch written twice in random order.
+        var random = new Random(1234);
+        var all = Enumerable.Range(0, 20).SelectMany(s => Stream($"tcp:9:{s}", 0, 1000)).OrderBy(_ => random.Next()).ToList();
+        var batches = all.Chunk(97).SelectMany(b => new[] { b, b }).OrderBy(_ => random.Next()).ToList();
+        await using var sink = await DuckDbSink.OpenAsync(new DuckDbSinkOptions { Path = _path });
+        foreach (var b in batches)
+        {
+            await sink.WriteBatchAsync(b, default);
+        }
+
+        Assert.Equal(20_000, await CountAsync(sink));
+        Assert.Equal(20, sink.RememberedRanges);
+    }
+
+    [Fact]
+    public async Task WriteDeadLettersAsync_Replayed_StoresOnce()
+    {
+        var letters = Enumerable.Range(0, 30).Select(i => new DeadLetter($"tcp:1:1:{i}", "tcp", "combined", "no request line", $"garbage {i}", TestEvents.Base)).ToList();
+        await using (var sink = await DuckDbSink.OpenAsync(new DuckDbSinkOptions { Path = _path }))
+        {
+            await sink.WriteDeadLettersAsync(letters.Skip(10).ToList(), default);
+            await sink.WriteDeadLettersAsync(letters, default);
+        }
+
+        await using (var sink = await DuckDbSink.OpenAsync(new DuckDbSinkOptions { Path = _path }))
+        {
+            await sink.WriteDeadLettersAsync(letters, default);
+        }
+
+        Assert.Equal(30, DuckDbTestDb.Scalar(_path, "SELECT count(*) FROM dead_letters"));
+    }
+
+    [Fact]
+    public async Task WriteBatchAsync_TraceFieldsAndTypedColumns_AreStoredAndReadBack()
+    {
+        var e = TestEvents.Access("tr", 1);
+        e.TraceId = "4bf92f3577b34da6a3ce929d0e0e4736";
+        e.SpanId = "00f067aa0ba902b7";
+        e.TraceFlags = 1;
+        e.EventName = "http.request";
+        e.Attributes.Set(SemanticNames.UserAgentOriginal, 42L);
+        await using var sink = await DuckDbSink.OpenAsync(new DuckDbSinkOptions { Path = _path });
+        await sink.WriteBatchAsync([e], default);
+        await using var store = sink.OpenStore();
+        var back = (await store.SearchAsync(new LogQuery("status = 200 AND method = GET"))).Events.Single();
+        Assert.Equal((e.TraceId, e.SpanId, e.TraceFlags, e.EventName), (back.TraceId, back.SpanId, back.TraceFlags, back.EventName));
+        static string[] Typed(LogEvent x) => [.. x.Attributes.Select(a => $"{a.Key}={a.Value} ({a.Value?.GetType().Name})").Order(StringComparer.Ordinal)];
+        Assert.Equal(Typed(e), Typed(back));
+    }
+
+    [Fact]
+    public async Task OpenAsync_NotADuckDbFile_FailsWithPathAndReason()
+    {
+        await File.WriteAllTextAsync(_path, new string('x', 8192));
+        var e = await Assert.ThrowsAsync<SinkException>(() => DuckDbSink.OpenAsync(new DuckDbSinkOptions { Path = _path }));
+        Assert.False(e.IsTransient);
+        Assert.Contains(Path.GetFullPath(_path), e.Message, StringComparison.Ordinal);
+        Assert.Contains("not a valid DuckDB database", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task OpenAsync_NewerSchemaVersion_RefusesWithClearMessage()
+    {
+        await using (await DuckDbSink.OpenAsync(new DuckDbSinkOptions { Path = _path }))
+        {
+        }
+
+        using (var c = new DuckDBConnection("DataSource=" + Path.GetFullPath(_path)))
+        {
+            c.Open();
+            using var cmd = c.CreateCommand();
+            cmd.CommandText = "UPDATE conveyor_schema SET version = 999";
+            cmd.ExecuteNonQuery();
+        }
+
+        var e = await Assert.ThrowsAsync<SinkException>(() => DuckDbSink.OpenAsync(new DuckDbSinkOptions { Path = _path }));
+        Assert.Contains("newer", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task OpenAsync_FolderCannotBeCreated_FailsWithPath()
+    {
+        // A file where the folder should be fails the open for every user (root ignores a read-only folder).
+        var blocked = Path.Combine(TestEvents.TempFolder(), "file");
+        await File.WriteAllTextAsync(blocked, "x");
+        var path = Path.Combine(blocked, "c.duckdb");
+        var e = await Assert.ThrowsAsync<SinkException>(() => DuckDbSink.OpenAsync(new DuckDbSinkOptions { Path = path }));
+        Assert.Contains(path, e.Message, StringComparison.Ordinal);
+        Assert.False(e.IsTransient);
+    }
+
+    [Fact]
+    public async Task ApplyRetentionAsync_MaxAge_DeletesOlderEventsOnly()
+    {
+        var clock = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(TestEvents.Base.AddHours(2));
+        await using var sink = await DuckDbSink.OpenAsync(new DuckDbSinkOptions { Path = _path, RetentionMaxAge = TimeSpan.FromHours(1) }, clock);
+        await sink.WriteBatchAsync(TestEvents.Batch("old", 10), default);
+        await sink.WriteBatchAsync(Enumerable.Range(0, 5).Select(i => TestEvents.Access("new", i, TestEvents.Base.AddMinutes(90))).ToList(), default);
+        var result = await sink.ApplyRetentionAsync();
+        Assert.Equal(10, result.Events);
+        Assert.Equal(5, await CountAsync(sink));
+    }
+}
