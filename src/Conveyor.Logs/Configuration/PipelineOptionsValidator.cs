@@ -202,6 +202,11 @@ public static class PipelineOptionsValidator
             errors.Add($"{key}:idleTimeout: must be positive (was {s.IdleTimeout})");
         }
 
+        if (s.Type == SourceType.Http && s.MaxBodyBytesInFlight < s.MaxBodyBytes)
+        {
+            errors.Add($"{key}:maxBodyBytesInFlight: must be at least maxBodyBytes ({s.MaxBodyBytes}), or no body of the largest size could ever be read (was {s.MaxBodyBytesInFlight})");
+        }
+
         if (s.MaxConnections < 1)
         {
             errors.Add($"{key}:maxConnections: must be at least 1 (was {s.MaxConnections})");

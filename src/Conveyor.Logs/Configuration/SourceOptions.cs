@@ -37,6 +37,16 @@ public enum SourceType
     Elasticsearch,
 }
 
+/// <summary>What a file tail does with the checkpoint an earlier run left (config key <c>checkpoint</c>).</summary>
+public enum FileCheckpoint
+{
+    /// <summary>Continue each file where the last run stopped.</summary>
+    Resume,
+
+    /// <summary>Start over: read every file from its first byte.</summary>
+    Ignore,
+}
+
 /// <summary>One source. Keys that do not apply to its <see cref="Type"/> are ignored.</summary>
 public sealed class SourceOptions
 {
@@ -67,7 +77,11 @@ public sealed class SourceOptions
     /// <summary>TCP: a connection that sends nothing for this long is closed (slowloris). Default 5 minutes.</summary>
     public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromMinutes(5);
 
-    /// <summary>TCP: the most connections served at once; more wait in the listen backlog. Default 1,000.</summary>
+    /// <summary>
+    /// TCP: the most connections served at once. Default 1,000. A new connection at the limit closes the connection
+    /// idle longest to take its place, or is refused when every connection is busy (waiting for buffer room); both are
+    /// counted.
+    /// </summary>
     public int MaxConnections { get; set; } = 1_000;
 
     /// <summary>HTTP, OTLP and Elasticsearch: the bearer token every request must carry; none when null. Default null.</summary>
@@ -76,11 +90,25 @@ public sealed class SourceOptions
     /// <summary>HTTP, OTLP and Elasticsearch: the largest request body (after gzip decompression too); larger is 413. Default 8 MiB.</summary>
     public long MaxBodyBytes { get; set; } = 8L << 20;
 
+    /// <summary>
+    /// HTTP: the bytes of request bodies read but not yet in the main buffer, over all requests at once (part of the
+    /// memory budget). A request that would go over it is answered 429 with <c>Retry-After</c> before its body is read.
+    /// Default 32 MiB.
+    /// </summary>
+    public long MaxBodyBytesInFlight { get; set; } = 32L << 20;
+
     /// <summary>HTTP, OTLP and Elasticsearch: how long a request waits for room in a full buffer before it is answered 429 (gRPC: RESOURCE_EXHAUSTED). Default 1 s.</summary>
     public TimeSpan BlockTimeout { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>File: where offsets are checkpointed. Default <c>./conveyor-data/checkpoints</c>.</summary>
     public string CheckpointDirectory { get; set; } = "./conveyor-data/checkpoints";
+
+    /// <summary>
+    /// File: <see cref="FileCheckpoint.Resume"/> continues every file at its checkpointed byte (and says so at start-up);
+    /// <see cref="FileCheckpoint.Ignore"/> discards the checkpoint and reads every file from the start (URI
+    /// <c>file:///…?checkpoint=ignore</c>). Default <c>resume</c>.
+    /// </summary>
+    public FileCheckpoint Checkpoint { get; set; } = FileCheckpoint.Resume;
 
     /// <summary>File: how often the tail looks for new files and data when it found none last time. Default 1 s (an idle tail then costs ~0% CPU).</summary>
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(1);

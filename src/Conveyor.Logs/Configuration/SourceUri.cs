@@ -9,7 +9,7 @@ public static class SourceUri
 {
     /// <summary>
     /// Reads <c>tcp://H:P</c>, <c>udp://H:P</c>, <c>syslog+tcp://H:P</c>, <c>syslog+udp://H:P</c>, <c>http://H:P</c>,
-    /// <c>file:///path/glob*.log</c> or <c>stdin:</c> into source options with the defaults otherwise.
+    /// <c>file:///path/glob*.log[?checkpoint=ignore]</c> or <c>stdin:</c> into source options with the defaults otherwise.
     /// </summary>
     /// <exception cref="FormatException">The URI is none of those; the message says what was expected.</exception>
     public static SourceOptions Parse(string uri)
@@ -23,12 +23,29 @@ public static class SourceUri
         if (uri.StartsWith("file://", StringComparison.OrdinalIgnoreCase))
         {
             var path = uri["file://".Length..];
+            var checkpoint = FileCheckpoint.Resume;
+            var query = path.IndexOf('?', StringComparison.Ordinal);
+            if (query >= 0)
+            {
+                foreach (var pair in path[(query + 1)..].Split('&', StringSplitOptions.RemoveEmptyEntries))
+                {
+                    checkpoint = pair.ToLowerInvariant() switch
+                    {
+                        "checkpoint=ignore" => FileCheckpoint.Ignore,
+                        "checkpoint=resume" => FileCheckpoint.Resume,
+                        _ => throw new FormatException($"'{uri}': unknown parameter '{pair}' (expected checkpoint=ignore or checkpoint=resume)"),
+                    };
+                }
+
+                path = path[..query];
+            }
+
             if (path.Length == 0)
             {
                 throw new FormatException($"'{uri}': expected file:///path/glob*.log");
             }
 
-            return new SourceOptions { Type = SourceType.File, Path = path };
+            return new SourceOptions { Type = SourceType.File, Path = path, Checkpoint = checkpoint };
         }
 
         if (AmqpSettings.IsAmqp(uri))

@@ -21,6 +21,18 @@ public static class PipelineMetricNames
     /// <summary>Records a source lost with no one told, e.g. UDP with a full buffer (counter; tag <c>source</c>).</summary>
     public const string SourceDropped = "conveyor.source.records.dropped";
 
+    /// <summary>Faults clients caused: malformed requests or frames, resets, bodies sent too slowly (counter; tag <c>source</c>).</summary>
+    public const string SourceClientFaults = "conveyor.source.client_faults";
+
+    /// <summary>TCP: idle connections closed to admit a new one at the connection limit (counter; tag <c>source</c>).</summary>
+    public const string SourceConnectionsEvicted = "conveyor.source.connections.evicted";
+
+    /// <summary>TCP: connections refused at the limit with none idle (counter; tag <c>source</c>).</summary>
+    public const string SourceConnectionsRefused = "conveyor.source.connections.refused";
+
+    /// <summary>HTTP: request bodies refused unread over the in-flight budget (counter; tag <c>source</c>).</summary>
+    public const string SourceBodiesRefused = "conveyor.source.bodies.refused";
+
     /// <summary>Records the parse workers turned into events (counter).</summary>
     public const string ParsedEvents = "conveyor.parse.events";
 
@@ -62,6 +74,10 @@ internal static class PipelineMetrics
         Meter.CreateObservableCounter(PipelineMetricNames.SourceAdmitted, () => Sources(static s => s.Admitted), "{record}", "Records written into the main buffer.");
         Meter.CreateObservableCounter(PipelineMetricNames.SourceRefused, () => Sources(static s => s.Refused), "{record}", "Records refused to a sender who was told.");
         Meter.CreateObservableCounter(PipelineMetricNames.SourceDropped, () => Sources(static s => s.Dropped), "{record}", "Records lost with no one told.");
+        Meter.CreateObservableCounter(PipelineMetricNames.SourceClientFaults, () => Sources(static s => s.ClientFaults), "{fault}", "Faults clients caused.");
+        Meter.CreateObservableCounter(PipelineMetricNames.SourceConnectionsEvicted, () => Sources(static s => s.ConnectionsEvicted), "{connection}", "Idle connections closed at the connection limit.");
+        Meter.CreateObservableCounter(PipelineMetricNames.SourceConnectionsRefused, () => Sources(static s => s.ConnectionsRefused), "{connection}", "Connections refused at the connection limit.");
+        Meter.CreateObservableCounter(PipelineMetricNames.SourceBodiesRefused, () => Sources(static s => s.BodiesRefused), "{request}", "Request bodies refused over the in-flight budget.");
         Meter.CreateObservableCounter(PipelineMetricNames.ParsedEvents, () => Live().Select(static t => new Measurement<long>(t.ParsedEvents)), "{record}", "Records parsed into events.");
         Meter.CreateObservableCounter(PipelineMetricNames.ParseDeadLetters, () => Live().Select(static t => new Measurement<long>(t.ParseDeadLetters)), "{record}", "Records that became dead letters.");
         Meter.CreateObservableCounter(PipelineMetricNames.SinkStored, StoredBySink, "{record}", "Records each sink stored.");

@@ -19,6 +19,16 @@ public readonly record struct RawLine(byte[] Data, SourceInfo Source, string Id,
     /// <summary>The bytes a line is charged against a buffer's byte bound: its data plus the fixed cost of the entry.</summary>
     public long Size => Data.Length + Overhead;
 
+    /// <summary>
+    /// How many first bytes of a record refused as too long are kept as the dead letter's <c>raw_line</c>: 4 KiB, enough
+    /// to tell what sent it, without holding a whole oversized record.
+    /// </summary>
+    public const int EvidenceBytes = 4096;
+
+    /// <summary>The refusal reason of a record over <paramref name="maxBytes"/>; it says how much of it is kept.</summary>
+    public static string OversizedReason(int maxBytes) =>
+        string.Create(System.Globalization.CultureInfo.InvariantCulture, $"record longer than the maximum of {maxBytes} bytes; the first {Math.Min(maxBytes, EvidenceBytes)} bytes are kept");
+
     /// <summary>Per-line memory beyond the data (array header, id string, struct), an estimate on the safe side.</summary>
     public const int Overhead = 96;
 

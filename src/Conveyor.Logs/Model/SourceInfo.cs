@@ -16,6 +16,10 @@ public sealed class SourceInfo
     private long _refused;
     private long _dropped;
     private long _pending;
+    private long _clientFaults;
+    private long _connectionsEvicted;
+    private long _connectionsRefused;
+    private long _bodiesRefused;
 
     // One counter per format, created on first use; parse workers then only increment it (no lock, no allocation).
     private readonly ConcurrentDictionary<string, StrongBox<long>> _formats = new(StringComparer.Ordinal);
@@ -70,6 +74,30 @@ public sealed class SourceInfo
         ArgumentNullException.ThrowIfNull(format);
         Interlocked.Increment(ref _formats.GetOrAdd(format, static _ => new StrongBox<long>()).Value);
     }
+
+    /// <summary>Faults a client caused: a malformed request or frame, a connection reset, a body sent too slowly.</summary>
+    public long ClientFaults => Interlocked.Read(ref _clientFaults);
+
+    /// <summary>TCP: idle connections closed to admit a new one at the connection limit.</summary>
+    public long ConnectionsEvicted => Interlocked.Read(ref _connectionsEvicted);
+
+    /// <summary>TCP: new connections refused at the limit because no open one was idle.</summary>
+    public long ConnectionsRefused => Interlocked.Read(ref _connectionsRefused);
+
+    /// <summary>HTTP: request bodies refused unread (429) because the bytes of bodies in flight were at their budget.</summary>
+    public long BodiesRefused => Interlocked.Read(ref _bodiesRefused);
+
+    /// <summary>Counts one fault a client caused.</summary>
+    public void OnClientFault() => Interlocked.Increment(ref _clientFaults);
+
+    /// <summary>Counts one idle connection closed at the limit.</summary>
+    public void OnConnectionEvicted() => Interlocked.Increment(ref _connectionsEvicted);
+
+    /// <summary>Counts one connection refused at the limit.</summary>
+    public void OnConnectionRefused() => Interlocked.Increment(ref _connectionsRefused);
+
+    /// <summary>Counts one request body refused over the in-flight budget.</summary>
+    public void OnBodyRefused() => Interlocked.Increment(ref _bodiesRefused);
 
     /// <summary>Counts <paramref name="n"/> records received and now waiting for an outcome.</summary>
     public void OnReceived(long n)

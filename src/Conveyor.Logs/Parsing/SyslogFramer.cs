@@ -23,8 +23,9 @@ public enum FrameStatus
 /// </summary>
 /// <remarks>
 /// One framer per connection: it keeps the state of a frame being discarded across calls, so it is not thread-safe.
-/// A frame longer than <see cref="MaxFrameLength"/> is reported once as <see cref="FrameStatus.Oversized"/> and its
-/// bytes are consumed as they arrive without being buffered, so a hostile sender cannot grow memory.
+/// A frame longer than <see cref="MaxFrameLength"/> is reported once as <see cref="FrameStatus.Oversized"/>, with its
+/// first bytes (up to <see cref="Model.RawLine.EvidenceBytes"/>) as the frame for the dead letter, and the rest is
+/// consumed as it arrives without being buffered, so a hostile sender cannot grow memory.
 /// </remarks>
 public sealed class SyslogFramer
 {
@@ -42,6 +43,9 @@ public sealed class SyslogFramer
 
     /// <summary>The longest frame accepted, in bytes.</summary>
     public int MaxFrameLength { get; }
+
+    /// <summary>How many first bytes of an oversized frame are returned as its frame: <see cref="Model.RawLine.EvidenceBytes"/> or the maximum, if smaller.</summary>
+    private int EvidenceLength => Math.Min(MaxFrameLength, Model.RawLine.EvidenceBytes);
 
     /// <summary>The length the last <see cref="FrameStatus.Oversized"/> frame declared, or -1 when not known (LF framing).</summary>
     public long LastOversizedLength { get; private set; } = -1;
@@ -87,6 +91,8 @@ public sealed class SyslogFramer
                 if (buffer.Length > MaxFrameLength)
                 {
                     LastOversizedLength = -1;
+                    frame = buffer.Slice(0, EvidenceLength);
+                    buffer = buffer.Slice(buffer.End);
                     _skipToLf = true;
                     return FrameStatus.Oversized;
                 }
@@ -103,6 +109,7 @@ public sealed class SyslogFramer
             if (line.Length > MaxFrameLength)
             {
                 LastOversizedLength = line.Length;
+                frame = line.Slice(0, EvidenceLength);
                 return FrameStatus.Oversized;
             }
 
@@ -165,6 +172,13 @@ public sealed class SyslogFramer
 
         if (length > MaxFrameLength)
         {
+            // Wait for the head (a bounded few KiB) so the dead letter shows what was sent; the rest is skipped unread.
+            if (reader.Remaining < EvidenceLength)
+            {
+                return FrameStatus.NeedMoreData;
+            }
+
+            frame = buffer.Slice(reader.Position, EvidenceLength);
             buffer = buffer.Slice(reader.Position);
             LastOversizedLength = length;
             _skipBytes = length;

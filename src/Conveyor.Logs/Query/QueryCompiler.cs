@@ -85,19 +85,11 @@ public sealed class QueryCompiler
             case MatchAll:
                 _sql.Append(True);
                 break;
-            case AndNode a:
-                _sql.Append('(');
-                Emit(a.Left);
-                _sql.Append(" AND ");
-                Emit(a.Right);
-                _sql.Append(')');
+            case AndNode:
+                EmitBalanced(Chain(node), 0, " AND ");
                 break;
-            case OrNode o:
-                _sql.Append('(');
-                Emit(o.Left);
-                _sql.Append(" OR ");
-                Emit(o.Right);
-                _sql.Append(')');
+            case OrNode:
+                EmitBalanced(Chain(node), 0, " OR ");
                 break;
             case NotNode n:
                 EmitNot(() => Emit(n.Operand));
@@ -114,6 +106,54 @@ public sealed class QueryCompiler
             default:
                 throw new ArgumentException($"Unknown query node {node.GetType().Name}.", nameof(node));
         }
+    }
+
+    /// <summary>
+    /// The operands of a run of the same connective (the parser builds <c>a OR b OR c</c> left-deep), collected without
+    /// recursion, in order.
+    /// </summary>
+    private static List<QueryNode> Chain(QueryNode root)
+    {
+        var operands = new List<QueryNode>();
+        var pending = new Stack<QueryNode>();
+        pending.Push(root);
+        while (pending.TryPop(out var n))
+        {
+            if (n.GetType() == root.GetType() && n is AndNode or OrNode)
+            {
+                var (left, right) = n is AndNode a ? (a.Left, a.Right) : (((OrNode)n).Left, ((OrNode)n).Right);
+                pending.Push(right);
+                pending.Push(left);
+            }
+            else
+            {
+                operands.Add(n);
+            }
+        }
+
+        return operands;
+    }
+
+    /// <summary>
+    /// Emits <paramref name="operands"/> joined by <paramref name="connective"/> as a balanced tree: AND and OR are
+    /// associative, and the SQL's expression depth (which SQLite caps at 1,000) then grows with log2 of the count, not
+    /// the count.
+    /// </summary>
+    private void EmitBalanced(List<QueryNode> operands, int start, string connective, int count = -1)
+    {
+        count = count < 0 ? operands.Count : count;
+        if (count == 1)
+        {
+            Emit(operands[start]);
+            return;
+        }
+
+        var half = count / 2;
+        _sql.Append('(');
+        EmitBalanced(operands, start, connective, half);
+        _sql.Append(connective);
+        EmitBalanced(operands, start + half, connective, count - half);
+        _sql.Append(')');
     }
 
     /// <summary>SQL NULL (a missing field) counts as "does not match", so its negation matches.</summary>

@@ -14,9 +14,20 @@ namespace Conveyor.Logs.Query;
 /// OP      := = | != | &gt; | &gt;= | &lt; | &lt;= | ~
 /// value   := WORD | STRING                    "..." or '...' with backslash escapes
 /// </code>
+/// A query nests at most <see cref="MaxDepth"/> levels (each <c>(</c> and each <c>NOT</c> is one) and has at most
+/// <see cref="MaxTerms"/> terms: beyond either the parser stops at once with a <see cref="QuerySyntaxException"/> naming
+/// the limit, so no query can exhaust the parser's stack nor reach a store that cannot plan it (SQLite refuses
+/// expressions deeper than 1,000; <see cref="QueryCompiler"/> keeps AND/OR chains balanced so their SQL depth grows with
+/// the logarithm of the term count).
 /// </summary>
 public static class QueryParser
 {
+    /// <summary>The deepest nesting accepted: parentheses and <c>NOT</c>s open at once. 64.</summary>
+    public const int MaxDepth = 64;
+
+    /// <summary>The most terms (comparisons and full-text words) in one query. 1,000.</summary>
+    public const int MaxTerms = 1_000;
+
     /// <summary>Parses <paramref name="text"/>; null or blank (or <c>*</c>) is <see cref="MatchAll"/>.</summary>
     /// <exception cref="QuerySyntaxException">The text is not a query; the message has the column and what was expected.</exception>
     public static QueryNode Parse(string? text)
@@ -85,12 +96,16 @@ public static class QueryParser
         {
             s.Next();
             EnsureOperand(s, t);
-            return new NotNode(ParseUnary(s));
+            s.Enter(t);
+            var operand = ParseUnary(s);
+            s.Depth--;
+            return new NotNode(operand);
         }
 
         if (t.Kind == TokenKind.LeftParen)
         {
             s.Next();
+            s.Enter(t);
             if (s.Peek.Kind == TokenKind.RightParen)
             {
                 throw new QuerySyntaxException(s.Peek.Column, "expected a term inside '(' ')'");
@@ -104,7 +119,13 @@ public static class QueryParser
             }
 
             s.Next();
+            s.Depth--;
             return inner;
+        }
+
+        if (++s.Terms > MaxTerms)
+        {
+            throw new QuerySyntaxException(t.Column, $"more than {MaxTerms} terms; the limit is {MaxTerms}");
         }
 
         return ParseTerm(s);
@@ -274,6 +295,21 @@ public static class QueryParser
     private sealed class State(List<Token> tokens, int length)
     {
         private int _position;
+
+        /// <summary>Parentheses and NOTs open at the current position; the recursion depth is a small multiple of it.</summary>
+        public int Depth { get; set; }
+
+        /// <summary>Terms parsed so far.</summary>
+        public int Terms { get; set; }
+
+        /// <summary>Opens one nesting level at <paramref name="at"/>, refusing the one past <see cref="MaxDepth"/> before recursing.</summary>
+        public void Enter(Token at)
+        {
+            if (++Depth > MaxDepth)
+            {
+                throw new QuerySyntaxException(at.Column, $"nested deeper than {MaxDepth} levels of '(' and NOT; the limit is {MaxDepth}");
+            }
+        }
 
         public Token Peek => _position < tokens.Count ? tokens[_position] : new Token(TokenKind.End, string.Empty, length + 1);
 

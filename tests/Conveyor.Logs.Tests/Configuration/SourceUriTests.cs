@@ -24,6 +24,16 @@ public sealed class SourceUriTests
         Assert.Equal(SourceType.Stdin, SourceUri.Parse("stdin:").Type);
     }
 
+    [Fact]
+    public void Parse_FileWithCheckpointIgnore_StartsOverOnThatPath()
+    {
+        var options = SourceUri.Parse("file:///var/log/*.log?checkpoint=ignore");
+        Assert.Equal("/var/log/*.log", options.Path);
+        Assert.Equal(FileCheckpoint.Ignore, options.Checkpoint);
+        Assert.Equal(FileCheckpoint.Resume, SourceUri.Parse("file:///var/log/*.log").Checkpoint);
+        Assert.Contains("checkpoint=ignore", Assert.Throws<FormatException>(() => SourceUri.Parse("file:///x/*.log?from=start")).Message, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("ftp://h:1")]
     [InlineData("tcp://nohost")]

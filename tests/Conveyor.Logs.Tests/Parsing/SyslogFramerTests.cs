@@ -26,7 +26,7 @@ public sealed class SyslogFramerTests
                     break;
                 }
 
-                frames.Add(status == FrameStatus.Frame ? Encoding.UTF8.GetString(frame) : "<oversized>");
+                frames.Add(status == FrameStatus.Frame ? Encoding.UTF8.GetString(frame) : "<oversized:" + Encoding.UTF8.GetString(frame) + ">");
             }
 
             pending = buffer.ToArray();
@@ -109,7 +109,7 @@ public sealed class SyslogFramerTests
         var big = new string('x', 100);
         var stream = Encoding.UTF8.GetBytes($"100 {big}{Frame2.Length} {Frame2}");
         var framer = new SyslogFramer(maxFrameLength: 60);
-        Assert.Equal(["<oversized>", Frame2], Frames(framer, stream, 5));
+        Assert.Equal(["<oversized:" + big[..60] + ">", Frame2], Frames(framer, stream, 5));
         Assert.Equal(100, framer.LastOversizedLength);
     }
 
@@ -117,7 +117,16 @@ public sealed class SyslogFramerTests
     public void TryRead_OversizedLfFrameWithoutLfYet_ReportedOnceAndSkippedToNextLf()
     {
         var stream = Encoding.UTF8.GetBytes(new string('y', 300) + "\n" + Frame2 + "\n");
-        Assert.Equal(["<oversized>", Frame2], Frames(new SyslogFramer(maxFrameLength: 80), stream, 16));
+        Assert.Equal(["<oversized:" + new string('y', 80) + ">", Frame2], Frames(new SyslogFramer(maxFrameLength: 80), stream, 16));
+    }
+
+    [Fact]
+    public void TryRead_OversizedFrameOverTheEvidenceSize_KeepsItsFirstBytesOnly()
+    {
+        var big = "<13>1 " + new string('z', 70_000);
+        var stream = Encoding.UTF8.GetBytes($"{big.Length} {big}{Frame2.Length} {Frame2}");
+        var frames = Frames(new SyslogFramer(), stream, 1500);
+        Assert.Equal(["<oversized:" + big[..Conveyor.Logs.Model.RawLine.EvidenceBytes] + ">", Frame2], frames);
     }
 
     [Fact]

@@ -45,6 +45,21 @@ public abstract class LogStoreContractTests
     }
 
     [Fact]
+    public async Task SearchAsync_DeepestAndWidestQueryTheParserAccepts_IsPlannedByTheStore()
+    {
+        // The parser's limits are only safe if every query within them can be planned: SQLite refuses expression trees
+        // deeper than 1,000, so 1,000 ORed terms under the deepest nesting must still run (and find the same events).
+        await using var store = await GoldenStoreAsync();
+        var wide = string.Join(" OR ", Enumerable.Range(0, QueryParser.MaxTerms - 1).Select(i => $"status = {1000 + i}")) + " OR timeout";
+        var depth = QueryParser.MaxDepth / 2;
+        var deep = string.Concat(Enumerable.Repeat("NOT (", depth)) + wide + new string(')', depth);
+        var expected = (await store.SearchAsync(new LogQuery("timeout", Limit: 1000))).Events.Select(e => e.Id).ToArray();
+        var result = await store.SearchAsync(new LogQuery(deep, Limit: 1000));
+        Assert.NotEmpty(expected);
+        Assert.Equal(expected, result.Events.Select(e => e.Id).ToArray());
+    }
+
+    [Fact]
     public async Task SearchAsync_StoredEvent_ReadsBackAsTheSameJson()
     {
         await using var store = await GoldenStoreAsync();

@@ -60,6 +60,60 @@ public sealed class QueryParserTests
         Assert.Contains(expected, e.Reason, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(15_000)]
+    [InlineData(QueryParser.MaxDepth + 1)]
+    public void Parse_ParenthesesNestedPastTheLimit_NamesTheLimitWithoutRecursingFurther(int depth)
+    {
+        var text = new string('(', depth) + "a" + new string(')', depth);
+        var e = Assert.Throws<QuerySyntaxException>(() => QueryParser.Parse(text));
+        Assert.Equal(QueryParser.MaxDepth + 1, e.Column);
+        Assert.Contains($"the limit is {QueryParser.MaxDepth}", e.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Parse_NotsPastTheLimit_NamesTheLimit()
+    {
+        var e = Assert.Throws<QuerySyntaxException>(() => QueryParser.Parse(string.Concat(Enumerable.Repeat("NOT ", 500)) + "a"));
+        Assert.Contains("nested deeper than 64", e.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Parse_AtTheDepthLimit_Parses()
+    {
+        var text = string.Concat(Enumerable.Repeat("NOT (", QueryParser.MaxDepth / 2)) + "a" + new string(')', QueryParser.MaxDepth / 2);
+        var node = QueryParser.Parse(text);
+        for (var i = 0; i < QueryParser.MaxDepth / 2; i++)
+        {
+            node = Assert.IsType<NotNode>(node).Operand;
+        }
+
+        Assert.Equal(new TextNode("a"), node);
+    }
+
+    [Fact]
+    public void Parse_MoreTermsThanTheLimit_NamesTheLimit()
+    {
+        Assert.IsType<OrNode>(QueryParser.Parse(string.Join(" OR ", Enumerable.Range(0, QueryParser.MaxTerms).Select(i => $"w{i}"))));
+        var e = Assert.Throws<QuerySyntaxException>(() => QueryParser.Parse(string.Join(" OR ", Enumerable.Range(0, 10_000).Select(i => $"w{i}"))));
+        Assert.Contains($"more than {QueryParser.MaxTerms} terms", e.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Compile_LongOrChain_NestsLogarithmically()
+    {
+        var compiled = QueryCompiler.Compile(QueryParser.Parse(string.Join(" OR ", Enumerable.Range(0, QueryParser.MaxTerms).Select(i => $"status = {i}"))), SqlDialect.Sqlite);
+        var depth = 0;
+        var deepest = 0;
+        foreach (var c in compiled.Where)
+        {
+            depth += c == '(' ? 1 : c == ')' ? -1 : 0;
+            deepest = Math.Max(deepest, depth);
+        }
+
+        Assert.InRange(deepest, 10, 16);
+    }
+
     [Fact]
     public void Compile_InjectionInFieldAndValue_OnlyParametersCarryUserText()
     {

@@ -10,29 +10,47 @@ using Microsoft.Extensions.Logging;
 namespace Conveyor.Logs.Sources.FileTail;
 
 /// <summary>
-/// Tails every file matching a glob (<c>file:///var/log/nginx/*.log</c>): new files are picked up, a file renamed
-/// away (rotation) is read to its end before its successor is read from the start, a file that shrinks
-/// (truncation, copytruncate) is read again from the start, and offsets are checkpointed atomically (temp file +
-/// rename) so a restart resumes after the last line every sink has finished with. Ids are <c>path:generation:byte-offset</c>, stable
-/// across restarts, so a line re-read after a crash is stored once (sinks are idempotent on ids); the generation
-/// counts the rotations and truncations seen at that path, so new lines at old offsets never collide with old ids.
+/// Tails every file matching a glob (<c>file:///var/log/nginx/*.log</c>), following each file by its identity (device
+/// and inode, see <see cref="FileStat"/>) rather than its path: a file renamed to another name the glob matches
+/// (<c>access.log</c> → <c>access-2.log</c>) is read on from where it was, never again from the start; a file renamed
+/// out of the glob or deleted is read to its end and forgotten; a new file at a known path is a new file; a file that
+/// shrinks (truncation, copytruncate) is read again from the start. Offsets are checkpointed by identity, atomically
+/// (temp file + rename), so a restart resumes after the last line every sink has finished with and says so
+/// ("resuming FILE at byte N, checkpoint from TIME"); <see cref="SourceOptions.Checkpoint"/> <c>ignore</c> starts over.
 /// </summary>
 /// <remarks>
-/// A file is recognised by its first bytes (up to 64): a file at the same path whose first bytes differ is a new
-/// file. Every chunk read carries one acknowledgement; the checkpoint of a file moves to the end of a chunk only
-/// when that chunk and every chunk before it have fired (stored, dead-lettered or dropped and counted at every sink),
-/// not when its lines enter memory. So after a crash a restart reads again every line not yet finished with (ids
-/// make the replay idempotent). A chunk that failed for good (a sink gave up on it, or the drain deadline left it)
-/// holds the checkpoint where it is for the rest of the run, so the next run reads it again.
+/// <para>Ids are <c>path:generation:byte-offset</c>, where path is where the file was first seen and the generation
+/// counts the files seen at that path (a rotation's successor, a truncation): the same bytes keep the same id across
+/// renames and restarts, so sinks' idempotency drops a line re-read after a crash, and new lines at old offsets never
+/// collide with old ids. The generations of every path ever seen are kept in the checkpoint, so a path that comes
+/// back never reuses an id.</para>
+/// <para>Only regular files inside the glob's directory are read. A FIFO, socket, device or directory, a link that
+/// leads out of the directory, a second link to a file already tailed, a file that cannot be opened, and a file
+/// whose size lies (<c>/proc</c>- and <c>/sys</c>-like files report 0 bytes but hold data, so every poll would look
+/// like a truncation) are skipped, with one log line each until the path disappears.</para>
+/// <para>A file is recognised by its identity and its first bytes (up to 64): an identity whose first bytes differ is
+/// a reused inode, hence a new file. Every chunk read carries one acknowledgement; the checkpoint of a file moves to
+/// the end of a chunk only when that chunk and every chunk before it have fired (stored, dead-lettered or dropped and
+/// counted at every sink), not when its lines enter memory. So after a crash a restart reads again every line not yet
+/// finished with (ids make the replay idempotent). A chunk that failed for good (a sink gave up on it, or the drain
+/// deadline left it) holds the checkpoint where it is for the rest of the run, so the next run reads it again.</para>
 /// </remarks>
 public sealed partial class FileTailSource : LogSource
 {
     private const int FingerprintBytes = 64;
+
+    /// <summary>The files being tailed, by identity.</summary>
     private readonly Dictionary<string, TailedFile> _files = new(StringComparer.Ordinal);
+
+    /// <summary>Paths skipped, with why; a path leaves when it leaves the listing, so it is logged once while present.</summary>
+    private readonly Dictionary<string, string> _skipped = new(StringComparer.Ordinal);
     private readonly string _directory;
     private readonly string _pattern;
+
+    /// <summary>The pattern as <c>Directory.EnumerateFiles</c> matches it (Win32 wildcards, the platform's case rule).</summary>
+    private readonly string _expression;
     private readonly string _checkpointPath;
-    private Dictionary<string, Checkpoint> _checkpoints = new(StringComparer.Ordinal);
+    private CheckpointFile _checkpoint = new();
 
     /// <summary>Creates the source; <see cref="LogSource.StartAsync"/> loads its checkpoint.</summary>
     public FileTailSource(SourceOptions options, SourceInfo info, LineIntake output, ILogger logger, TimeProvider time)
@@ -41,6 +59,7 @@ public sealed partial class FileTailSource : LogSource
         var full = System.IO.Path.GetFullPath(options.Path!);
         _directory = System.IO.Path.GetDirectoryName(full) ?? "/";
         _pattern = System.IO.Path.GetFileName(full);
+        _expression = System.IO.Enumeration.FileSystemName.TranslateWin32Expression(_pattern);
         _checkpointPath = System.IO.Path.Combine(options.CheckpointDirectory, info.Name + ".checkpoint.json");
     }
 
@@ -50,10 +69,17 @@ public sealed partial class FileTailSource : LogSource
         Directory.CreateDirectory(Options.CheckpointDirectory);
         if (File.Exists(_checkpointPath))
         {
-            _checkpoints = JsonSerializer.Deserialize<Dictionary<string, Checkpoint>>(File.ReadAllText(_checkpointPath)) ?? _checkpoints;
+            if (Options.Checkpoint == FileCheckpoint.Ignore)
+            {
+                LogIgnoringCheckpoint(Logger, Info.Name, _checkpointPath);
+            }
+            else
+            {
+                _checkpoint = LoadCheckpoint(File.ReadAllText(_checkpointPath), File.GetLastWriteTimeUtc(_checkpointPath));
+            }
         }
 
-        LogTailing(Logger, Info.Name, System.IO.Path.Combine(_directory, _pattern), _checkpoints.Count);
+        LogTailing(Logger, Info.Name, System.IO.Path.Combine(_directory, _pattern), _checkpoint.Files.Count);
         return Task.CompletedTask;
     }
 
@@ -126,48 +152,63 @@ public sealed partial class FileTailSource : LogSource
     private async Task<bool> PollAsync()
     {
         var progressed = false;
-        var present = Directory.Exists(_directory)
-            ? Directory.EnumerateFiles(_directory, _pattern).Order(StringComparer.Ordinal).ToList()
-            : [];
-        foreach (var path in present)
+        var changed = false;
+        var present = List();
+        foreach (var path in _skipped.Keys.Except(present.Select(static p => p.Path)).ToList())
         {
-            if (!_files.TryGetValue(path, out var file))
+            _skipped.Remove(path);
+        }
+
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var (path, isLink) in present)
+        {
+            if (_skipped.ContainsKey(path))
             {
-                file = Open(path);
+                continue;
+            }
+
+            var stat = FileStat.Of(path);
+            if (stat.Kind == FileKind.Missing)
+            {
+                continue;
+            }
+
+            if (Refuse(path, isLink, stat, seen) is { } reason)
+            {
+                Skip(path, reason);
+                continue;
+            }
+
+            if (_files.TryGetValue(stat.Identity, out var file))
+            {
+                if (file.Path != path)
+                {
+                    // Renamed to a name the glob matches: the same bytes, read on from the same offset.
+                    LogRenamed(Logger, Info.Name, file.Path, path, file.Offset);
+                    file.Path = path;
+                    changed = true;
+                }
+
+                if (IsTruncated(file, stat))
+                {
+                    LogTruncated(Logger, Info.Name, path, file.Offset);
+                    file.Reset(_checkpoint.NextGeneration(file.IdPath));
+                    changed = true;
+                }
+            }
+            else
+            {
+                file = Open(path, stat);
                 if (file is null)
                 {
                     continue;
                 }
 
-                _files[path] = file;
+                _files[stat.Identity] = file;
+                changed = true;
             }
 
-            var identity = Identify(path, file);
-            if (identity == Change.Replaced)
-            {
-                // Rotation by rename: our handle still reads the old file; finish it, final partial line included.
-                progressed |= await ReadAsync(file, final: true).ConfigureAwait(false);
-                await file.Stream.DisposeAsync().ConfigureAwait(false);
-                LogRotated(Logger, Info.Name, path);
-
-                // The renamed file cannot be found by its path again, so its unfinished lines are not replayable.
-                _checkpoints.Remove(path);
-                var successor = Open(path, ignoreCheckpoint: true);
-                if (successor is null)
-                {
-                    _files.Remove(path);
-                    continue;
-                }
-
-                successor.Generation = file.Generation + 1;
-                _files[path] = file = successor;
-            }
-            else if (identity == Change.Truncated)
-            {
-                LogTruncated(Logger, Info.Name, path, file.Offset);
-                file.Reset();
-            }
-
+            seen.Add(stat.Identity);
             progressed |= await ReadAsync(file, final: false).ConfigureAwait(false);
             if (StopReading.IsCancellationRequested)
             {
@@ -175,19 +216,21 @@ public sealed partial class FileTailSource : LogSource
             }
         }
 
-        foreach (var gone in _files.Keys.Except(present).ToList())
+        foreach (var gone in _files.Keys.Except(seen).ToList())
         {
-            // Renamed away without a successor (yet): read what is left, then forget it (its successor, when it appears,
-        // continues the generation count through the checkpoint).
+            // Deleted, or renamed out of the glob (rotation to access.log.1 with *.log): our handle still reads it, so
+            // finish it, final partial line included, then forget it; its generation stays counted at its path. It
+            // cannot be found again, so lines of it not yet finished with are not replayable after a crash.
             var file = _files[gone];
             progressed |= await ReadAsync(file, final: true).ConfigureAwait(false);
             await file.Stream.DisposeAsync().ConfigureAwait(false);
             _files.Remove(gone);
-            file.AdvanceAcknowledged();
-            _checkpoints[gone] = new Checkpoint(file.Acknowledged, Convert.ToBase64String(file.Fingerprint), file.Generation);
+            _checkpoint.Files.Remove(gone);
+            LogFinished(Logger, Info.Name, file.Path, file.Offset);
+            changed = true;
         }
 
-        if (progressed)
+        if (progressed || changed)
         {
             SaveCheckpoint();
         }
@@ -195,75 +238,137 @@ public sealed partial class FileTailSource : LogSource
         return progressed;
     }
 
-    private TailedFile? Open(string path, bool ignoreCheckpoint = false)
+    /// <summary>
+    /// The paths the glob matches now, files before links (so a link to a tailed file is the duplicate, not the
+    /// file), each in ordinal order; whether an entry is a link comes with the directory listing, at no extra stat.
+    /// </summary>
+    private List<(string Path, bool IsLink)> List()
+    {
+        if (!Directory.Exists(_directory))
+        {
+            return [];
+        }
+
+        var entries = new System.IO.Enumeration.FileSystemEnumerable<(string Path, bool IsLink)>(
+            _directory,
+            static (ref System.IO.Enumeration.FileSystemEntry e) => (e.ToFullPath(), (e.Attributes & FileAttributes.ReparsePoint) != 0))
+        {
+            ShouldIncludePredicate = (ref System.IO.Enumeration.FileSystemEntry e) =>
+                !e.IsDirectory && System.IO.Enumeration.FileSystemName.MatchesWin32Expression(_expression, e.FileName, ignoreCase: !OperatingSystem.IsLinux()),
+        };
+        return [.. entries.OrderBy(static e => e.IsLink).ThenBy(static e => e.Path, StringComparer.Ordinal)];
+    }
+
+    /// <summary>Why <paramref name="path"/> is not tailed, or null when it is.</summary>
+    private string? Refuse(string path, bool isLink, FileStat stat, HashSet<string> seen)
+    {
+        if (stat.Kind != FileKind.Regular)
+        {
+            return "not a regular file (a FIFO, socket, device or directory)";
+        }
+
+        if (isLink)
+        {
+            string? target;
+            try
+            {
+                target = new FileInfo(path).ResolveLinkTarget(returnFinalTarget: true)?.FullName;
+            }
+            catch (IOException)
+            {
+                target = null;
+            }
+
+            if (target is null || !target.StartsWith(_directory.TrimEnd('/') + "/", StringComparison.Ordinal))
+            {
+                return $"a link out of {_directory} (to {target ?? "an unresolvable target"})";
+            }
+        }
+
+        return seen.Contains(stat.Identity) ? "the same file as another path already tailed" : null;
+    }
+
+    private void Skip(string path, string reason)
+    {
+        _skipped[path] = reason;
+        LogSkipped(Logger, Info.Name, path, reason);
+    }
+
+    /// <summary>True when the file at our handle shrank below what was read, or its first bytes were rewritten.</summary>
+    private static bool IsTruncated(TailedFile file, FileStat stat)
+    {
+        if (stat.Size < file.Offset + file.PendingLength)
+        {
+            return true;
+        }
+
+        if (stat.Size == file.LastSize)
+        {
+            // Nothing written since the last poll: an idle tail costs one stat per file.
+            return false;
+        }
+
+        file.LastSize = stat.Size;
+        var prefix = ReadPrefix(file.Stream, FingerprintBytes);
+        var common = Math.Min(prefix.Length, file.Fingerprint.Length);
+        if (!prefix.AsSpan(0, common).SequenceEqual(file.Fingerprint.AsSpan(0, common)))
+        {
+            // Truncated and rewritten past our offset between two polls (copytruncate under a fast writer).
+            return true;
+        }
+
+        if (prefix.Length > file.Fingerprint.Length)
+        {
+            file.Fingerprint = prefix;
+        }
+
+        return false;
+    }
+
+    private TailedFile? Open(string path, FileStat stat)
     {
         FileStream stream;
         try
         {
             stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1, FileOptions.None);
         }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        catch (FileNotFoundException)
         {
             return null;
         }
-
-        var file = new TailedFile(path, stream, Options.MaxLineBytes);
-        file.Fingerprint = ReadPrefix(stream, FingerprintBytes);
-        if (!ignoreCheckpoint && _checkpoints.TryGetValue(path, out var cp))
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            if (cp.Offset <= stream.Length && file.Fingerprint.AsSpan().StartsWith(Convert.FromBase64String(cp.Fingerprint)))
-            {
-                file.Offset = cp.Offset;
-                file.Acknowledged = cp.Offset;
-                file.Generation = cp.Generation;
-            }
-            else
-            {
-                // Replaced or truncated while we were down: a new generation, read from the start.
-                file.Generation = cp.Generation + 1;
-            }
+            Skip(path, "it cannot be opened: " + ex.Message);
+            return null;
+        }
+
+        var fingerprint = ReadPrefix(stream, FingerprintBytes);
+        if (stat.Size == 0 && fingerprint.Length > 0 && stream.Length == 0)
+        {
+            stream.Dispose();
+            Skip(path, "its size (0 bytes) is not what it holds (a /proc- or /sys-like file)");
+            return null;
+        }
+
+        var file = new TailedFile(path, stream, Options.MaxLineBytes) { Fingerprint = fingerprint, LastSize = stat.Size };
+        if (_checkpoint.Files.TryGetValue(stat.Identity, out var cp)
+            && cp.Offset <= stat.Size
+            && fingerprint.AsSpan().StartsWith(Convert.FromBase64String(cp.Fingerprint)))
+        {
+            file.IdPath = cp.IdPath;
+            file.Generation = cp.Generation;
+            file.Offset = cp.Offset;
+            file.Acknowledged = cp.Offset;
+            LogResuming(Logger, Info.Name, path, cp.Offset, cp.Time);
+        }
+        else
+        {
+            // Never seen, or its inode was reused by a new file: a new generation at this path, read from the start.
+            file.IdPath = path;
+            file.Generation = _checkpoint.NextGeneration(path);
         }
 
         return file;
-    }
-
-    private static Change Identify(string path, TailedFile file)
-    {
-        try
-        {
-            // The common case, nothing written since the last poll: the path and our handle agree on the length, so
-            // skip opening the file to compare first bytes (an idle tail then costs one stat per file per poll).
-            if (new FileInfo(path).Length == file.Stream.Length && file.Stream.Length >= file.Offset)
-            {
-                return Change.None;
-            }
-
-            using var probe = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1, FileOptions.None);
-            var prefix = ReadPrefix(probe, FingerprintBytes);
-            var known = file.Fingerprint;
-            var common = Math.Min(prefix.Length, known.Length);
-            if (!prefix.AsSpan(0, common).SequenceEqual(known.AsSpan(0, common)))
-            {
-                // Different first bytes: another file at this path, unless ours shrank to nothing and regrew.
-                return file.Stream.Length >= file.Offset ? Change.Replaced : Change.Truncated;
-            }
-
-            if (probe.Length < file.Offset)
-            {
-                return Change.Truncated;
-            }
-
-            if (prefix.Length > known.Length)
-            {
-                file.Fingerprint = prefix;
-            }
-
-            return Change.None;
-        }
-        catch (IOException)
-        {
-            return Change.None;
-        }
     }
 
     private static byte[] ReadPrefix(FileStream stream, int count)
@@ -297,14 +402,14 @@ public sealed partial class FileTailSource : LogSource
                     break;
                 }
 
-                lines.Add(MakeLine(file.Path, file.Generation, frame, start, status == FrameStatus.Oversized));
+                lines.Add(MakeLine(file.IdPath, file.Generation, frame, start, status == FrameStatus.Oversized));
             }
 
             if (n == 0 && final && !sequence.IsEmpty)
             {
                 var start = file.Offset + (initial - sequence.Length);
                 var oversized = sequence.Length > Options.MaxLineBytes;
-                lines.Add(MakeLine(file.Path, file.Generation, oversized ? sequence.Slice(0, Options.MaxLineBytes) : sequence, start, oversized));
+                lines.Add(MakeLine(file.IdPath, file.Generation, oversized ? sequence.Slice(0, RawLine.EvidenceBytes) : sequence, start, oversized));
                 sequence = sequence.Slice(sequence.End);
             }
 
@@ -333,35 +438,84 @@ public sealed partial class FileTailSource : LogSource
     {
         var id = path + ":" + generation.ToString(System.Globalization.CultureInfo.InvariantCulture) + ":" + offset.ToString(System.Globalization.CultureInfo.InvariantCulture);
         return oversized
-            ? new RawLine(frame.ToArray(), Info, id, Time.GetUtcNow(), "line longer than the maximum of " + Options.MaxLineBytes.ToString(System.Globalization.CultureInfo.InvariantCulture) + " bytes; the first bytes are kept")
+            ? new RawLine(frame.ToArray(), Info, id, Time.GetUtcNow(), RawLine.OversizedReason(Options.MaxLineBytes))
             : new RawLine(frame.ToArray(), Info, id, Time.GetUtcNow());
     }
 
     private void SaveCheckpoint()
     {
-        foreach (var f in _files.Values)
+        var now = Time.GetUtcNow();
+        foreach (var (identity, f) in _files)
         {
-            _checkpoints[f.Path] = new Checkpoint(f.Acknowledged, Convert.ToBase64String(f.Fingerprint), f.Generation);
+            _checkpoint.Files[identity] = new Checkpoint(f.Path, f.IdPath, f.Generation, f.Acknowledged, Convert.ToBase64String(f.Fingerprint), now);
         }
 
         var temp = _checkpointPath + ".tmp";
-        File.WriteAllText(temp, JsonSerializer.Serialize(_checkpoints));
+        File.WriteAllText(temp, JsonSerializer.Serialize(_checkpoint));
         File.Move(temp, _checkpointPath, overwrite: true);
     }
 
-    private enum Change
+    /// <summary>
+    /// Reads a checkpoint; one from before identities (a map of path to offset, fingerprint and generation) is carried
+    /// over to the identity now at each path, with the checkpoint file's time.
+    /// </summary>
+    private static CheckpointFile LoadCheckpoint(string json, DateTime savedAt)
     {
-        None,
-        Truncated,
-        Replaced,
+        using var doc = JsonDocument.Parse(json);
+        if (doc.RootElement.TryGetProperty(nameof(CheckpointFile.Files), out _))
+        {
+            return JsonSerializer.Deserialize<CheckpointFile>(json) ?? new CheckpointFile();
+        }
+
+        var result = new CheckpointFile();
+        foreach (var (path, old) in JsonSerializer.Deserialize<Dictionary<string, PathCheckpoint>>(json) ?? [])
+        {
+            result.Generations[path] = Math.Max(old.Generation, result.Generations.GetValueOrDefault(path));
+            var stat = FileStat.Of(path);
+            if (stat.Kind == FileKind.Regular)
+            {
+                result.Files[stat.Identity] = new Checkpoint(path, path, old.Generation, old.Offset, old.Fingerprint, new DateTimeOffset(savedAt, TimeSpan.Zero));
+            }
+        }
+
+        return result;
     }
 
-    /// <summary>A checkpointed file: the offset after the last line finished with, the file's first bytes (base64), its generation.</summary>
-    private sealed record Checkpoint(long Offset, string Fingerprint, int Generation);
+    /// <summary>The checkpoint file: each tailed file by identity, and the last generation used at every path.</summary>
+    private sealed class CheckpointFile
+    {
+        public Dictionary<string, Checkpoint> Files { get; init; } = new(StringComparer.Ordinal);
+
+        public Dictionary<string, int> Generations { get; init; } = new(StringComparer.Ordinal);
+
+        /// <summary>The generation for a new file at <paramref name="path"/>: 0 for a path never seen, else one more than its last.</summary>
+        public int NextGeneration(string path)
+        {
+            var next = Generations.TryGetValue(path, out var last) ? last + 1 : 0;
+            Generations[path] = next;
+            return next;
+        }
+    }
+
+    /// <summary>
+    /// A checkpointed file: where it is now, the path and generation its ids carry, the offset after the last line
+    /// finished with, its first bytes (base64) and when this was saved.
+    /// </summary>
+    private sealed record Checkpoint(string Path, string IdPath, int Generation, long Offset, string Fingerprint, DateTimeOffset Time);
+
+    /// <summary>The checkpoint entry before files were followed by identity, keyed by path.</summary>
+    private sealed record PathCheckpoint(long Offset, string Fingerprint, int Generation);
 
     private sealed class TailedFile(string path, FileStream stream, int maxLineBytes)
     {
-        public string Path { get; } = path;
+        /// <summary>Where the file is now.</summary>
+        public string Path { get; set; } = path;
+
+        /// <summary>Where the file was first seen: the path its ids carry, across renames.</summary>
+        public string IdPath { get; set; } = path;
+
+        /// <summary>The size at the last poll that read the first bytes.</summary>
+        public long LastSize { get; set; }
 
         public FileStream Stream { get; } = stream;
 
@@ -378,7 +532,7 @@ public sealed partial class FileTailSource : LogSource
 
         public byte[] Fingerprint { get; set; } = [];
 
-        /// <summary>Rotations and truncations seen at this path; part of every id.</summary>
+        /// <summary>Files and truncations seen at <see cref="IdPath"/> before this one; part of every id.</summary>
         public int Generation { get; set; }
 
         public byte[] Buffer { get; private set; } = new byte[64 * 1024];
@@ -434,25 +588,38 @@ public sealed partial class FileTailSource : LogSource
             return moved;
         }
 
-        public void Reset()
+        public void Reset(int generation)
         {
             // The lines before the truncation are gone from the file: nothing there can be read again.
             Unacknowledged.Clear();
             Acknowledged = 0;
             Offset = 0;
             PendingLength = 0;
-            Generation++;
+            LastSize = 0;
+            Generation = generation;
             Framer = new LineFramer(maxLineBytes);
-            Fingerprint = [];
+            Fingerprint = ReadPrefix(Stream, FingerprintBytes);
         }
     }
 
     [LoggerMessage(EventId = 1401, Level = LogLevel.Information, Message = "Source {Source} tailing {Glob} ({Checkpoints} checkpointed files)")]
     private static partial void LogTailing(ILogger logger, string source, string glob, int checkpoints);
 
-    [LoggerMessage(EventId = 1402, Level = LogLevel.Information, Message = "Source {Source}: {Path} was rotated; reading its successor from the start")]
-    private static partial void LogRotated(ILogger logger, string source, string path);
+    [LoggerMessage(EventId = 1402, Level = LogLevel.Information, Message = "Source {Source}: {Path} was renamed to {NewPath}; reading on from byte {Offset}")]
+    private static partial void LogRenamed(ILogger logger, string source, string path, string newPath, long offset);
 
     [LoggerMessage(EventId = 1403, Level = LogLevel.Information, Message = "Source {Source}: {Path} was truncated (was at offset {Offset}); reading from the start")]
     private static partial void LogTruncated(ILogger logger, string source, string path, long offset);
+
+    [LoggerMessage(EventId = 1404, Level = LogLevel.Warning, Message = "Source {Source}: skipping {Path}: {Reason}")]
+    private static partial void LogSkipped(ILogger logger, string source, string path, string reason);
+
+    [LoggerMessage(EventId = 1405, Level = LogLevel.Information, Message = "Source {Source}: resuming {Path} at byte {Offset}, checkpoint from {Time:O}")]
+    private static partial void LogResuming(ILogger logger, string source, string path, long offset, DateTimeOffset time);
+
+    [LoggerMessage(EventId = 1406, Level = LogLevel.Information, Message = "Source {Source}: ignoring the checkpoint {Checkpoint} (checkpoint=ignore): every file is read from the start")]
+    private static partial void LogIgnoringCheckpoint(ILogger logger, string source, string checkpoint);
+
+    [LoggerMessage(EventId = 1407, Level = LogLevel.Information, Message = "Source {Source}: {Path} left the glob (renamed away or deleted); read to its end at byte {Offset}")]
+    private static partial void LogFinished(ILogger logger, string source, string path, long offset);
 }

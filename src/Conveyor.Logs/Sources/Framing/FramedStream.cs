@@ -1,6 +1,5 @@
 using Conveyor.Logs.Pipeline;
 using System.Buffers;
-using System.Globalization;
 using System.IO.Pipelines;
 using Conveyor.Logs.Model;
 using Conveyor.Logs.Parsing;
@@ -52,6 +51,13 @@ internal sealed class FramedStream
     /// <summary>Close after this long without data; null for none (files, stdin).</summary>
     public TimeSpan? IdleTimeout { get; init; }
 
+    /// <summary>
+    /// After <c>stopReading</c> fires, read on until the sender ends, nothing arrives for this long, or the drain
+    /// deadline passes: bytes a sender wrote before the stop are read and stored instead of being reset with the
+    /// socket (the sender would see EPIPE). Null (files, stdin): stop reading at once.
+    /// </summary>
+    public TimeSpan? DrainIdle { get; init; }
+
     /// <summary>The byte offset of the first byte the reader yields (a file resumed from a checkpoint).</summary>
     public long StartOffset { get; init; }
 
@@ -60,6 +66,9 @@ internal sealed class FramedStream
 
     /// <summary>The offset just past the last frame handed to the buffer: where a restart resumes.</summary>
     public long Offset { get; private set; }
+
+    /// <summary>Called when a read returned bytes, before its frames go to the buffer (which may wait for room).</summary>
+    public Action? OnData { get; init; }
 
     /// <summary>Called after each read's frames are all in the buffer, with <see cref="Offset"/>.</summary>
     public Action<long>? OnCommitted { get; init; }
@@ -72,14 +81,28 @@ internal sealed class FramedStream
         ArgumentNullException.ThrowIfNull(reader);
         Offset = StartOffset;
         using var idle = new CancellationTokenSource(Timeout.InfiniteTimeSpan, Time);
-        using var link = stopReading.Register(static s => ((CancellationTokenSource)s!).Cancel(), idle);
+        var stopping = 0;
+        using var link = stopReading.Register(() =>
+        {
+            if (DrainIdle is { } linger)
+            {
+                // From now on the idle timeout is the drain linger; a read already waiting gets it too.
+                Volatile.Write(ref stopping, 1);
+                idle.CancelAfter(linger);
+            }
+            else
+            {
+                idle.Cancel();
+            }
+        });
+        using var deadline = abandon.Register(static s => ((CancellationTokenSource)s!).Cancel(), idle);
         var batch = new List<RawLine>(64);
         while (true)
         {
             ReadResult result;
             try
             {
-                if (IdleTimeout is { } t)
+                if ((Volatile.Read(ref stopping) == 1 ? DrainIdle : IdleTimeout) is { } t)
                 {
                     idle.CancelAfter(t);
                 }
@@ -93,6 +116,7 @@ internal sealed class FramedStream
             }
 
             var buffer = result.Buffer;
+            OnData?.Invoke();
             var bufferStart = Offset;
             var initial = buffer.Length;
             while (true)
@@ -112,7 +136,7 @@ internal sealed class FramedStream
                 // The stream ended without a final terminator: what is left is the last record, not garbage.
                 var frameStart = bufferStart + (initial - buffer.Length);
                 var tooLong = buffer.Length > MaxFrameBytes;
-                batch.Add(Make(tooLong ? buffer.Slice(0, MaxFrameBytes) : buffer, frameStart, tooLong));
+                batch.Add(Make(tooLong ? buffer.Slice(0, Math.Min(MaxFrameBytes, RawLine.EvidenceBytes)) : buffer, frameStart, tooLong));
                 buffer = buffer.Slice(buffer.End);
             }
 
@@ -142,7 +166,7 @@ internal sealed class FramedStream
         var now = Time.GetUtcNow();
         if (oversized)
         {
-            return new RawLine(frame.ToArray(), Source, id, now, "record longer than the maximum of " + MaxFrameBytes.ToString(CultureInfo.InvariantCulture) + " bytes; the first bytes are kept");
+            return new RawLine(frame.ToArray(), Source, id, now, RawLine.OversizedReason(MaxFrameBytes));
         }
 
         return new RawLine(frame.ToArray(), Source, id, now);

@@ -6,7 +6,8 @@ namespace Conveyor.Logs.Sources.Framing;
 /// <summary>
 /// Splits a byte stream into LF-terminated lines (a CR before the LF is dropped), with the same contract as
 /// <see cref="SyslogFramer"/>, so one connection loop serves both: a line longer than the maximum is reported once
-/// as <see cref="FrameStatus.Oversized"/> and its bytes are skipped as they arrive, never buffered or split.
+/// as <see cref="FrameStatus.Oversized"/> with its first <see cref="Model.RawLine.EvidenceBytes"/> bytes as the frame,
+/// and the rest is skipped as it arrives, never buffered or split.
 /// </summary>
 /// <remarks>One framer per stream; not thread-safe.</remarks>
 public sealed class LineFramer
@@ -48,7 +49,7 @@ public sealed class LineFramer
                 if (buffer.Length > MaxLineBytes)
                 {
                     // Keep the head for the dead letter; the rest of the line is skipped without buffering it.
-                    line = buffer.Slice(0, MaxLineBytes);
+                    line = buffer.Slice(0, Math.Min(MaxLineBytes, Model.RawLine.EvidenceBytes));
                     buffer = buffer.Slice(buffer.End);
                     _skipToLf = true;
                     return FrameStatus.Oversized;
@@ -61,7 +62,7 @@ public sealed class LineFramer
             buffer = buffer.Slice(buffer.GetPosition(1, lf.Value));
             if (candidate.Length > MaxLineBytes)
             {
-                line = candidate.Slice(0, MaxLineBytes);
+                line = candidate.Slice(0, Math.Min(MaxLineBytes, Model.RawLine.EvidenceBytes));
                 return FrameStatus.Oversized;
             }
 

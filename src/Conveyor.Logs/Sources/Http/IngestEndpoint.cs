@@ -1,9 +1,13 @@
+using System.Buffers;
 using System.Globalization;
 using System.IO.Compression;
+using System.IO.Pipelines;
 using System.Net.Http.Headers;
 using System.Text;
 using Conveyor.Logs.Model;
+using Conveyor.Logs.Parsing;
 using Conveyor.Logs.Pipeline;
+using Conveyor.Logs.Sources.Framing;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 
@@ -70,11 +74,46 @@ public static class IngestEndpoint
             limit.MaxRequestBodySize = options.MaxBodyBytes;
         }
 
-        byte[]? body;
-        int length;
+        // Reserve the body's bytes before reading any: over the budget, the client is told to come back, unread.
+        var reserved = request.ContentLength is { } declared && !gzip ? Math.Min(declared, options.MaxBodyBytes) : ReserveStep;
+        if (!binding.Bodies.TryReserve(reserved))
+        {
+            binding.Info.OnBodyRefused();
+            await ErrorAsync(response, 429, $"too many request bodies in flight ({binding.Bodies.Used} of the {binding.Bodies.Capacity} bytes of maxBodyBytesInFlight); retry later", retryAfter: 1).ConfigureAwait(false);
+            return;
+        }
+
+        var reservation = new Reservation { Bytes = reserved };
         try
         {
-            (body, length) = await ReadBodyAsync(request.Body, gzip, options.MaxBodyBytes, context.RequestAborted).ConfigureAwait(false);
+            await ReadAndAdmitAsync(context, binding, topology, gzip, reservation).ConfigureAwait(false);
+        }
+        finally
+        {
+            // The lines are admitted or refused by now: the main buffer's own bound holds them from here.
+            binding.Bodies.Release(reservation.Bytes);
+        }
+    }
+
+    /// <summary>The bytes of <see cref="BodyBudget"/> one request holds; it grows as the body is read.</summary>
+    private sealed class Reservation
+    {
+        public long Bytes { get; set; }
+    }
+
+    /// <summary>A request of unknown length (chunked, gzip) reserves this much before reading, and this much more at a time as it grows.</summary>
+    private const long ReserveStep = 64 * 1024;
+
+    private static async Task ReadAndAdmitAsync(HttpContext context, HttpSourceBinding binding, LogTopology topology, bool gzip, Reservation reservation)
+    {
+        var request = context.Request;
+        var response = context.Response;
+        var options = binding.Options;
+        List<RawLine>? lines;
+        string? refusal;
+        try
+        {
+            (lines, refusal) = await ReadLinesAsync(request.Body, gzip, binding, reservation, topology.Time, context.RequestAborted).ConfigureAwait(false);
         }
         catch (BadHttpRequestException ex) when (ex.StatusCode == 413)
         {
@@ -86,14 +125,31 @@ public static class IngestEndpoint
             await ErrorAsync(response, 400, "the body is not valid gzip").ConfigureAwait(false);
             return;
         }
+        catch (Exception ex) when (ex is BadHttpRequestException or IOException or OperationCanceledException)
+        {
+            // The client's fault (a body cut short, sent too slowly, a reset): one line, rate-limited, counted; never a stack trace.
+            binding.OnClientFault(context.RequestServices.GetService(typeof(Microsoft.Extensions.Logging.ILoggerFactory)) as Microsoft.Extensions.Logging.ILoggerFactory, topology.Time, context.Connection.RemoteIpAddress + ":" + context.Connection.RemotePort.ToString(CultureInfo.InvariantCulture), ex.Message);
+            if (!response.HasStarted && !context.RequestAborted.IsCancellationRequested)
+            {
+                await ErrorAsync(response, ex is BadHttpRequestException bad ? bad.StatusCode : 400, "the request body could not be read: " + ex.Message).ConfigureAwait(false);
+            }
 
-        if (body is null)
+            return;
+        }
+
+        if (refusal is not null)
+        {
+            binding.Info.OnBodyRefused();
+            await ErrorAsync(response, 429, refusal, retryAfter: 1).ConfigureAwait(false);
+            return;
+        }
+
+        if (lines is null)
         {
             await ErrorAsync(response, 413, $"body is over the limit of {options.MaxBodyBytes} bytes{(gzip ? " after decompression" : string.Empty)}").ConfigureAwait(false);
             return;
         }
 
-        var lines = Split(body.AsSpan(0, length), binding, options.MaxLineBytes, topology.Time.GetUtcNow());
         if (lines.Count == 0)
         {
             await AcceptedAsync(response, 0).ConfigureAwait(false);
@@ -196,69 +252,104 @@ public static class IngestEndpoint
         }
     }
 
-    private static List<RawLine> Split(ReadOnlySpan<byte> body, HttpSourceBinding binding, int maxLineBytes, DateTimeOffset now)
+    /// <summary>
+    /// Reads the body (decompressed) straight into lines, one copy per line and never the whole body, growing the
+    /// reservation in <see cref="ReserveStep"/>s as the lines' bytes pass it. Lines are null when the body is over the
+    /// maximum; the refusal is set when the budget cannot cover it. Empty lines are skipped but numbered, so ids stay
+    /// the line numbers of the body.
+    /// </summary>
+    private static async Task<(List<RawLine>? Lines, string? Refusal)> ReadLinesAsync(Stream body, bool gzip, HttpSourceBinding binding, Reservation reservation, TimeProvider time, CancellationToken cancellationToken)
     {
+        var options = binding.Options;
+        var now = time.GetUtcNow();
         var prefix = binding.Info.Name + ":" + now.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture) + ":"
             + Interlocked.Increment(ref s_requests).ToString(CultureInfo.InvariantCulture) + ":";
+        var input = gzip ? new GZipStream(body, CompressionMode.Decompress, leaveOpen: true) : body;
+        var reader = PipeReader.Create(input, new StreamPipeReaderOptions(bufferSize: 64 * 1024, minimumReadSize: 16 * 1024, leaveOpen: true));
+        var framer = new LineFramer(options.MaxLineBytes);
         var lines = new List<RawLine>();
         var number = 0;
-        while (!body.IsEmpty)
-        {
-            var lf = body.IndexOf((byte)'\n');
-            var line = lf < 0 ? body : body[..lf];
-            body = lf < 0 ? [] : body[(lf + 1)..];
-            if (!line.IsEmpty && line[^1] == (byte)'\r')
-            {
-                line = line[..^1];
-            }
-
-            number++;
-            if (line.IsEmpty)
-            {
-                continue;
-            }
-
-            var id = prefix + number.ToString(CultureInfo.InvariantCulture);
-            lines.Add(line.Length > maxLineBytes
-                ? new RawLine(line[..maxLineBytes].ToArray(), binding.Info, id, now, $"record of {line.Length} bytes is longer than the maximum of {maxLineBytes} bytes; the first bytes are kept")
-                : new RawLine(line.ToArray(), binding.Info, id, now));
-        }
-
-        return lines;
-    }
-
-    /// <summary>The whole body, decompressed; a null body when it is over <paramref name="max"/>.</summary>
-    private static async Task<(byte[]? Body, int Length)> ReadBodyAsync(Stream body, bool gzip, long max, CancellationToken cancellationToken)
-    {
-        var input = gzip ? new GZipStream(body, CompressionMode.Decompress, leaveOpen: true) : body;
+        long consumed = 0;
+        long held = 0;
         try
         {
-            using var buffer = new MemoryStream();
-            var chunk = new byte[16 * 1024];
             while (true)
             {
-                var n = await input.ReadAsync(chunk, cancellationToken).ConfigureAwait(false);
-                if (n == 0)
+                var result = await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+                var buffer = result.Buffer;
+                if (consumed + buffer.Length > options.MaxBodyBytes)
                 {
-                    break;
+                    return (null, null);
                 }
 
-                if (buffer.Length + n > max)
+                var initial = buffer.Length;
+                while (true)
                 {
-                    return (null, 0);
+                    var status = framer.TryRead(ref buffer, out var frame);
+                    if (status == FrameStatus.NeedMoreData)
+                    {
+                        break;
+                    }
+
+                    number++;
+                    if (status == FrameStatus.Frame && frame.IsEmpty)
+                    {
+                        continue;
+                    }
+
+                    held += Add(lines, frame, status == FrameStatus.Oversized);
                 }
 
-                buffer.Write(chunk, 0, n);
+                if (result.IsCompleted && !buffer.IsEmpty)
+                {
+                    // The last line without its LF.
+                    number++;
+                    var last = buffer.Length > 0 && buffer.Slice(buffer.Length - 1).FirstSpan[0] == (byte)'\r' ? buffer.Slice(0, buffer.Length - 1) : buffer;
+                    var tooLong = last.Length > options.MaxLineBytes;
+                    if (!last.IsEmpty)
+                    {
+                        held += Add(lines, tooLong ? last.Slice(0, Math.Min(options.MaxLineBytes, RawLine.EvidenceBytes)) : last, tooLong);
+                    }
+
+                    buffer = buffer.Slice(buffer.End);
+                }
+
+                consumed += initial - buffer.Length;
+                reader.AdvanceTo(buffer.Start, buffer.End);
+                if (held > reservation.Bytes)
+                {
+                    var more = held - reservation.Bytes + ReserveStep;
+                    if (!binding.Bodies.TryReserve(more))
+                    {
+                        return (null, $"too many request bodies in flight ({binding.Bodies.Used} of the {binding.Bodies.Capacity} bytes of maxBodyBytesInFlight); retry later");
+                    }
+
+                    reservation.Bytes += more;
+                }
+
+                if (result.IsCompleted)
+                {
+                    return (lines, null);
+                }
             }
-
-            return (buffer.GetBuffer(), (int)buffer.Length);
         }
         finally
         {
+            await reader.CompleteAsync().ConfigureAwait(false);
             if (gzip)
             {
                 await input.DisposeAsync().ConfigureAwait(false);
             }
+        }
+
+        long Add(List<RawLine> list, in ReadOnlySequence<byte> frame, bool oversized)
+        {
+            var id = prefix + number.ToString(CultureInfo.InvariantCulture);
+            var line = oversized
+                ? new RawLine(frame.ToArray(), binding.Info, id, now, RawLine.OversizedReason(options.MaxLineBytes))
+                : new RawLine(frame.ToArray(), binding.Info, id, now);
+            list.Add(line);
+            return line.Size;
         }
     }
 

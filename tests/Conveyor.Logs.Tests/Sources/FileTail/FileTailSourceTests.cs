@@ -4,7 +4,7 @@ using Conveyor.Logs.Configuration;
 using Conveyor.Logs.Model;
 using Conveyor.Logs.Parsing;
 using Conveyor.Logs.Sources.FileTail;
-using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Logging.Testing;
 
 namespace Conveyor.Logs.Tests.Sources.FileTail;
 
@@ -14,6 +14,7 @@ public sealed class FileTailSourceTests
     private readonly string _dir = Path.Combine(Path.GetTempPath(), "conveyor-tail-tests", Guid.NewGuid().ToString("N"));
     private readonly BoundedBuffer<RawLine> _buffer = new(new BufferOptions<RawLine> { Capacity = 100_000 });
     private readonly Dictionary<string, string> _seen = new(StringComparer.Ordinal);
+    private readonly FakeLogger _log = new();
 
     public FileTailSourceTests() => Directory.CreateDirectory(Path.Combine(_dir, "logs"));
 
@@ -86,6 +87,119 @@ public sealed class FileTailSourceTests
         // The new line starts at offset 0 like "first a" did; its id must differ or an idempotent store would drop it.
         Assert.Contains("second a", _seen.Values);
         Assert.Equal(4, _seen.Keys.Distinct().Count());
+    }
+
+    [Fact]
+    public async Task Tail_RenamedToANameTheGlobMatches_ReadsOnWithoutReReading()
+    {
+        await File.WriteAllLinesAsync(Log, Enumerable.Range(0, 100).Select(i => "old " + i));
+        var source = await StartAsync();
+        await DrainUntilAsync(100);
+
+        // nginx's rotation when the rotated name matches the glob too: rename, write on to the renamed file, reopen.
+        var renamed = Path.Combine(_dir, "logs", "app-2.log");
+        File.Move(Log, renamed);
+        await File.AppendAllLinesAsync(renamed, Enumerable.Range(100, 10).Select(i => "old " + i));
+        await File.WriteAllLinesAsync(Log, Enumerable.Range(0, 20).Select(i => "new " + i));
+        await DrainUntilAsync(130);
+        await DrainWhileQuietAsync();
+        await source.StopAsync(CancellationToken.None);
+        await source.DisposeAsync();
+
+        // A restart resumes both files by identity: nothing is read again.
+        await File.AppendAllLinesAsync(renamed, ["old 110"]);
+        var restarted = await StartAsync();
+        await DrainUntilAsync(131);
+        await DrainWhileQuietAsync();
+        await restarted.StopAsync(CancellationToken.None);
+        await restarted.DisposeAsync();
+
+        Assert.Equal(131, _seen.Count);
+        Assert.Contains(_log.Collector.GetSnapshot(), r => r.Message.Contains("was renamed to " + renamed, StringComparison.Ordinal));
+        Assert.Contains(_log.Collector.GetSnapshot(), r => r.Message.Contains("resuming " + renamed + " at byte ", StringComparison.Ordinal));
+
+        // The renamed file's lines keep the path they were first read at, so their ids stay unique and stable.
+        Assert.All(_seen.Where(kv => kv.Value.StartsWith("old", StringComparison.Ordinal)), kv => Assert.StartsWith(Log + ":0:", kv.Key, StringComparison.Ordinal));
+        Assert.All(_seen.Where(kv => kv.Value.StartsWith("new", StringComparison.Ordinal)), kv => Assert.StartsWith(Log + ":1:", kv.Key, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Tail_GlobOverLinkIntoProcAndFifo_SkipsEachOnceAndReadsNothingTwice()
+    {
+        var logs = Path.Combine(_dir, "logs");
+        File.CreateSymbolicLink(Path.Combine(logs, "mtab.log"), "/proc/self/mounts");
+        Assert.Equal(0, Mono.Unix.Native.Syscall.mkfifo(Path.Combine(logs, "pipe.log"), Mono.Unix.Native.FilePermissions.DEFFILEMODE));
+        File.CreateSymbolicLink(Path.Combine(logs, "twin.log"), Log);
+        await File.WriteAllLinesAsync(Log, ["a", "b", "c"]);
+        var source = await StartAsync();
+        await DrainUntilAsync(3);
+
+        // Many polls (20 ms apart): none may re-read anything or log a skip twice.
+        for (var i = 0; i < 3; i++)
+        {
+            await DrainWhileQuietAsync();
+        }
+
+        await source.StopAsync(CancellationToken.None);
+        await source.DisposeAsync();
+        Assert.Equal(3, _seen.Count);
+        var skips = _log.Collector.GetSnapshot().Where(r => r.Message.Contains("skipping", StringComparison.Ordinal)).Select(r => r.Message).ToList();
+        Assert.Equal(3, skips.Count);
+        Assert.Contains(skips, m => m.Contains("mtab.log: a link out of", StringComparison.Ordinal));
+        Assert.Contains(skips, m => m.Contains("pipe.log: not a regular file", StringComparison.Ordinal));
+        Assert.Contains(skips, m => m.Contains("twin.log: the same file as another path", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Tail_ProcFilesWhoseSizeLies_AreSkippedNotReReadEveryPoll()
+    {
+        var source = await StartAsync(glob: "/proc/self/mount*");
+        await TestWaitForSkipsAsync(3);
+        for (var i = 0; i < 3; i++)
+        {
+            await DrainWhileQuietAsync();
+        }
+
+        await source.StopAsync(CancellationToken.None);
+        await source.DisposeAsync();
+        Assert.Empty(_seen);
+        var skips = _log.Collector.GetSnapshot().Where(r => r.Message.Contains("skipping", StringComparison.Ordinal)).ToList();
+        Assert.Equal(3, skips.Count);
+        Assert.All(skips, r => Assert.Contains("its size (0 bytes) is not what it holds", r.Message, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Tail_CheckpointIgnore_ReadsEverythingAgainWithTheSameIds()
+    {
+        await File.WriteAllLinesAsync(Log, ["a", "b"]);
+        var source = await StartAsync();
+        await DrainUntilAsync(2);
+        await source.StopAsync(CancellationToken.None);
+        await source.DisposeAsync();
+        var first = _seen.Keys.Order(StringComparer.Ordinal).ToList();
+
+        _seen.Clear();
+        var again = await StartAsync(FileCheckpoint.Ignore);
+        await DrainUntilAsync(2);
+        await again.StopAsync(CancellationToken.None);
+        await again.DisposeAsync();
+        Assert.Equal(first, _seen.Keys.Order(StringComparer.Ordinal).ToList());
+        Assert.Contains(_log.Collector.GetSnapshot(), r => r.Message.Contains("ignoring the checkpoint", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Tail_CheckpointFromBeforeIdentities_IsCarriedOver()
+    {
+        await File.WriteAllLinesAsync(Log, ["a", "b"]);
+        Directory.CreateDirectory(Path.Combine(_dir, "checkpoints"));
+        var fingerprint = Convert.ToBase64String(Encoding.UTF8.GetBytes("a\nb\n"));
+        await File.WriteAllTextAsync(Path.Combine(_dir, "checkpoints", "file.checkpoint.json"), $$$"""{"{{{Log}}}":{"Offset":2,"Fingerprint":"{{{fingerprint}}}","Generation":3}}""");
+        var source = await StartAsync();
+        await DrainUntilAsync(1);
+        await DrainWhileQuietAsync();
+        await source.StopAsync(CancellationToken.None);
+        await source.DisposeAsync();
+        Assert.Equal(new Dictionary<string, string> { [Log + ":3:2"] = "b" }, _seen);
     }
 
     [Fact]
@@ -175,7 +289,7 @@ public sealed class FileTailSourceTests
     {
         var path = Path.Combine(_dir, "checkpoints", "file.checkpoint.json");
         using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(path));
-        return doc.RootElement.GetProperty(Log).GetProperty("Offset").GetInt64();
+        return doc.RootElement.GetProperty("Files").EnumerateObject().Single(f => f.Value.GetProperty("Path").GetString() == Log).Value.GetProperty("Offset").GetInt64();
     }
 
     private async Task WaitForCheckpointAsync(long offset)
@@ -188,16 +302,27 @@ public sealed class FileTailSourceTests
         }
     }
 
-    private async Task<FileTailSource> StartAsync()
+    private async Task TestWaitForSkipsAsync(int count)
+    {
+        var watch = Stopwatch.StartNew();
+        while (_log.Collector.GetSnapshot().Count(r => r.Message.Contains("skipping", StringComparison.Ordinal)) < count)
+        {
+            Assert.True(watch.Elapsed < TimeSpan.FromSeconds(20), "the skips were not logged");
+            await Task.Delay(20);
+        }
+    }
+
+    private async Task<FileTailSource> StartAsync(FileCheckpoint checkpoint = FileCheckpoint.Resume, string? glob = null)
     {
         var options = new SourceOptions
         {
             Type = SourceType.File,
-            Path = Path.Combine(_dir, "logs", "*.log"),
+            Path = glob ?? Path.Combine(_dir, "logs", "*.log"),
             CheckpointDirectory = Path.Combine(_dir, "checkpoints"),
             PollInterval = TimeSpan.FromMilliseconds(20),
+            Checkpoint = checkpoint,
         };
-        var source = new FileTailSource(options, new SourceInfo("file", "file", LogParsers.Create("auto")), _buffer.Writer, NullLogger.Instance, TimeProvider.System);
+        var source = new FileTailSource(options, new SourceInfo("file", "file", LogParsers.Create("auto")), _buffer.Writer, _log, TimeProvider.System);
         await source.StartAsync(CancellationToken.None);
         return source;
     }

@@ -1,0 +1,93 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using Conveyor.Cli.Tests.Service;
+
+namespace Conveyor.Cli.Tests.Faults;
+
+/// <summary>Findings 7 and 10: big concurrent posts stay within the memory budget; bad clients cost one counted line each, at most.</summary>
+public sealed class HttpFaultTests
+{
+    /// <summary>The README's resident budget (its upper figure) and the margin the issue allows over it.</summary>
+    private const long BudgetMiB = 250;
+    private const long MarginMiB = 150;
+
+    [Fact]
+    public async Task Run_FiftyBodiesCutShort_OneLineWarningsRateLimitedAndCounted()
+    {
+        await using var service = await FaultService.StartAsync(sink: "null:");
+        for (var i = 0; i < 50; i++)
+        {
+            // Content-Length promises 10,000 bytes; the client sends 20 and hangs up.
+            using var client = new TcpClient();
+            await client.ConnectAsync("127.0.0.1", service.Http);
+            var stream = client.GetStream();
+            await stream.WriteAsync(Encoding.ASCII.GetBytes($"POST /ingest HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 10000\r\n\r\n12345678901234567890"));
+            client.Client.Shutdown(SocketShutdown.Send);
+            var buffer = new byte[1024];
+            try
+            {
+                while (await stream.ReadAsync(buffer) > 0)
+                {
+                }
+            }
+            catch (IOException)
+            {
+                // Kestrel may reset a connection whose request it cannot finish; what counts is what the service logs.
+            }
+        }
+
+        await TestWait.UntilAsync(async () => await service.MetricAsync("conveyor_source_client_faults_total") >= 50, TimeSpan.FromSeconds(30), "50 client faults counted");
+        using (var ok = await service.Client.PostAsync("/ingest", Senders.Body(["still serving"])))
+        {
+            Assert.Equal(HttpStatusCode.Accepted, ok.StatusCode);
+        }
+
+        Assert.Equal(0, await service.Process.TerminateAsync(TimeSpan.FromSeconds(60)));
+        var stderr = service.Process.Stderr.Split('\n');
+        Assert.DoesNotContain(stderr, static l => l.TrimStart().StartsWith("at ", StringComparison.Ordinal));
+        Assert.DoesNotContain(stderr, static l => l.Contains("Exception", StringComparison.Ordinal) && !l.Contains("client fault", StringComparison.Ordinal));
+        Assert.InRange(stderr.Count(static l => l.Contains("client fault from", StringComparison.Ordinal)), 1, 10);
+    }
+
+    [Fact]
+    public async Task Run_FortyConcurrent8MiBPosts_PeakRssWithinBudgetAndFallsBackWithin30s()
+    {
+        await using var service = await FaultService.StartAsync(sink: "null:");
+        var line = Senders.AccessLine("big", 1);
+        var body = Encoding.UTF8.GetBytes(string.Concat(Enumerable.Repeat(line + "\n", ((8 << 20) - 1024) / (line.Length + 1))));
+        long accepted = 0, refused = 0;
+        await Task.WhenAll(Enumerable.Range(0, 40).Select(async _ =>
+        {
+            using var content = new ByteArrayContent(body);
+            content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("text/plain");
+            using var response = await service.Client.PostAsync("/ingest", content);
+            if (response.StatusCode == HttpStatusCode.Accepted)
+            {
+                Interlocked.Increment(ref accepted);
+            }
+            else
+            {
+                Assert.Equal(HttpStatusCode.TooManyRequests, response.StatusCode);
+                Assert.True(response.Headers.RetryAfter is not null, "429 without Retry-After");
+                Interlocked.Increment(ref refused);
+            }
+        }));
+
+        Assert.Equal(40, accepted + refused);
+        Assert.True(accepted > 0, "no post was accepted");
+        var peak = StatusMiB(service.Process.Id, "VmHWM");
+        Assert.True(peak <= BudgetMiB + MarginMiB, $"peak RSS {peak} MiB over {BudgetMiB} + {MarginMiB} MiB ({accepted} accepted, {refused} refused)");
+
+        // Everything drains to the null sink; then the memory goes back.
+        await TestWait.UntilAsync(() => StatusMiB(service.Process.Id, "VmRSS") <= BudgetMiB, TimeSpan.FromSeconds(30), $"RSS back under {BudgetMiB} MiB (peak {peak} MiB)");
+        Assert.Equal(0, await service.Process.TerminateAsync(TimeSpan.FromSeconds(60)));
+        Assert.Equal(service.Process.Report("admitted"), service.Process.SinkReport("stored") + service.Process.SinkReport("events and"));
+    }
+
+    private static long StatusMiB(int pid, string field)
+    {
+        var row = File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith(field + ":", StringComparison.Ordinal));
+        return long.Parse(row.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture) / 1024;
+    }
+}
