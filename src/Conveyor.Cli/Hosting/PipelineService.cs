@@ -176,6 +176,11 @@ internal sealed partial class PipelineService : IHostedService, IAsyncDisposable
 
     private ILogParser CreateParser(SourceOptions options)
     {
+        if (SourceRegistry.For(options.Type).OwnParser is { } own)
+        {
+            return own;
+        }
+
         PipelineOptionsValidator.TryFindTimeZone(_options.Parse.TimeZone, out var zone);
         var parser = LogParsers.Create(options.EffectiveFormat, new ParserOptions { TimeZone = zone ?? TimeZoneInfo.Utc });
         return SourceRegistry.For(options.Type).Parser(parser);

@@ -51,6 +51,9 @@ public sealed record SourceRegistration(SourceType Type, string Scheme, string S
     /// </summary>
     public Func<ILogParser, ILogParser> Parser { get; init; } = static p => p;
 
+    /// <summary>The parser of a protocol whose records are no text format (OTLP), used instead of one by format name; null otherwise.</summary>
+    public ILogParser? OwnParser { get; init; }
+
     /// <summary>The format the protocol fixes (<c>otlp</c>, <c>json</c>); null when the records' format is configurable (<c>format</c>).</summary>
     public string? FixedFormat { get; init; }
 }

@@ -160,9 +160,10 @@ public sealed class OverloadTests
                 while (!stop.IsCancellationRequested)
                 {
                     var lines = string.Join('\n', Enumerable.Range(n, 100).Select(i => Senders.AccessLine($"t{s}", i))) + "\n";
+                    // Counted before the write: a write cut by the stop may still have delivered some of its lines.
+                    Interlocked.Add(ref tcpLines, 100);
                     await stream.WriteAsync(Encoding.UTF8.GetBytes(lines), stop.Token);
                     n += 100;
-                    Interlocked.Add(ref tcpLines, 100);
                 }
             }
             catch (Exception ex) when (ex is IOException or OperationCanceledException or SocketException)
@@ -178,14 +179,17 @@ public sealed class OverloadTests
         Assert.Equal(0, await exit);
 
         var (events, dead) = await Senders.CountAsync(db);
-        Assert.Equal(0, dead);
+
+        // A TCP sender cancelled mid-write leaves a cut last line; the stop reads connections to their end, so that
+        // line is kept as a dead letter (at most one per connection), never lost.
+        Assert.InRange(dead, 0, tcpSenders.Count);
         Assert.Equal(0, p.Report("left at deadline"));
-        Assert.Equal(p.Report("admitted"), events);
+        Assert.Equal(p.Report("admitted"), events + dead);
         Assert.Equal(p.Report("received"), p.Report("admitted") + p.Report("refused to senders") + p.Report("dropped at sources"));
 
         // Every 202 is stored; TCP lines the service read are stored too (a sender's last lines may never have been read).
         Assert.True(events >= Interlocked.Read(ref accepted), $"stored {events}, 202-accepted {accepted}");
-        Assert.True(events <= Interlocked.Read(ref accepted) + Interlocked.Read(ref tcpLines), $"stored {events}, sent {accepted} + {tcpLines}");
+        Assert.True(events + dead <= Interlocked.Read(ref accepted) + Interlocked.Read(ref tcpLines), $"stored {events} + {dead} dead letters, sent {accepted} + {tcpLines}");
     }
 
     private static long PeakRssMb(int pid)

@@ -354,6 +354,8 @@ public sealed class ConsumerStageTests
 
         for (var tick = 2; tick <= 4; tick++)
         {
+            // Growth is decided when the clock ticks, from what the workers hold: let every worker take its item first.
+            await TestWait.UntilAsync(() => stage.GetStatistics().InFlight == tick - 1, $"{tick - 1} workers hold an item each");
             time.Advance(TimeSpan.FromSeconds(1));
             Assert.Equal(tick, stage.GetStatistics().Workers);
         }

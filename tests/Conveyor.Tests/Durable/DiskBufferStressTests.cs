@@ -44,8 +44,7 @@ public sealed class DiskBufferStressTests : DiskBufferFixture
                 }
 
                 // Acknowledge out of order: the previous batch, shuffled, while this one is held.
-                held.Sort((_, _) => random.Next(-1, 2));
-                foreach (var record in held)
+                foreach (var record in held.OrderBy(_ => random.Next()).ToList())
                 {
                     record.Acknowledgement.Complete(DeliveryOutcome.Delivered);
                 }

@@ -11,7 +11,7 @@ public static class OtlpSourceFactory
         HostAndPort = true,
         Aliases = ["otlp+http"],
         FixedFormat = "otlp",
-        Parser = static _ => OtlpRecordParser.Instance,
+        OwnParser = OtlpRecordParser.Instance,
     };
 
     /// <summary>OTLP/gRPC, <c>LogsService/Export</c> (standard port 4317).</summary>
@@ -19,7 +19,7 @@ public static class OtlpSourceFactory
     {
         HostAndPort = true,
         FixedFormat = "otlp",
-        Parser = static _ => OtlpRecordParser.Instance,
+        OwnParser = OtlpRecordParser.Instance,
     };
 
     private static OtlpHttpSource CreateHttp(SourceContext c) =>
