@@ -32,7 +32,18 @@ public sealed class DuckDbServiceTests
 
     private static async Task<long> Total(HttpClient client, string query)
     {
-        using var r = await client.GetAsync("/api/search?limit=1&total=1&" + query);
+        HttpResponseMessage r;
+        try
+        {
+            r = await client.GetAsync("/api/search?limit=1&total=1&" + query);
+        }
+        catch (HttpRequestException)
+        {
+            // The listener may still be binding right after "Pipeline started": not yet an answer, ask again.
+            return -1;
+        }
+
+        using var response = r;
         if (r.StatusCode != HttpStatusCode.OK)
         {
             return -1;
