@@ -133,7 +133,7 @@ internal static class StorageBench
                 body += " upstream segfault";
             }
 
-            var e = new LogEvent(string.Create(CultureInfo.InvariantCulture, $"web-{i:D10}"), "web", body, ts)
+            var e = new LogEvent(string.Create(CultureInfo.InvariantCulture, $"web:{i}"), "web", body, ts)
             {
                 Timestamp = ts,
                 SeverityNumber = status >= 500 ? Severity.Error : status >= 400 ? Severity.Warn : Severity.Info,

@@ -120,8 +120,8 @@ public sealed class SinkOptions
     /// <summary>The sink's queue. Default 50,000 records and 32 MiB; its full mode applies in isolate mode (default <c>DropNewest</c>).</summary>
     public BufferSettings Queue { get; set; } = new() { FullMode = FullMode.DropNewest };
 
-    /// <summary>Most events per write. Default 1,000.</summary>
-    public int BatchMaxItems { get; set; } = 1_000;
+    /// <summary>Most events per write. Default: the sink's own (20,000 for <c>duckdb:</c>, 1,000 for the others).</summary>
+    public int? BatchMaxItems { get; set; }
 
     /// <summary>How long a partial batch waits for more before it is written. Default 100 ms.</summary>
     public TimeSpan BatchLinger { get; set; } = TimeSpan.FromMilliseconds(100);

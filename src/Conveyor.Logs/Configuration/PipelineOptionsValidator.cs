@@ -80,7 +80,7 @@ public static class PipelineOptionsValidator
             {
                 errors.Add($"{key}:queue:type: only the main buffer (buffer:type) can be on disk; a sink queue is memory");
             }
-            if (sink.BatchMaxItems is < 1 or > 100_000)
+            if (sink.BatchMaxItems is { } batchMaxItems && batchMaxItems is < 1 or > 100_000)
             {
                 errors.Add($"{key}:batchMaxItems: must be 1-100000 (was {sink.BatchMaxItems})");
             }

@@ -80,7 +80,7 @@ internal sealed partial class SinkLane : IAsyncDisposable
             new StageOptions<PipelineRecord>
             {
                 Name = "sink:" + Name,
-                BatchMaxItems = _sink.Options.BatchMaxItems,
+                BatchMaxItems = _sink.Options.BatchMaxItems ?? SinkRegistry.DefaultBatchMaxItems(_sink.Options.Uri),
                 BatchMaxBytes = 16L << 20,
                 BatchLinger = _sink.Options.BatchLinger,
 

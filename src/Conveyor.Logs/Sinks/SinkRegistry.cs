@@ -76,6 +76,9 @@ public sealed record SinkRegistration(string Scheme, IReadOnlyList<string> Synta
 
     /// <summary>Other schemes <see cref="SinkRegistry.OpenAsync"/> accepts for this sink (validation takes only <see cref="Scheme"/>).</summary>
     public IReadOnlyList<string> Aliases { get; init; } = [];
+
+    /// <summary>Most events per write when <c>sinks:N:batchMaxItems</c> is not set. Default 1,000.</summary>
+    public int DefaultBatchMaxItems { get; init; } = 1_000;
 }
 
 /// <summary>
@@ -112,6 +115,13 @@ public static class SinkRegistry
         return All.FirstOrDefault(r => r.Scheme == scheme) is { } registration
             ? registration.Check(rest, uri)
             : $"unknown sink '{uri}' (expected {Expected(All)})";
+    }
+
+    /// <summary>Most events per write for <paramref name="uri"/>'s sink when none is configured (1,000 for a scheme not registered).</summary>
+    public static int DefaultBatchMaxItems(string uri)
+    {
+        var (scheme, _) = Split(uri);
+        return All.FirstOrDefault(r => r.Scheme == scheme || r.Aliases.Contains(scheme))?.DefaultBatchMaxItems ?? 1_000;
     }
 
     /// <summary>
