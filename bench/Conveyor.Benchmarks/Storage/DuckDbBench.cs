@@ -16,10 +16,10 @@ internal static class DuckDbBench
 {
     public static async Task<int> RunAsync(string[] args)
     {
-        var events = IntArg(args, "--events", 1_000_000);
-        var rounds = IntArg(args, "--rounds", 2);
-        var threads = IntArg(args, "--threads", DuckDbSinkOptions.DefaultThreads);
-        var batches = (StringArg(args, "--batches") ?? "1000,10000,100000").Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray();
+        var events = StorageBench.IntArg(args, "--events", 1_000_000);
+        var rounds = StorageBench.IntArg(args, "--rounds", 2);
+        var threads = StorageBench.IntArg(args, "--threads", DuckDbSinkOptions.DefaultThreads);
+        var batches = (StorageBench.StringArg(args, "--batches") ?? "1000,10000,100000").Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray();
         var folder = Path.Combine(Path.GetTempPath(), "conveyor-duckbench-" + Guid.NewGuid().ToString("N")[..8]);
         Directory.CreateDirectory(folder);
         try
@@ -108,17 +108,5 @@ internal static class DuckDbBench
         }
 
         return data.Count / sw.Elapsed.TotalSeconds;
-    }
-
-    private static int IntArg(string[] args, string name, int fallback)
-    {
-        var i = Array.IndexOf(args, name);
-        return i >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback;
-    }
-
-    private static string? StringArg(string[] args, string name)
-    {
-        var i = Array.IndexOf(args, name);
-        return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
     }
 }
