@@ -165,6 +165,48 @@ public sealed class DashboardTests(DashboardFixture fixture) : IClassFixture<Das
     }
 
     [Fact]
+    public async Task Search_Histogram_CountsEveryMatchAndADragNarrowsTheRange()
+    {
+        var tag = NewTag();
+        await fixture.IngestAsync(Enumerable.Range(0, 7).Select(i => DashboardFixture.AccessLine($"/{tag}/{i}")));
+        await using var t = await SearchStoredAsync(tag, 7);
+        await Expect(t.Page.Locator("#histogram")).ToBeVisibleAsync();
+        await Expect(t.Page.Locator("#hist-total")).ToHaveTextAsync("7 events");
+        var counts = await t.Page.Locator("#hist-chart rect.bar").EvaluateAllAsync<int[]>("bars => bars.map(b => Number(b.dataset.count))");
+        Assert.Equal(7, counts.Sum());
+
+        // The lines are a second old in a one-hour window: the left tenth of the chart holds none of them.
+        var box = (await t.Page.Locator("#hist-chart").BoundingBoxAsync())!;
+        var y = box.Y + (box.Height / 2);
+        await DragAsync(t.Page, box.X + 2, box.X + (box.Width * 0.1), y);
+        await Expect(t.Page.Locator("#range")).ToHaveValueAsync("custom");
+        await Expect(t.Page.Locator("#results-body td.empty")).ToHaveTextAsync("nothing matched");
+        await Expect(t.Page.Locator("#hist-total")).ToHaveTextAsync("0 events");
+
+        // Widen again by hand, then drag over the bars: the narrowed window holds all seven.
+        await t.Page.SelectOptionAsync("#range", "1h");
+        await t.Page.PressAsync("#q", "Enter");
+        await Expect(t.Page.Locator("#hist-total")).ToHaveTextAsync("7 events");
+        var bar = (await t.Page.Locator("#hist-chart rect.bar").Last.BoundingBoxAsync())!;
+        await DragAsync(t.Page, bar.X - 6, box.X + box.Width - 1, y);
+        await Expect(t.Page.Locator("#range")).ToHaveValueAsync("custom");
+        await Expect(t.Page.Locator("#results-body tr")).ToHaveCountAsync(7);
+        var from = DateTime.Parse(await t.Page.InputValueAsync("#from"), CultureInfo.InvariantCulture);
+        var to = DateTime.Parse(await t.Page.InputValueAsync("#to"), CultureInfo.InvariantCulture);
+        Assert.InRange(to - from, TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(10));
+        Assert.Empty(t.Errors);
+    }
+
+    private static async Task DragAsync(IPage page, double fromX, double toX, double y)
+    {
+        await page.Mouse.MoveAsync((float)fromX, (float)y);
+        await page.Mouse.DownAsync();
+        await page.Mouse.MoveAsync((float)((fromX + toX) / 2), (float)y);
+        await page.Mouse.MoveAsync((float)toX, (float)y);
+        await page.Mouse.UpAsync();
+    }
+
+    [Fact]
     public async Task DeadLetters_Tab_ShowsUnparsableLineWithReason()
     {
         var tag = NewTag();
