@@ -95,6 +95,11 @@ public static class PipelineOptionsValidator
                 errors.Add($"{key}:duckdb:memoryLimit: must be at least 16777216 bytes (was {sink.DuckDb.MemoryLimit})");
             }
 
+            if (sink.DuckDb.CheckpointThreshold is < 1L << 20 or > 1L << 30)
+            {
+                errors.Add($"{key}:duckdb:checkpointThreshold: must be 1048576-1073741824 bytes (was {sink.DuckDb.CheckpointThreshold})");
+            }
+
             if (sink.DuckDb.Threads is < 1 or > 64)
             {
                 errors.Add($"{key}:duckdb:threads: must be 1-64 (was {sink.DuckDb.Threads})");

@@ -43,6 +43,27 @@ public sealed class PipelineOptionsValidatorTests
     }
 
     [Fact]
+    public void Validate_DuckDbEngineSettingsOutOfRange_ReportedWithTheirKeys()
+    {
+        var options = new PipelineOptions
+        {
+            Sources = [new SourceOptions { Type = SourceType.Tcp, Port = 5170 }],
+            Sinks =
+            [
+                new SinkOptions { Uri = "duckdb:a.duckdb", BatchMaxItems = 0, DuckDb = new() { CheckpointThreshold = 1000 } },
+                new SinkOptions { Uri = "duckdb:b.duckdb", DuckDb = new() { CheckpointThreshold = 2L << 30, Threads = 0 } },
+                new SinkOptions { Uri = "duckdb:c.duckdb", BatchMaxItems = 100_000, DuckDb = new() { CheckpointThreshold = 1L << 30 } },
+            ],
+        };
+        var errors = PipelineOptionsValidator.Validate(options);
+        Assert.Contains("sinks:0:batchMaxItems: must be 1-100000 (was 0)", errors);
+        Assert.Contains("sinks:0:duckdb:checkpointThreshold: must be 1048576-1073741824 bytes (was 1000)", errors);
+        Assert.Contains("sinks:1:duckdb:checkpointThreshold: must be 1048576-1073741824 bytes (was 2147483648)", errors);
+        Assert.Contains(errors, e => e.StartsWith("sinks:1:duckdb:threads:", StringComparison.Ordinal));
+        Assert.DoesNotContain(errors, e => e.StartsWith("sinks:2:", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Validate_NoSourcesOrSinks_SaysAtLeastOne()
     {
         var errors = PipelineOptionsValidator.Validate(new PipelineOptions());

@@ -50,6 +50,20 @@ public sealed class DuckDbSinkTests
     }
 
     [Fact]
+    public async Task OpenAsync_CheckpointThreshold_IsTheDatabasesOwnSetting()
+    {
+        await using var sink = await DuckDbSink.OpenAsync(new DuckDbSinkOptions { Path = _path, CheckpointThreshold = 48L << 20 });
+
+        // DuckDB.NET shares one instance per path in a process: a second connection reads the writer's settings.
+        using var c = new DuckDBConnection(DuckDbSink.ConnectionString(sink.Path, 64L << 20, 1, readOnly: false));
+        c.Open();
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = "SELECT current_setting('checkpoint_threshold')";
+        Assert.Equal("48.0 MiB", cmd.ExecuteScalar() as string);
+        Assert.Throws<ArgumentException>(() => new DuckDbSinkOptions { Path = _path, CheckpointThreshold = 1L << 31 }.Validate());
+    }
+
+    [Fact]
     public async Task WriteBatchAsync_BatchesOutOfOrderThenReplayed_StoresEachEventOnce()
     {
         await using var sink = await DuckDbSink.OpenAsync(new DuckDbSinkOptions { Path = _path });

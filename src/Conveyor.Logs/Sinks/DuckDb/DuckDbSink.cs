@@ -85,7 +85,7 @@ public sealed class DuckDbSink : ILogSink, ILogRetention
                 Directory.CreateDirectory(folder);
             }
 
-            var connectionString = ConnectionString(path, options.MemoryLimit, options.Threads, readOnly: false);
+            var connectionString = ConnectionString(path, options.MemoryLimit, options.Threads, readOnly: false, options.CheckpointThreshold);
             connection = new DuckDBConnection(connectionString);
             connection.Open();
             using (var cmd = connection.CreateCommand())
@@ -114,11 +114,16 @@ public sealed class DuckDbSink : ILogSink, ILogRetention
     }
 
     /// <summary>A connection string for <paramref name="path"/> (a full path: DuckDB.NET shares one instance per path string).</summary>
-    internal static string ConnectionString(string path, long memoryLimit, int threads, bool readOnly)
+    internal static string ConnectionString(string path, long memoryLimit, int threads, bool readOnly, long? checkpointThreshold = null)
     {
         var b = new DuckDBConnectionStringBuilder { DataSource = path };
-        b["memory_limit"] = (memoryLimit >> 20).ToString(CultureInfo.InvariantCulture) + "MB";
+        b["memory_limit"] = (memoryLimit >> 20).ToString(CultureInfo.InvariantCulture) + "MiB";
         b["threads"] = threads.ToString(CultureInfo.InvariantCulture);
+        if (checkpointThreshold is { } wal)
+        {
+            b["checkpoint_threshold"] = (wal >> 20).ToString(CultureInfo.InvariantCulture) + "MiB";
+        }
+
         if (readOnly)
         {
             b["access_mode"] = "READ_ONLY";

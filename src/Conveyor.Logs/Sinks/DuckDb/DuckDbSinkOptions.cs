@@ -19,6 +19,18 @@ public sealed class DuckDbSinkOptions
     /// <summary>Threads DuckDB may use for a search or a checkpoint. Default: the processor count, at most 4; 1..64.</summary>
     public int Threads { get; set; } = DefaultThreads;
 
+    /// <summary>
+    /// How much write-ahead log DuckDB gathers before it checkpoints (compresses the new rows into the database file),
+    /// in bytes. Default 128 MiB; 1 MiB..1 GiB. A checkpoint compresses the table's last, partly filled row group
+    /// (122,880 rows) again each time, so at DuckDB's own 16 MiB a log store compressed every row several times and wrote
+    /// less than half the rows per second (<c>bench/Conveyor.Benchmarks -- duckdb</c>). A larger log costs its replay
+    /// time after a crash (seconds for 128 MiB) and memory inside <see cref="MemoryLimit"/>.
+    /// </summary>
+    public long CheckpointThreshold { get; set; } = DefaultCheckpointThreshold;
+
+    /// <summary>The default <see cref="CheckpointThreshold"/>: 128 MiB.</summary>
+    public const long DefaultCheckpointThreshold = 128L << 20;
+
     /// <summary>The default <see cref="MemoryLimit"/>: 256 MiB.</summary>
     public const long DefaultMemoryLimit = 256L << 20;
 
@@ -58,6 +70,7 @@ public sealed class DuckDbSinkOptions
 
         Check(MemoryLimit >= 16L << 20, nameof(MemoryLimit), "at least 16 MiB", MemoryLimit);
         Check(Threads is >= 1 and <= 64, nameof(Threads), "1..64", Threads);
+        Check(CheckpointThreshold is >= 1L << 20 and <= 1L << 30, nameof(CheckpointThreshold), "1 MiB..1 GiB", CheckpointThreshold);
         Check(MaxEventBytes >= 256, nameof(MaxEventBytes), "at least 256", MaxEventBytes);
         Check(IdempotenceWindow > TimeSpan.Zero, nameof(IdempotenceWindow), "positive", IdempotenceWindow);
         Check(MaxRangesPerStream >= 1, nameof(MaxRangesPerStream), "at least 1", MaxRangesPerStream);
@@ -86,4 +99,7 @@ public sealed class DuckDbSettings
 
     /// <summary>DuckDB's threads for searches and checkpoints (<c>sinks:N:duckdb:threads</c>). Default: the processor count, at most 4; 1..64.</summary>
     public int Threads { get; set; } = DuckDbSinkOptions.DefaultThreads;
+
+    /// <summary>Write-ahead log gathered before a checkpoint, in bytes (<c>sinks:N:duckdb:checkpointThreshold</c>). Default 128 MiB; 1 MiB..1 GiB.</summary>
+    public long CheckpointThreshold { get; set; } = DuckDbSinkOptions.DefaultCheckpointThreshold;
 }
