@@ -14,8 +14,13 @@ public sealed class PipelineOptions
     /// <summary>Where records come from. Required: at least one (the zero-config defaults fill it when there is no config).</summary>
     public List<SourceOptions> Sources { get; set; } = [];
 
-    /// <summary>The main buffer between the sources and the parse workers. Default 100,000 lines and 64 MiB, <c>Block</c>.</summary>
-    public BufferSettings Buffer { get; set; } = new() { Capacity = 100_000, MaxBytes = 64L << 20 };
+    /// <summary>The main buffer between the sources and the parse workers. Default 20,000 lines and 64 MiB, <c>Block</c>.</summary>
+    /// <remarks>
+    /// 20,000 lines ride out 0.4 s at the seed's 50,000 lines/s; a deeper buffer only adds memory and latency. Measured
+    /// (docs/BENCHMARKS.md, issue 11): 100,000 lines kept every line alive long enough to be promoted to the oldest
+    /// GC generation, for a peak RSS of 290–330 MiB through TCP → NDJSON; 20,000 lines gave 202 MiB at the same CPU per line.
+    /// </remarks>
+    public BufferSettings Buffer { get; set; } = new() { Capacity = 20_000, MaxBytes = 64L << 20 };
 
     /// <summary>The parse and enrich workers.</summary>
     public ParseSettings Parse { get; set; } = new();
@@ -30,7 +35,7 @@ public sealed class PipelineOptions
 /// <summary>The bounds and full policy of one buffer.</summary>
 public sealed class BufferSettings
 {
-    /// <summary>The most items held at once. Default 100,000 for the main buffer, 50,000 for a sink queue.</summary>
+    /// <summary>The most items held at once. Default 20,000 for the main buffer, 50,000 for a sink queue.</summary>
     public int Capacity { get; set; } = 50_000;
 
     /// <summary>The most bytes held at once (raw line bytes plus a fixed overhead per line). Default 64 MiB for the main buffer, 32 MiB for a sink queue.</summary>

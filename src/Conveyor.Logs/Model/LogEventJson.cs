@@ -24,60 +24,70 @@ public static class LogEventJson
 
     /// <summary>ISO-8601 with the record's own offset and only the fraction digits it needs.</summary>
     public static string FormatTimestamp(DateTimeOffset value) =>
-        value.ToString("yyyy-MM-dd'T'HH:mm:ss.FFFFFFFzzz", CultureInfo.InvariantCulture);
+        value.ToString(TimestampFormat, CultureInfo.InvariantCulture);
+
+    // The one timestamp format; Write formats it straight into UTF-8 on the stack, FormatTimestamp into a string.
+    private const string TimestampFormat = "yyyy-MM-dd'T'HH:mm:ss.FFFFFFFzzz";
+
+    // The longest TimestampFormat text is 33 bytes (a 5-digit year cannot occur in DateTimeOffset): room to spare.
+    private const int TimestampBytes = 64;
 
     /// <summary>Writes <paramref name="e"/> as one JSON object.</summary>
+    /// <remarks>
+    /// The NDJSON sink calls this once per event: nothing here allocates (timestamps are formatted as UTF-8 into a
+    /// stack buffer, field names are UTF-8 literals, attributes are walked with the list's own enumerator).
+    /// </remarks>
     public static void Write(Utf8JsonWriter writer, LogEvent e)
     {
         ArgumentNullException.ThrowIfNull(writer);
         ArgumentNullException.ThrowIfNull(e);
         writer.WriteStartObject();
-        writer.WriteString("id", e.Id);
-        writer.WriteString("source", e.Source);
+        writer.WriteString("id"u8, e.Id);
+        writer.WriteString("source"u8, e.Source);
         if (e.Timestamp is { } ts)
         {
-            writer.WriteString("timestamp", FormatTimestamp(ts));
+            WriteTimestamp(writer, "timestamp"u8, ts);
         }
         else
         {
-            writer.WriteNull("timestamp");
+            writer.WriteNull("timestamp"u8);
         }
 
-        writer.WriteString("observed_timestamp", FormatTimestamp(e.ObservedTimestamp));
+        WriteTimestamp(writer, "observed_timestamp"u8, e.ObservedTimestamp);
         if (e.SeverityText is null)
         {
-            writer.WriteNull("severity_text");
+            writer.WriteNull("severity_text"u8);
         }
         else
         {
-            writer.WriteString("severity_text", e.SeverityText);
+            writer.WriteString("severity_text"u8, e.SeverityText);
         }
 
-        writer.WriteNumber("severity_number", e.SeverityNumber);
-        writer.WriteString("body", e.Body);
+        writer.WriteNumber("severity_number"u8, e.SeverityNumber);
+        writer.WriteString("body"u8, e.Body);
         if (e.TraceId is { } traceId)
         {
-            writer.WriteString("trace_id", traceId);
+            writer.WriteString("trace_id"u8, traceId);
         }
 
         if (e.SpanId is { } spanId)
         {
-            writer.WriteString("span_id", spanId);
+            writer.WriteString("span_id"u8, spanId);
         }
 
         if (e.TraceFlags is { } flags)
         {
-            writer.WriteNumber("trace_flags", flags);
+            writer.WriteNumber("trace_flags"u8, flags);
         }
 
         if (e.EventName is { } eventName)
         {
-            writer.WriteString("event_name", eventName);
+            writer.WriteString("event_name"u8, eventName);
         }
 
-        writer.WritePropertyName("attributes");
+        writer.WritePropertyName("attributes"u8);
         WriteAttributes(writer, e.Attributes);
-        writer.WritePropertyName("resource");
+        writer.WritePropertyName("resource"u8);
         if (e.HasResource)
         {
             WriteAttributes(writer, e.Resource);
@@ -91,19 +101,48 @@ public static class LogEventJson
         writer.WriteEndObject();
     }
 
+    private static void WriteTimestamp(Utf8JsonWriter writer, ReadOnlySpan<byte> name, DateTimeOffset value)
+    {
+        Span<byte> text = stackalloc byte[TimestampBytes];
+        if (value.TryFormat(text, out var written, TimestampFormat, CultureInfo.InvariantCulture))
+        {
+            writer.WriteString(name, text[..written]);
+        }
+        else
+        {
+            writer.WriteString(name, FormatTimestamp(value));
+        }
+    }
+
     /// <summary>Writes attributes as one JSON object, each value with its JSON type.</summary>
     public static void WriteAttributes(Utf8JsonWriter writer, IEnumerable<KeyValuePair<string, object?>> attributes)
     {
         ArgumentNullException.ThrowIfNull(writer);
         ArgumentNullException.ThrowIfNull(attributes);
         writer.WriteStartObject();
-        foreach (var (key, value) in attributes)
+        if (attributes is LogAttributes list)
         {
-            writer.WritePropertyName(key);
-            WriteValue(writer, value);
+            // The list's own struct enumerator: every event's attributes are written without a boxed enumerator.
+            foreach (var (key, value) in list)
+            {
+                WriteMember(writer, key, value);
+            }
+        }
+        else
+        {
+            foreach (var (key, value) in attributes)
+            {
+                WriteMember(writer, key, value);
+            }
         }
 
         writer.WriteEndObject();
+    }
+
+    private static void WriteMember(Utf8JsonWriter writer, string key, object? value)
+    {
+        writer.WritePropertyName(key);
+        WriteValue(writer, value);
     }
 
     /// <summary>

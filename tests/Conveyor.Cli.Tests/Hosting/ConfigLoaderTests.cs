@@ -17,7 +17,7 @@ public sealed class ConfigLoaderTests
             options.Sources.Select(static s => (s.Type, s.Port)));
         Assert.All(options.Sources, static s => Assert.Equal("127.0.0.1", s.Host));
         Assert.Equal("duckdb:./conveyor-data/conveyor.duckdb", Assert.Single(options.Sinks).Uri);
-        Assert.Equal((100_000, 64L << 20, FullMode.Block), (options.Buffer.Capacity, options.Buffer.MaxBytes, options.Buffer.FullMode));
+        Assert.Equal((20_000, 64L << 20, FullMode.Block), (options.Buffer.Capacity, options.Buffer.MaxBytes, options.Buffer.FullMode));
         Assert.Equal(TimeSpan.FromSeconds(30), options.Shutdown.DrainTimeout);
     }
 

@@ -66,7 +66,7 @@ public sealed class RunEndToEndTests
         using (var pipeline = System.Text.Json.JsonDocument.Parse(await client.GetStringAsync("/api/pipeline")))
         {
             var main = pipeline.RootElement.GetProperty("stages").EnumerateArray().First(static e => e.GetProperty("name").GetString() == "main");
-            Assert.Equal(100_000, main.GetProperty("capacity").GetInt64());
+            Assert.Equal(20_000, main.GetProperty("capacity").GetInt64());
             Assert.All(pipeline.RootElement.GetProperty("stages").EnumerateArray(), static e => Assert.True(e.GetProperty("balanced").GetBoolean(), e.ToString()));
         }
 
