@@ -143,7 +143,16 @@ public static class HttpIntake
     /// Writes all of <paramref name="lines"/> into the main buffer or none, waiting up to <paramref name="blockTimeout"/>
     /// for room; the caller counts the outcome on its <see cref="SourceInfo"/>.
     /// </summary>
-    public static async Task<Admission> AdmitAsync(Pipeline.LineIntake writer, List<RawLine> lines, TimeSpan blockTimeout, CancellationToken aborted)
+    public static async Task<Admission> AdmitAsync(Pipeline.LineIntake writer, List<RawLine> lines, TimeSpan blockTimeout, CancellationToken aborted) =>
+        (await AdmitAsync(writer, lines, blockTimeout, dropping: false, aborted).ConfigureAwait(false)).Admission;
+
+    /// <summary>
+    /// <see cref="AdmitAsync(Pipeline.LineIntake, List{RawLine}, TimeSpan, CancellationToken)"/> for a caller that
+    /// completes the lines' acknowledgements itself and so must know whether the buffer already did. With
+    /// <paramref name="dropping"/> (the main buffer's full mode drops), a refused batch was counted as drops by the
+    /// buffer, and waiting would only drop it again: it is refused at once.
+    /// </summary>
+    public static async Task<AdmissionResult> AdmitAsync(Pipeline.LineIntake writer, List<RawLine> lines, TimeSpan blockTimeout, bool dropping, CancellationToken aborted)
     {
         ArgumentNullException.ThrowIfNull(writer);
         ArgumentNullException.ThrowIfNull(lines);
@@ -151,29 +160,39 @@ public static class HttpIntake
         {
             if (writer.TryWriteAll(CollectionsMarshal.AsSpan(lines)))
             {
-                return Admission.Admitted;
+                return new(Admission.Admitted, DropsCounted: false);
+            }
+
+            if (dropping)
+            {
+                return new(Admission.Full, DropsCounted: true);
             }
 
             if (blockTimeout <= TimeSpan.Zero)
             {
-                return Admission.Full;
+                return new(Admission.Full, DropsCounted: false);
             }
 
             using var wait = CancellationTokenSource.CreateLinkedTokenSource(aborted);
             wait.CancelAfter(blockTimeout);
             try
             {
-                return await writer.WriteAllAsync(lines, wait.Token).ConfigureAwait(false) ? Admission.Admitted : Admission.Full;
+                // False: the buffer refused the batch under its policy and counted it.
+                return await writer.WriteAllAsync(lines, wait.Token).ConfigureAwait(false) ? new(Admission.Admitted, DropsCounted: false) : new(Admission.Full, DropsCounted: true);
             }
             catch (OperationCanceledException)
             {
                 // Nothing was written: the buffer admits a batch whole or not at all.
-                return Admission.Full;
+                return new(Admission.Full, DropsCounted: false);
             }
         }
         catch (BufferCompletedException)
         {
-            return Admission.Stopped;
+            return new(Admission.Stopped, DropsCounted: false);
         }
     }
 }
+
+/// <summary>What became of a request's records, and whether the buffer counted a refusal as drops (completing the
+/// lines' acknowledgements with it).</summary>
+public readonly record struct AdmissionResult(Admission Admission, bool DropsCounted);

@@ -36,12 +36,37 @@ internal static class Senders
         return content;
     }
 
-    public static async Task SendTcpAsync(int port, IEnumerable<string> lines)
+    /// <summary>
+    /// Sends <paramref name="lines"/> over one connection and returns once the server has read them all. With
+    /// <paramref name="perSecond"/>, it waits a fixed time after each chunk (pacing, no catching up after a stall).
+    /// </summary>
+    public static async Task SendTcpAsync(int port, IEnumerable<string> lines, int perSecond = 0)
     {
         using var client = new TcpClient();
         await client.ConnectAsync("127.0.0.1", port);
         var stream = client.GetStream();
-        await stream.WriteAsync(Encoding.UTF8.GetBytes(string.Join('\n', lines) + "\n"));
+
+        // In chunks of ~256 KiB, so hundreds of thousands of lines never sit in memory as one string.
+        var chunk = new StringBuilder(300 * 1024);
+        var inChunk = 0;
+        foreach (var line in lines)
+        {
+            chunk.Append(line).Append('\n');
+            inChunk++;
+            if (chunk.Length > 256 * 1024)
+            {
+                await stream.WriteAsync(Encoding.UTF8.GetBytes(chunk.ToString()));
+                chunk.Clear();
+                if (perSecond > 0)
+                {
+                    await Task.Delay(TimeSpan.FromSeconds(inChunk / (double)perSecond));   // pacing the sender, not waiting for a result
+                }
+
+                inChunk = 0;
+            }
+        }
+
+        await stream.WriteAsync(Encoding.UTF8.GetBytes(chunk.ToString()));
         client.Client.Shutdown(SocketShutdown.Send);
 
         // The server closes its side once it has read everything we sent: then every line is in its buffer.

@@ -11,16 +11,10 @@ public sealed class AmqpScaleOutTests
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(240);
 
-    /// <summary>
-    /// Lines of the 1 edge x 3 workers run: the 300,000 on a quiet machine; 100,000 by default because on the
-    /// shared 2-core machine (load average 20-30) 300,000 took more than a minute. Set CONVEYOR_TEST_AMQP_LINES to change it.
-    /// </summary>
-    private static int ScaleLines => int.TryParse(Environment.GetEnvironmentVariable("CONVEYOR_TEST_AMQP_LINES"), out var n) && n > 0 ? n : 100_000;
-
     [Fact]
     public async Task OneEdgeThreeWorkers_300kLines_StoredEqualsSentNoDuplicates()
     {
-        var lines = ScaleLines;
+        var lines = AmqpTestBroker.ScaleLines;
         var queue = AmqpTestBroker.NewQueue();
         var uri = AmqpTestBroker.Uri(queue);
         try
@@ -90,6 +84,7 @@ public sealed class AmqpScaleOutTests
     public async Task BrokerStopped20sMidRun_SendersSlowed_StoredEqualsSentNoDuplicates()
     {
         const int lines = 40_000;
+        using var hold = await AmqpTestBroker.HoldOutageAsync(Deadline);
         var broker = AmqpTestBroker.Outage;
         var queue = AmqpTestBroker.NewQueue();
         var uri = AmqpTestBroker.Uri(queue, broker: broker);

@@ -13,8 +13,18 @@ internal static class AmqpTestBroker
 
     public static string Outage => Env("CONVEYOR_TEST_OUTAGE_AMQP");
 
+    /// <summary>
+    /// Lines of the scale-out runs (in-process and with real processes): the 300,000 on a quiet machine;
+    /// 100,000 by default because on the shared 2-core machine (load average 14-30) 300,000 took more than a minute.
+    /// Set CONVEYOR_TEST_AMQP_LINES to change it.
+    /// </summary>
+    public static int ScaleLines => int.TryParse(Environment.GetEnvironmentVariable("CONVEYOR_TEST_AMQP_LINES"), out var n) && n > 0 ? n : 100_000;
+
     /// <summary>A queue name no other test uses.</summary>
     public static string NewQueue() => "t-" + Guid.NewGuid().ToString("N")[..12];
+
+    /// <summary>A queue of the test's own on <paramref name="broker"/> (default the shared node), deleted on dispose.</summary>
+    public static TestQueue OwnQueue(string? broker = null) => new(NewQueue(), broker);
 
     public static string Uri(string queue, string? query = null, string? broker = null) =>
         (broker ?? Shared) + "?queue=" + queue + (query is null ? string.Empty : "&" + query);
@@ -53,6 +63,29 @@ internal static class AmqpTestBroker
         }
     }
 
+    /// <summary>
+    /// Holds the outage node for one test until disposed. Test assemblies run in parallel and more than one stops and
+    /// starts this node: without the hold, one test would start a node another just stopped (or start it twice). A
+    /// file lock next to the node's folder, so it holds across processes.
+    /// </summary>
+    public static async Task<IDisposable> HoldOutageAsync(TimeSpan timeout)
+    {
+        var path = Env("CONVEYOR_TEST_OUTAGE_AMQP_DIR").TrimEnd('/') + ".lock";
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        while (true)
+        {
+            try
+            {
+                return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            }
+            catch (IOException) when (waited.Elapsed < timeout)
+            {
+                // Another test holds the node: poll until it lets go.
+                await Task.Delay(200);
+            }
+        }
+    }
+
     /// <summary>Stops the outage node gracefully (its queues and messages stay on disk), as test.sh documents.</summary>
     public static Task StopOutageAsync() => RabbitMqShAsync("stop");
 
@@ -76,4 +109,13 @@ internal static class AmqpTestBroker
     private static string Env(string name) => Environment.GetEnvironmentVariable(name) is { Length: > 0 } v
         ? v
         : throw new InvalidOperationException($"{name} is not set: run the tests through ./test.sh, which starts a throwaway RabbitMQ.");
+}
+
+/// <summary>A throwaway queue; disposing it deletes it with its dead-letter queue and exchange.</summary>
+internal sealed record TestQueue(string Name, string? Broker) : IAsyncDisposable
+{
+    /// <summary>The broker URI naming this queue, with more of the query when given.</summary>
+    public string Uri(string? query = null) => AmqpTestBroker.Uri(Name, query, Broker);
+
+    public ValueTask DisposeAsync() => new(AmqpTestBroker.DeleteAsync(Name, Broker));
 }

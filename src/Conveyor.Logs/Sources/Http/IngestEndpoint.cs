@@ -3,7 +3,6 @@ using System.Globalization;
 using System.IO.Compression;
 using System.IO.Pipelines;
 using System.Net.Http.Headers;
-using System.Text;
 using Conveyor.Logs.Model;
 using Conveyor.Logs.Parsing;
 using Conveyor.Logs.Pipeline;
@@ -39,7 +38,7 @@ public static class IngestEndpoint
         }
 
         var options = binding.Options;
-        if (options.BearerToken is { } token && !HasToken(request, token))
+        if (!HttpIntake.IsAuthorized(request, options.BearerToken))
         {
             response.Headers.WWWAuthenticate = "Bearer";
             await ErrorAsync(response, 401, "a bearer token is required (Authorization: Bearer TOKEN)").ConfigureAwait(false);
@@ -181,8 +180,8 @@ public static class IngestEndpoint
         // One acknowledgement per request. The answer stays 202 on admission (the lines are in memory); a sender
         // that must know they are stored can be given the acknowledgement's completion later.
         RawLine.Acknowledge(lines);
-        var (status, dropsReported) = await AdmitAsync(main, lines, options.BlockTimeout, context.RequestAborted).ConfigureAwait(false);
-        if (status != 202 && !dropsReported)
+        var (admission, dropsReported) = await HttpIntake.AdmitAsync(topology.Intake, lines, options.BlockTimeout, dropping: main.FullMode != FullMode.Block, context.RequestAborted).ConfigureAwait(false);
+        if (admission != Admission.Admitted && !dropsReported)
         {
             // Refused whole and the buffer did not report them: the sender keeps the lines, and the request's
             // acknowledgement still fires once.
@@ -192,13 +191,13 @@ public static class IngestEndpoint
             }
         }
 
-        switch (status)
+        switch (admission)
         {
-            case 202:
+            case Admission.Admitted:
                 binding.Info.OnAdmitted(lines.Count);
                 await AcceptedAsync(response, lines.Count).ConfigureAwait(false);
                 break;
-            case 503:
+            case Admission.Stopped:
                 binding.Info.OnRefused(lines.Count);
                 await ErrorAsync(response, 503, "the service is stopping", retryAfter: 5).ConfigureAwait(false);
                 break;
@@ -206,49 +205,6 @@ public static class IngestEndpoint
                 binding.Info.OnRefused(lines.Count);
                 await ErrorAsync(response, 429, "the buffer is full; retry later", retryAfter: topology.RetryAfterSeconds()).ConfigureAwait(false);
                 break;
-        }
-    }
-
-    /// <summary>
-    /// 202, 429 (full: refused or timed out) or 503 (completed). All lines are admitted, or none; DropsReported says
-    /// whether the buffer counted a refusal as drops (and so completed the lines' acknowledgement references).
-    /// </summary>
-    private static async Task<(int Status, bool DropsReported)> AdmitAsync(BoundedBuffer<RawLine> main, List<RawLine> lines, TimeSpan blockTimeout, CancellationToken aborted)
-    {
-        var writer = main.Writer;
-        try
-        {
-            if (writer.TryWriteAll(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(lines)))
-            {
-                return (202, false);
-            }
-
-            if (main.FullMode != FullMode.Block)
-            {
-                // Under the dropping modes the buffer refused the batch and counted it.
-                return (429, true);
-            }
-
-            if (blockTimeout <= TimeSpan.Zero)
-            {
-                return (429, false);
-            }
-
-            using var wait = CancellationTokenSource.CreateLinkedTokenSource(aborted);
-            wait.CancelAfter(blockTimeout);
-            try
-            {
-                return await writer.WriteAllAsync(lines, wait.Token).ConfigureAwait(false) ? (202, false) : (429, true);
-            }
-            catch (OperationCanceledException)
-            {
-                // Nothing was written: the buffer admits a batch whole or not at all.
-                return (429, false);
-            }
-        }
-        catch (BufferCompletedException)
-        {
-            return (503, false);
         }
     }
 
@@ -362,20 +318,7 @@ public static class IngestEndpoint
         ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(sources);
         var binding = sources.FirstOrDefault(b => b.Options.Port == context.Connection.LocalPort) ?? (sources.Count > 0 ? sources[0] : null);
-        return binding?.Options.BearerToken is not { } token || HasToken(context.Request, token);
-    }
-
-    private static bool HasToken(HttpRequest request, string token)
-    {
-        var header = request.Headers.Authorization.ToString();
-        if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
-        {
-            return false;
-        }
-
-        var given = Encoding.UTF8.GetBytes(header[7..].Trim());
-        var expected = Encoding.UTF8.GetBytes(token);
-        return System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(given, expected);
+        return HttpIntake.IsAuthorized(context.Request, binding?.Options.BearerToken);
     }
 
     private static Task AcceptedAsync(HttpResponse response, int accepted)
