@@ -172,83 +172,26 @@ public static class IngestEndpoint
             return;
         }
 
-        if (topology.Intake.IsDurable)
+        // One acknowledgement per request. 202 means admitted: in the main buffer, or on disk in durable mode (the
+        // disk intake completes the acknowledgement then); a sender that must know the lines are stored could be given
+        // the acknowledgement's completion later.
+        var (admission, _) = await HttpIntake.AdmitAsync(topology.Intake, lines, options.BlockTimeout, context.RequestAborted).ConfigureAwait(false);
+        if (admission == Admission.Admitted)
         {
-            await AdmitDurableAsync(topology, binding, lines, options.BlockTimeout, response, context.RequestAborted).ConfigureAwait(false);
+            binding.Info.OnAdmitted(lines.Count);
+            await AcceptedAsync(response, lines.Count).ConfigureAwait(false);
             return;
         }
 
-        // One acknowledgement per request. The answer stays 202 on admission (the lines are in memory); a sender
-        // that must know they are stored can be given the acknowledgement's completion later.
-        RawLine.Acknowledge(lines);
-        var (status, dropsReported) = await AdmitAsync(main, lines, options.BlockTimeout, context.RequestAborted).ConfigureAwait(false);
-        if (status != 202 && !dropsReported)
+        binding.Info.OnRefused(lines.Count);
+        var reason = HttpIntake.Refusal(topology.Intake, admission);
+        if (admission == Admission.Full)
         {
-            // Refused whole and the buffer did not report them: the sender keeps the lines, and the request's
-            // acknowledgement still fires once.
-            foreach (var line in lines)
-            {
-                line.Ack?.Complete(DeliveryOutcome.Dropped);
-            }
+            await ErrorAsync(response, 429, reason, retryAfter: topology.RetryAfterSeconds()).ConfigureAwait(false);
         }
-
-        switch (status)
+        else
         {
-            case 202:
-                binding.Info.OnAdmitted(lines.Count);
-                await AcceptedAsync(response, lines.Count).ConfigureAwait(false);
-                break;
-            case 503:
-                binding.Info.OnRefused(lines.Count);
-                await ErrorAsync(response, 503, "the service is stopping", retryAfter: 5).ConfigureAwait(false);
-                break;
-            default:
-                binding.Info.OnRefused(lines.Count);
-                await ErrorAsync(response, 429, "the buffer is full; retry later", retryAfter: topology.RetryAfterSeconds()).ConfigureAwait(false);
-                break;
-        }
-    }
-
-    /// <summary>
-    /// 202, 429 (full: refused or timed out) or 503 (completed). All lines are admitted, or none; DropsReported says
-    /// whether the buffer counted a refusal as drops (and so completed the lines' acknowledgement references).
-    /// </summary>
-    private static async Task<(int Status, bool DropsReported)> AdmitAsync(BoundedBuffer<RawLine> main, List<RawLine> lines, TimeSpan blockTimeout, CancellationToken aborted)
-    {
-        var writer = main.Writer;
-        try
-        {
-            if (writer.TryWriteAll(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(lines)))
-            {
-                return (202, false);
-            }
-
-            if (main.FullMode != FullMode.Block)
-            {
-                // Under the dropping modes the buffer refused the batch and counted it.
-                return (429, true);
-            }
-
-            if (blockTimeout <= TimeSpan.Zero)
-            {
-                return (429, false);
-            }
-
-            using var wait = CancellationTokenSource.CreateLinkedTokenSource(aborted);
-            wait.CancelAfter(blockTimeout);
-            try
-            {
-                return await writer.WriteAllAsync(lines, wait.Token).ConfigureAwait(false) ? (202, false) : (429, true);
-            }
-            catch (OperationCanceledException)
-            {
-                // Nothing was written: the buffer admits a batch whole or not at all.
-                return (429, false);
-            }
-        }
-        catch (BufferCompletedException)
-        {
-            return (503, false);
+            await ErrorAsync(response, 503, reason, retryAfter: 5).ConfigureAwait(false);
         }
     }
 
@@ -393,58 +336,6 @@ public static class IngestEndpoint
         }
 
         return response.WriteAsJsonAsync(new ErrorBody(error), HttpJson.Options);
-    }
-
-    /// <summary>
-    /// Durable mode: 202 only once the request's lines are on disk (the intake completes their acknowledgement then);
-    /// 503 with Retry-After while the disk cannot write; 429 when the disk buffer stays full past the block timeout.
-    /// </summary>
-    private static async Task AdmitDurableAsync(LogTopology topology, HttpSourceBinding binding, List<RawLine> lines, TimeSpan blockTimeout, HttpResponse response, CancellationToken aborted)
-    {
-        if (topology.Disk?.Disk.GetDiskStatistics() is { IsDiskFaulted: true } disk)
-        {
-            binding.Info.OnRefused(lines.Count);
-            await ErrorAsync(response, 503, $"the disk buffer cannot write ({disk.DiskError}); retry later", retryAfter: 5).ConfigureAwait(false);
-            return;
-        }
-
-        RawLine.Acknowledge(lines);
-        using var wait = CancellationTokenSource.CreateLinkedTokenSource(aborted);
-        if (blockTimeout > TimeSpan.Zero)
-        {
-            wait.CancelAfter(blockTimeout);
-        }
-
-        int status;
-        try
-        {
-            status = await topology.Intake.WriteAllAsync(lines, wait.Token).ConfigureAwait(false) ? 202 : 429;
-        }
-        catch (OperationCanceledException)
-        {
-            status = 429;
-        }
-        catch (BufferCompletedException)
-        {
-            status = 503;
-        }
-
-        if (status == 202)
-        {
-            binding.Info.OnAdmitted(lines.Count);
-            await AcceptedAsync(response, lines.Count).ConfigureAwait(false);
-            return;
-        }
-
-        binding.Info.OnRefused(lines.Count);
-        if (status == 503)
-        {
-            await ErrorAsync(response, 503, "the service is stopping", retryAfter: 5).ConfigureAwait(false);
-        }
-        else
-        {
-            await ErrorAsync(response, 429, "the disk buffer is full; retry later", retryAfter: topology.RetryAfterSeconds()).ConfigureAwait(false);
-        }
     }
 }
 
