@@ -65,8 +65,8 @@ public abstract class KestrelSource : LogSource
     protected virtual HttpProtocols Protocols => HttpProtocols.Http1AndHttp2;
 
     /// <summary>
-    /// Called with each request's acknowledgement as soon as its records were offered to the buffer (null for a request
-    /// with none), before the answer; tests watch what becomes of a request through it.
+    /// Called with each request's acknowledgement as soon as its records were offered to the buffer (not called for a
+    /// request with none), before the answer; tests watch what becomes of a request through it.
     /// </summary>
     internal Action<Acknowledgement>? AcknowledgementCreated { get; set; }
 
