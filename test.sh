@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test Conveyor has, doing every set-up step itself on a fresh Debian machine with the .NET SDK:
-# installs PostgreSQL, RabbitMQ and Chromium when missing, starts two throwaway PostgreSQL servers and two
-# RabbitMQ nodes on private loopback ports (one of each shared by every test, one that outage tests stop and
-# restart), restores packages, builds, runs all test projects, and stops the servers again whatever happened.
+# installs PostgreSQL, RabbitMQ, Chromium and the log shippers (rsyslog, syslog-ng) when missing, starts two
+# throwaway PostgreSQL servers and two RabbitMQ nodes on private loopback ports (one of each shared by every test,
+# one that outage tests stop and restart), restores packages, builds, runs all test projects, and stops the servers again whatever happened.
 #   ./test.sh                 everything
 #   ./test.sh --filter EXPR   pass a dotnet test filter through (e.g. --filter 'FullyQualifiedName~Buffer')
 #   STRESS=1 ./test.sh        also the long stress runs (>= 100M items)
@@ -48,21 +48,72 @@ ensure_chromium() {
   fi
 }
 
-# RabbitMQ from Debian. Where no policy-rc.d forbids it, apt would start the package's own broker on 5672 (or try
-# to, through an init script, on a machine without systemd): a temporary policy-rc.d keeps it from starting anything.
+# apt-get install for packages that ship a daemon. Where no policy-rc.d forbids it, apt would start the package's own
+# service (RabbitMQ on 5672, syslog-ng as the system logger), or try to, through an init script, on a machine without
+# systemd: a temporary policy-rc.d keeps it from starting anything.
+apt_install_no_start() {
+  local policy=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    policy=/usr/sbin/policy-rc.d
+    printf '#!/bin/sh\nexit 101\n' | as_root tee "$policy" >/dev/null
+    as_root chmod 755 "$policy"
+  fi
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "$@" >/dev/null
+  if [ -n "$policy" ]; then as_root rm -f "$policy"; fi
+}
+
+# RabbitMQ from Debian.
 ensure_rabbitmq() {
   if [ ! -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || ! command -v epmd >/dev/null; then
     echo "== installing RabbitMQ (apt-get)"
-    local policy=""
-    if [ ! -e /usr/sbin/policy-rc.d ]; then
-      policy=/usr/sbin/policy-rc.d
-      printf '#!/bin/sh\nexit 101\n' | as_root tee "$policy" >/dev/null
-      as_root chmod 755 "$policy"
-    fi
-    as_root apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq rabbitmq-server >/dev/null
-    if [ -n "$policy" ]; then as_root rm -f "$policy"; fi
+    apt_install_no_start rabbitmq-server
   fi
+}
+
+# The shippers of the Elasticsearch bulk tests: syslog-ng's elasticsearch-http() (syslog-ng-core + syslog-ng-mod-http)
+# and rsyslog's omelasticsearch (rsyslog + rsyslog-elasticsearch). The two daemons conflict as Debian packages, so
+# syslog-ng is installed and rsyslog only unpacked (apt-get download + dpkg -x) into a private root kept in the user's
+# cache: nothing in /etc changes, and neither daemon is started as the system's logger. An rsyslog installed as a
+# package is used as it is. The tests run each one as a private foreground process and find them through
+# CONVEYOR_TEST_RSYSLOGD, CONVEYOR_TEST_RSYSLOG_MODULES and CONVEYOR_TEST_SYSLOG_NG.
+ensure_shippers() {
+  if dpkg -s rsyslog >/dev/null 2>&1; then
+    if ! dpkg -s rsyslog-elasticsearch >/dev/null 2>&1; then
+      echo "== installing rsyslog-elasticsearch (apt-get)"
+      as_root apt-get update -qq
+      DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq rsyslog-elasticsearch >/dev/null
+    fi
+    export CONVEYOR_TEST_RSYSLOGD=/usr/sbin/rsyslogd CONVEYOR_TEST_RSYSLOG_MODULES="$(ls -d /usr/lib/*/rsyslog | head -n 1)"
+  else
+    local root=${XDG_CACHE_HOME:-$HOME/.cache}/conveyor-test/rsyslog-root modules
+    modules=$(ls -d "$root"/usr/lib/*/rsyslog 2>/dev/null | head -n 1 || true)
+    if [ ! -x "$root/usr/sbin/rsyslogd" ] || [ ! -f "$modules/omelasticsearch.so" ]; then
+      echo "== unpacking rsyslog and rsyslog-elasticsearch into $root (apt-get download, dpkg -x)"
+      as_root apt-get update -qq
+      # rsyslogd's own libraries do not conflict with syslog-ng and are installed as usual.
+      DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq libestr0 libfastjson4 liblognorm5 libcurl4 >/dev/null
+      local debs
+      debs=$(mktemp -d)
+      chmod 777 "$debs"   # apt fetches as its _apt user
+      (cd "$debs" && apt-get download -qq rsyslog rsyslog-elasticsearch >/dev/null)
+      mkdir -p "$root"
+      for deb in "$debs"/*.deb; do dpkg -x "$deb" "$root"; done
+      rm -rf "$debs"
+      modules=$(ls -d "$root"/usr/lib/*/rsyslog | head -n 1)
+    fi
+    export CONVEYOR_TEST_RSYSLOGD=$root/usr/sbin/rsyslogd CONVEYOR_TEST_RSYSLOG_MODULES=$modules
+  fi
+  if ! dpkg -s syslog-ng-core >/dev/null 2>&1 || ! dpkg -s syslog-ng-mod-http >/dev/null 2>&1; then
+    if dpkg -s rsyslog >/dev/null 2>&1; then
+      echo "!! rsyslog is installed as a package, so syslog-ng-core cannot be: the syslog-ng bulk test will fail saying so" >&2
+    else
+      echo "== installing syslog-ng-core and syslog-ng-mod-http (apt-get)"
+      apt_install_no_start syslog-ng-core syslog-ng-mod-http
+    fi
+  fi
+  export CONVEYOR_TEST_SYSLOG_NG=/usr/sbin/syslog-ng
+  echo "== shippers: $("$CONVEYOR_TEST_RSYSLOGD" -v 2>/dev/null | head -n 1 | awk '{print $1, $2}'), $(/usr/sbin/syslog-ng --version 2>/dev/null | head -n 1)"
 }
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -109,6 +160,7 @@ wait_rabbitmq() {
 ensure_postgres
 ensure_rabbitmq
 ensure_chromium
+ensure_shippers
 # The brokers boot (6-8 s each) while PostgreSQL starts and the solution builds.
 start_rabbitmq shared CONVEYOR_TEST
 start_rabbitmq outage CONVEYOR_TEST_OUTAGE

@@ -8,7 +8,7 @@ using Microsoft.AspNetCore.Http.Features;
 
 namespace Conveyor.Logs.Sources;
 
-/// <summary>What became of a request's records at the main buffer.</summary>
+/// <summary>What became of a request's records at the main buffer (or, durable, the disk buffer).</summary>
 public enum Admission
 {
     /// <summary>Every record is in the main buffer.</summary>
@@ -19,6 +19,9 @@ public enum Admission
 
     /// <summary>None is: the buffer is completed, the service is stopping (answer 503 / UNAVAILABLE).</summary>
     Stopped,
+
+    /// <summary>None is: the disk buffer cannot write (answer 503 / UNAVAILABLE with a retry delay).</summary>
+    Unavailable,
 }
 
 /// <summary>A request body read whole, or why it could not be.</summary>
@@ -140,59 +143,126 @@ public static class HttpIntake
     }
 
     /// <summary>
-    /// Writes all of <paramref name="lines"/> into the main buffer or none, waiting up to <paramref name="blockTimeout"/>
-    /// for room; the caller counts the outcome on its <see cref="SourceInfo"/>.
+    /// Admits all of <paramref name="lines"/> (one request) or none, under one <see cref="Acknowledgement"/> with a
+    /// reference per line, so the pipeline reports what became of the request's records as it does for every source.
+    /// "Admitted" means in the main buffer, or, when <paramref name="intake"/> is durable, on disk: that is when a
+    /// request may be answered with success. The caller counts the outcome on its <see cref="SourceInfo"/>.
     /// </summary>
-    public static async Task<Admission> AdmitAsync(Pipeline.LineIntake writer, List<RawLine> lines, TimeSpan blockTimeout, CancellationToken aborted) =>
-        (await AdmitAsync(writer, lines, blockTimeout, dropping: false, aborted).ConfigureAwait(false)).Admission;
-
-    /// <summary>
-    /// <see cref="AdmitAsync(Pipeline.LineIntake, List{RawLine}, TimeSpan, CancellationToken)"/> for a caller that
-    /// completes the lines' acknowledgements itself and so must know whether the buffer already did. With
-    /// <paramref name="dropping"/> (the main buffer's full mode drops), a refused batch was counted as drops by the
-    /// buffer, and waiting would only drop it again: it is refused at once.
-    /// </summary>
-    public static async Task<AdmissionResult> AdmitAsync(Pipeline.LineIntake writer, List<RawLine> lines, TimeSpan blockTimeout, bool dropping, CancellationToken aborted)
+    /// <remarks>
+    /// <para>Memory: no room within <paramref name="blockTimeout"/> (none at all when it is zero) is
+    /// <see cref="Admission.Full"/>; under a dropping full mode the buffer refuses the batch at once and counts it
+    /// itself, so the request is not offered twice. Durable: the write waits for the disk (up to
+    /// <paramref name="blockTimeout"/> when positive, as <c>/ingest</c> does); a disk that cannot write is
+    /// <see cref="Admission.Unavailable"/>, a full one <see cref="Admission.Full"/>.</para>
+    /// <para>What holds: the acknowledgement fires exactly once. Lines that were never taken (refused, cancelled,
+    /// the buffer completed) are completed here as <see cref="DeliveryOutcome.Dropped"/>; lines the buffer or the disk
+    /// dropped were completed by them; admitted lines are completed downstream.</para>
+    /// </remarks>
+    /// <returns>The admission, and the request's acknowledgement (null for an empty request).</returns>
+    public static async Task<(Admission Admission, Acknowledgement? Ack)> AdmitAsync(Pipeline.LineIntake intake, List<RawLine> lines, TimeSpan blockTimeout, CancellationToken aborted)
     {
-        ArgumentNullException.ThrowIfNull(writer);
+        ArgumentNullException.ThrowIfNull(intake);
         ArgumentNullException.ThrowIfNull(lines);
+        var ack = RawLine.Acknowledge(lines);
+        if (ack is null)
+        {
+            return (Admission.Admitted, null);
+        }
+
+        var admission = intake.IsDurable
+            ? await AdmitDurableAsync(intake, lines, ack, blockTimeout, aborted).ConfigureAwait(false)
+            : await AdmitMemoryAsync(intake, lines, ack, blockTimeout, aborted).ConfigureAwait(false);
+        return (admission, ack);
+    }
+
+    /// <summary>Why a request was not admitted, in the words the sources answer with.</summary>
+    public static string Refusal(Pipeline.LineIntake intake, Admission admission)
+    {
+        ArgumentNullException.ThrowIfNull(intake);
+        return admission switch
+        {
+            Admission.Full => intake.IsDurable ? "the disk buffer is full; retry later" : "the buffer is full; retry later",
+            Admission.Unavailable => $"the disk buffer cannot write ({(intake as Pipeline.DiskIntake)?.Disk.GetDiskStatistics().DiskError}); retry later",
+            _ => "the service is stopping",
+        };
+    }
+
+    private static async Task<Admission> AdmitMemoryAsync(Pipeline.LineIntake intake, List<RawLine> lines, Acknowledgement ack, TimeSpan blockTimeout, CancellationToken aborted)
+    {
         try
         {
-            if (writer.TryWriteAll(CollectionsMarshal.AsSpan(lines)))
+            if (intake.TryWriteAll(CollectionsMarshal.AsSpan(lines)))
             {
-                return new(Admission.Admitted, DropsCounted: false);
+                return Admission.Admitted;
             }
 
-            if (dropping)
+            // The buffer reports a drop synchronously, through its drop callback: a refusal it counted (a dropping
+            // full mode, a batch over its bounds) has completed every reference by now.
+            if (ack.IsCompleted)
             {
-                return new(Admission.Full, DropsCounted: true);
+                return Admission.Full;
             }
 
             if (blockTimeout <= TimeSpan.Zero)
             {
-                return new(Admission.Full, DropsCounted: false);
+                return NotTaken(lines, Admission.Full);
             }
 
             using var wait = CancellationTokenSource.CreateLinkedTokenSource(aborted);
             wait.CancelAfter(blockTimeout);
             try
             {
-                // False: the buffer refused the batch under its policy and counted it.
-                return await writer.WriteAllAsync(lines, wait.Token).ConfigureAwait(false) ? new(Admission.Admitted, DropsCounted: false) : new(Admission.Full, DropsCounted: true);
+                // False: the buffer dropped them (its own block timeout) and completed their references.
+                return await intake.WriteAllAsync(lines, wait.Token).ConfigureAwait(false) ? Admission.Admitted : Admission.Full;
             }
             catch (OperationCanceledException)
             {
                 // Nothing was written: the buffer admits a batch whole or not at all.
-                return new(Admission.Full, DropsCounted: false);
+                return NotTaken(lines, Admission.Full);
             }
         }
         catch (BufferCompletedException)
         {
-            return new(Admission.Stopped, DropsCounted: false);
+            return NotTaken(lines, Admission.Stopped);
         }
     }
-}
 
-/// <summary>What became of a request's records, and whether the buffer counted a refusal as drops (completing the
-/// lines' acknowledgements with it).</summary>
-public readonly record struct AdmissionResult(Admission Admission, bool DropsCounted);
+    private static async Task<Admission> AdmitDurableAsync(Pipeline.LineIntake intake, List<RawLine> lines, Acknowledgement ack, TimeSpan blockTimeout, CancellationToken aborted)
+    {
+        if ((intake as Pipeline.DiskIntake)?.Disk.GetDiskStatistics() is { IsDiskFaulted: true })
+        {
+            return NotTaken(lines, Admission.Unavailable);
+        }
+
+        using var wait = CancellationTokenSource.CreateLinkedTokenSource(aborted);
+        if (blockTimeout > TimeSpan.Zero)
+        {
+            wait.CancelAfter(blockTimeout);
+        }
+
+        try
+        {
+            // The disk intake completes the references when its write returns: Delivered on disk, Dropped refused.
+            return await intake.WriteAllAsync(lines, wait.Token).ConfigureAwait(false) ? Admission.Admitted : Admission.Full;
+        }
+        catch (OperationCanceledException)
+        {
+            return ack.IsCompleted ? Admission.Full : NotTaken(lines, Admission.Full);
+        }
+        catch (BufferCompletedException)
+        {
+            return ack.IsCompleted ? Admission.Stopped : NotTaken(lines, Admission.Stopped);
+        }
+    }
+
+    /// <summary>Completes the references of lines no buffer took, so the request's acknowledgement still fires once.</summary>
+    private static Admission NotTaken(List<RawLine> lines, Admission admission)
+    {
+        foreach (var line in lines)
+        {
+            line.Ack?.Complete(DeliveryOutcome.Dropped);
+        }
+
+        return admission;
+    }
+}

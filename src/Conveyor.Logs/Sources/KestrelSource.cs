@@ -64,6 +64,21 @@ public abstract class KestrelSource : LogSource
     /// <summary>The HTTP protocols the listener speaks. Default HTTP/1.1 and HTTP/2.</summary>
     protected virtual HttpProtocols Protocols => HttpProtocols.Http1AndHttp2;
 
+    /// <summary>
+    /// Called with each request's acknowledgement as soon as its records were offered to the buffer (not called for a
+    /// request with none), before the answer; tests watch what becomes of a request through it.
+    /// </summary>
+    internal Action<Acknowledgement>? AcknowledgementCreated { get; set; }
+
+    /// <summary>Hands a request's acknowledgement to <see cref="AcknowledgementCreated"/>.</summary>
+    internal void OnRequestAcknowledgement(Acknowledgement? ack)
+    {
+        if (ack is not null)
+        {
+            AcknowledgementCreated?.Invoke(ack);
+        }
+    }
+
     /// <summary>The id prefix of the next request's records: <c>source:start-epoch-ms:request#:</c>.</summary>
     public string NextRequestPrefix() =>
         _idPrefix + Interlocked.Increment(ref _requests).ToString(CultureInfo.InvariantCulture) + ":";

@@ -72,7 +72,26 @@ public sealed class OtlpEndToEndTests
             Assert.Contains("Payment failed for order 7", e.GetProperty("body").GetString(), StringComparison.Ordinal);
         }
 
+        // Trace and span ids are columns the query language reaches, and /api/search returns them as hex, with the resource.
+        foreach (var (trace, span, scope) in new[] { (httpTrace, httpSpan, "over-http"), (grpcTrace, grpcSpan, "over-grpc") })
+        {
+            var traced = await SearchAsync(client, $"trace_id = \"{trace}\"");
+            Assert.Equal(20, traced.Count);
+            Assert.All(traced, e =>
+            {
+                Assert.Equal(trace, e.GetProperty("trace_id").GetString());
+                Assert.Equal(span, e.GetProperty("span_id").GetString());
+                Assert.Equal(scope, e.GetProperty("attributes").GetProperty("otel.scope.name").GetString());
+                Assert.Equal("checkout", e.GetProperty("resource").GetProperty("service.name").GetString());
+            });
+            Assert.Equal(20, (await SearchAsync(client, $"span_id = \"{span}\"")).Count);
+        }
+
         var json = Assert.Single(await SearchAsync(client, "\"disk almost full\""));
+        Assert.Equal("5b8efff798038103d269b633813fc60c", json.GetProperty("trace_id").GetString());
+        Assert.Equal("eee19b7ec3c1b174", json.GetProperty("span_id").GetString());
+        Assert.Equal(1, json.GetProperty("trace_flags").GetInt32());
+        Assert.Equal("disk.pressure", json.GetProperty("event_name").GetString());
         Assert.Equal("WARN", json.GetProperty("severity_text").GetString());
         Assert.Equal(13, json.GetProperty("severity_number").GetInt32());
         Assert.Equal("2025-12-01T09:27:14.567891+00:00", json.GetProperty("timestamp").GetString()); // the stores keep microseconds
@@ -164,6 +183,107 @@ public sealed class OtlpEndToEndTests
         Assert.Equal((0L, 0L), await Senders.CountAsync(db));
         Assert.Equal(0, p.Report("received"));
     }
+
+    [Fact]
+    public async Task Run_ConveyorForwardsOverOtlpToConveyor_EveryEventOnceWithEveryField()
+    {
+        const int Requests = 5, PerRequest = 100, Records = Requests * PerRequest;
+        var dir = ConveyorProcess.TempDirectory();
+        int httpA = ConveyorProcess.FreePort(), otlpA = ConveyorProcess.FreePort(), httpB = ConveyorProcess.FreePort(), otlpB = ConveyorProcess.FreePort();
+        var db = Path.Combine(dir, "b.db");
+        var ndjson = Path.Combine(dir, "b.ndjson");
+        var dirA = Directory.CreateDirectory(Path.Combine(dir, "a")).FullName;
+        var dirB = Directory.CreateDirectory(Path.Combine(dir, "b")).FullName;
+
+        // B receives OTLP and stores; A receives OTLP and forwards everything to B over OTLP/HTTP.
+        await using var b = ConveyorProcess.Start(dirB,
+            ["run", "--from", $"otlp://127.0.0.1:{otlpB}", "--from", $"http://127.0.0.1:{httpB}", "--to", "sqlite:" + db, "--to", "ndjson:" + ndjson]);
+        await b.WaitForLogAsync("Pipeline started", Startup);
+        await using var a = ConveyorProcess.Start(dirA,
+            ["run", "--from", $"otlp://127.0.0.1:{otlpA}", "--from", $"http://127.0.0.1:{httpA}", "--to", $"otlp://127.0.0.1:{otlpB}"]);
+        await a.WaitForLogAsync("Pipeline started", Startup);
+
+        using var client = new HttpClient();
+        for (var r = 0; r < Requests; r++)
+        {
+            using var content = new StringContent(RoundTripRequest(r * PerRequest, PerRequest), Encoding.UTF8, new MediaTypeHeaderValue("application/json"));
+            using var response = await client.PostAsync(new Uri($"http://127.0.0.1:{otlpA}/v1/logs"), content);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        using var apiB = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{httpB}") };
+        await TestWait.UntilAsync(async () => await RunEndToEndTests.PipelineValue(apiB, "write:sqlite", "sent") >= Records, TimeSpan.FromSeconds(30), $"{Records} records forwarded by A and stored by B");
+
+        // Read back through B's /api/search: typed attributes, resource, scope, severity, ids, times and event name.
+        foreach (var i in new[] { 0, 137, Records - 1 })
+        {
+            var e = Assert.Single(await SearchAsync(apiB, $"seq = {i}"));
+            Assert.Equal($"round trip {i}", e.GetProperty("body").GetString());
+            Assert.Equal(17, e.GetProperty("severity_number").GetInt32());
+            Assert.Equal("ERROR", e.GetProperty("severity_text").GetString());
+            Assert.Equal(TraceId(i), e.GetProperty("trace_id").GetString());
+            Assert.Equal(SpanId(i), e.GetProperty("span_id").GetString());
+            Assert.Equal(1, e.GetProperty("trace_flags").GetInt32());
+            Assert.Equal("order.failed", e.GetProperty("event_name").GetString());
+            Assert.Equal(DateTimeOffset.FromUnixTimeMilliseconds(1_764_581_234_000 + i), e.GetProperty("timestamp").GetDateTimeOffset());
+            Assert.Equal(DateTimeOffset.FromUnixTimeMilliseconds(1_764_581_240_000), e.GetProperty("observed_timestamp").GetDateTimeOffset());
+            var attributes = e.GetProperty("attributes");
+            Assert.Equal(JsonValueKind.Number, attributes.GetProperty("seq").ValueKind);
+            Assert.Equal(i, attributes.GetProperty("seq").GetInt64());
+            Assert.Equal(i + 0.25, attributes.GetProperty("ratio").GetDouble());
+            Assert.Equal(i % 2 == 0, attributes.GetProperty("even").GetBoolean());
+            Assert.Equal("[\"a\",2]", attributes.GetProperty("tags").GetRawText());
+            Assert.Equal("{\"zone\":\"eu-1\"}", attributes.GetProperty("placement").GetRawText());
+            Assert.Equal("billing", attributes.GetProperty("otel.scope.name").GetString());
+            var resource = e.GetProperty("resource");
+            Assert.Equal("checkout", resource.GetProperty("service.name").GetString());
+            Assert.Equal(3, resource.GetProperty("deployment.replica").GetInt64());
+        }
+
+        Assert.Equal(Records, (await SearchAsync(apiB, "event_name = \"order.failed\" AND severity_number = 17")).Count);
+
+        // A drains into B before it exits; then B stops. Every record arrived once: none lost, none sent twice.
+        Assert.Equal(0, await a.TerminateAsync(TimeSpan.FromSeconds(60)));
+        Assert.Equal(0, await b.TerminateAsync(TimeSpan.FromSeconds(60)));
+        var seqs = (await File.ReadAllLinesAsync(ndjson)).Select(static l => JsonDocument.Parse(l).RootElement.GetProperty("attributes").GetProperty("seq").GetInt64()).ToList();
+        Assert.Equal(Enumerable.Range(0, Records).Select(static i => (long)i), seqs.Order());
+        Assert.Equal(Records, a.Report("admitted"));
+        Assert.Equal(Records, a.SinkReport("stored"));
+        Assert.Equal(0, a.Report("dead letters"));
+        Assert.Equal(Records, b.Report("received"));
+        Assert.Equal(Records, b.Report("admitted"));
+        Assert.Equal(((long)Records, 0L), await Senders.CountAsync(db));
+    }
+
+    private static string TraceId(int i) => (i + 1).ToString("x32", System.Globalization.CultureInfo.InvariantCulture);
+
+    private static string SpanId(int i) => (i + 1).ToString("x16", System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>One OTLP/JSON request of <paramref name="count"/> records numbered from <paramref name="first"/>, every kind of value in it.</summary>
+    private static string RoundTripRequest(int first, int count)
+    {
+        var records = Enumerable.Range(first, count).Select(static i => RoundTripRecord
+            .Replace("TIME", ((1_764_581_234_000L + i) * 1_000_000).ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal)
+            .Replace("TRACE", TraceId(i), StringComparison.Ordinal)
+            .Replace("SPAN", SpanId(i), StringComparison.Ordinal)
+            .Replace("RATIO", (i + 0.25).ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal)
+            .Replace("EVEN", i % 2 == 0 ? "true" : "false", StringComparison.Ordinal)
+            .Replace("SEQ", i.ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal));
+        return RoundTripEnvelope.Replace("RECORDS", string.Join(",", records), StringComparison.Ordinal);
+    }
+
+    private const string RoundTripEnvelope = """
+        {"resourceLogs":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"checkout"}},{"key":"deployment.replica","value":{"intValue":"3"}}]},
+         "scopeLogs":[{"scope":{"name":"billing","version":"1.0"},"logRecords":[RECORDS]}]}]}
+        """;
+
+    private const string RoundTripRecord = """
+        {"timeUnixNano":"TIME","observedTimeUnixNano":"1764581240000000000","severityNumber":17,"severityText":"ERROR",
+         "traceId":"TRACE","spanId":"SPAN","flags":1,"eventName":"order.failed","body":{"stringValue":"round trip SEQ"},
+         "attributes":[{"key":"seq","value":{"intValue":"SEQ"}},{"key":"ratio","value":{"doubleValue":RATIO}},{"key":"even","value":{"boolValue":EVEN}},
+          {"key":"tags","value":{"arrayValue":{"values":[{"stringValue":"a"},{"intValue":"2"}]}}},
+          {"key":"placement","value":{"kvlistValue":{"values":[{"key":"zone","value":{"stringValue":"eu-1"}}]}}}]}
+        """;
 
     /// <summary>
     /// Logs <paramref name="count"/> records through Microsoft.Extensions.Logging with the OpenTelemetry SDK's OTLP

@@ -18,7 +18,8 @@ namespace Conveyor.Logs.Sources.Elasticsearch;
 /// <remarks>
 /// <para>Each <c>index</c>/<c>create</c> document is one record, parsed like a JSON line (<c>@timestamp</c>,
 /// <c>message</c>, <c>level</c> map to the event; the rest become attributes) with <c>_index</c> (and <c>_id</c> when
-/// given) kept as attributes. Records are admitted all or none. The answer is Elasticsearch's:
+/// given) kept as attributes. Records are admitted all or none, under one acknowledgement per request (a reference
+/// per record), and answered only once admitted: in the main buffer, or on disk when it is durable. The answer is Elasticsearch's:
 /// <c>{"took":…,"errors":…,"items":[{"index":{"_index":…,"_id":…,"status":201,"result":"created"}}…]}</c>, with a
 /// per-item status 400 and error for a bad document or an unsupported <c>delete</c>/<c>update</c>; the record id
 /// stands in for a missing <c>_id</c>.</para>
@@ -198,13 +199,20 @@ public sealed class ElasticsearchSource : KestrelSource
         Info.OnRefused(refused);
         if (lines.Count > 0)
         {
-            var admission = IsStopping ? Admission.Stopped : await HttpIntake.AdmitAsync(Writer, lines, Settings.BlockTimeout, context.RequestAborted).ConfigureAwait(false);
+            // The answer says "created" only from here on: the records are in the main buffer, or on disk when durable.
+            var admission = Admission.Stopped;
+            if (!IsStopping)
+            {
+                (admission, var ack) = await HttpIntake.AdmitAsync(Writer, lines, Settings.BlockTimeout, context.RequestAborted).ConfigureAwait(false);
+                OnRequestAcknowledgement(ack);
+            }
+
             if (admission != Admission.Admitted)
             {
                 Info.OnRefused(lines.Count);
                 var full = admission == Admission.Full;
                 SetRetryAfter(context.Response, full ? RetryAfterSeconds : 5);
-                await ErrorAsync(context, full ? 429 : 503, full ? "es_rejected_execution_exception" : "unavailable_shards_exception", full ? "the buffer is full; retry later" : "the service is stopping").ConfigureAwait(false);
+                await ErrorAsync(context, full ? 429 : 503, full ? "es_rejected_execution_exception" : "unavailable_shards_exception", HttpIntake.Refusal(Writer, admission)).ConfigureAwait(false);
                 return;
             }
 

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.IO.Compression;
 using System.IO.Pipelines;
 using System.Net.Http.Headers;
+using System.Text;
 using Conveyor.Logs.Model;
 using Conveyor.Logs.Parsing;
 using Conveyor.Logs.Pipeline;
@@ -38,7 +39,7 @@ public static class IngestEndpoint
         }
 
         var options = binding.Options;
-        if (!HttpIntake.IsAuthorized(request, options.BearerToken))
+        if (options.BearerToken is { } token && !HasToken(request, token))
         {
             response.Headers.WWWAuthenticate = "Bearer";
             await ErrorAsync(response, 401, "a bearer token is required (Authorization: Bearer TOKEN)").ConfigureAwait(false);
@@ -171,40 +172,26 @@ public static class IngestEndpoint
             return;
         }
 
-        if (topology.Intake.IsDurable)
+        // One acknowledgement per request. 202 means admitted: in the main buffer, or on disk in durable mode (the
+        // disk intake completes the acknowledgement then); a sender that must know the lines are stored could be given
+        // the acknowledgement's completion later.
+        var (admission, _) = await HttpIntake.AdmitAsync(topology.Intake, lines, options.BlockTimeout, context.RequestAborted).ConfigureAwait(false);
+        if (admission == Admission.Admitted)
         {
-            await AdmitDurableAsync(topology, binding, lines, options.BlockTimeout, response, context.RequestAborted).ConfigureAwait(false);
+            binding.Info.OnAdmitted(lines.Count);
+            await AcceptedAsync(response, lines.Count).ConfigureAwait(false);
             return;
         }
 
-        // One acknowledgement per request. The answer stays 202 on admission (the lines are in memory); a sender
-        // that must know they are stored can be given the acknowledgement's completion later.
-        RawLine.Acknowledge(lines);
-        var (admission, dropsReported) = await HttpIntake.AdmitAsync(topology.Intake, lines, options.BlockTimeout, dropping: main.FullMode != FullMode.Block, context.RequestAborted).ConfigureAwait(false);
-        if (admission != Admission.Admitted && !dropsReported)
+        binding.Info.OnRefused(lines.Count);
+        var reason = HttpIntake.Refusal(topology.Intake, admission);
+        if (admission == Admission.Full)
         {
-            // Refused whole and the buffer did not report them: the sender keeps the lines, and the request's
-            // acknowledgement still fires once.
-            foreach (var line in lines)
-            {
-                line.Ack?.Complete(DeliveryOutcome.Dropped);
-            }
+            await ErrorAsync(response, 429, reason, retryAfter: topology.RetryAfterSeconds()).ConfigureAwait(false);
         }
-
-        switch (admission)
+        else
         {
-            case Admission.Admitted:
-                binding.Info.OnAdmitted(lines.Count);
-                await AcceptedAsync(response, lines.Count).ConfigureAwait(false);
-                break;
-            case Admission.Stopped:
-                binding.Info.OnRefused(lines.Count);
-                await ErrorAsync(response, 503, "the service is stopping", retryAfter: 5).ConfigureAwait(false);
-                break;
-            default:
-                binding.Info.OnRefused(lines.Count);
-                await ErrorAsync(response, 429, "the buffer is full; retry later", retryAfter: topology.RetryAfterSeconds()).ConfigureAwait(false);
-                break;
+            await ErrorAsync(response, 503, reason, retryAfter: 5).ConfigureAwait(false);
         }
     }
 
@@ -318,7 +305,20 @@ public static class IngestEndpoint
         ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(sources);
         var binding = sources.FirstOrDefault(b => b.Options.Port == context.Connection.LocalPort) ?? (sources.Count > 0 ? sources[0] : null);
-        return HttpIntake.IsAuthorized(context.Request, binding?.Options.BearerToken);
+        return binding?.Options.BearerToken is not { } token || HasToken(context.Request, token);
+    }
+
+    private static bool HasToken(HttpRequest request, string token)
+    {
+        var header = request.Headers.Authorization.ToString();
+        if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+        {
+            return false;
+        }
+
+        var given = Encoding.UTF8.GetBytes(header[7..].Trim());
+        var expected = Encoding.UTF8.GetBytes(token);
+        return System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(given, expected);
     }
 
     private static Task AcceptedAsync(HttpResponse response, int accepted)
@@ -336,58 +336,6 @@ public static class IngestEndpoint
         }
 
         return response.WriteAsJsonAsync(new ErrorBody(error), HttpJson.Options);
-    }
-
-    /// <summary>
-    /// Durable mode: 202 only once the request's lines are on disk (the intake completes their acknowledgement then);
-    /// 503 with Retry-After while the disk cannot write; 429 when the disk buffer stays full past the block timeout.
-    /// </summary>
-    private static async Task AdmitDurableAsync(LogTopology topology, HttpSourceBinding binding, List<RawLine> lines, TimeSpan blockTimeout, HttpResponse response, CancellationToken aborted)
-    {
-        if (topology.Disk?.Disk.GetDiskStatistics() is { IsDiskFaulted: true } disk)
-        {
-            binding.Info.OnRefused(lines.Count);
-            await ErrorAsync(response, 503, $"the disk buffer cannot write ({disk.DiskError}); retry later", retryAfter: 5).ConfigureAwait(false);
-            return;
-        }
-
-        RawLine.Acknowledge(lines);
-        using var wait = CancellationTokenSource.CreateLinkedTokenSource(aborted);
-        if (blockTimeout > TimeSpan.Zero)
-        {
-            wait.CancelAfter(blockTimeout);
-        }
-
-        int status;
-        try
-        {
-            status = await topology.Intake.WriteAllAsync(lines, wait.Token).ConfigureAwait(false) ? 202 : 429;
-        }
-        catch (OperationCanceledException)
-        {
-            status = 429;
-        }
-        catch (BufferCompletedException)
-        {
-            status = 503;
-        }
-
-        if (status == 202)
-        {
-            binding.Info.OnAdmitted(lines.Count);
-            await AcceptedAsync(response, lines.Count).ConfigureAwait(false);
-            return;
-        }
-
-        binding.Info.OnRefused(lines.Count);
-        if (status == 503)
-        {
-            await ErrorAsync(response, 503, "the service is stopping", retryAfter: 5).ConfigureAwait(false);
-        }
-        else
-        {
-            await ErrorAsync(response, 429, "the disk buffer is full; retry later", retryAfter: topology.RetryAfterSeconds()).ConfigureAwait(false);
-        }
     }
 }
 

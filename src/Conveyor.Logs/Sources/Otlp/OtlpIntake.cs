@@ -8,7 +8,7 @@ using OpenTelemetry.Proto.Logs.V1;
 namespace Conveyor.Logs.Sources.Otlp;
 
 /// <summary>What an export request came to.</summary>
-/// <param name="Admission">Whether the accepted records are in the main buffer.</param>
+/// <param name="Admission">Whether the accepted records are in the main buffer (or on disk, durable).</param>
 /// <param name="Accepted">Records admitted (0 unless <paramref name="Admission"/> is <see cref="Sources.Admission.Admitted"/>).</param>
 /// <param name="Rejected">Records refused one by one (the spec's partial success), with <paramref name="Message"/> saying why.</param>
 /// <param name="Message">Why records were rejected, or why the request was refused; null when all went in.</param>
@@ -27,6 +27,8 @@ internal readonly record struct OtlpExportResult(Admission Admission, int Accept
 /// record is one raw line, so received = admitted + refused + dropped holds per record, dead letters and drops
 /// count records, and every record has its own id <c>source:start-epoch-ms:request#:record#</c> (records numbered
 /// from 1 across the whole request, in order).</para>
+/// <para>The records of one request share one <see cref="Acknowledgement"/> (a reference each), as the lines of
+/// one <c>/ingest</c> request do.</para>
 /// <para>A record is rejected (partial success, counted as refused: the client is told) when its trace or span id
 /// has the wrong length, or its envelope is longer than <see cref="SourceOptions.MaxLineBytes"/>.</para>
 /// </remarks>
@@ -100,7 +102,9 @@ internal static class OtlpIntake
             return new OtlpExportResult(Admission.Stopped, 0, 0, "the service is stopping");
         }
 
-        var admission = await HttpIntake.AdmitAsync(source.Writer, lines, options.BlockTimeout, aborted).ConfigureAwait(false);
+        // Success is answered only from here on: the records are in the main buffer, or on disk when it is durable.
+        var (admission, ack) = await HttpIntake.AdmitAsync(source.Writer, lines, options.BlockTimeout, aborted).ConfigureAwait(false);
+        source.OnRequestAcknowledgement(ack);
         if (admission == Admission.Admitted)
         {
             info.OnAdmitted(lines.Count);
@@ -108,7 +112,7 @@ internal static class OtlpIntake
         }
 
         info.OnRefused(lines.Count);
-        return new OtlpExportResult(admission, 0, 0, admission == Admission.Full ? "the buffer is full; retry later" : "the service is stopping");
+        return new OtlpExportResult(admission, 0, 0, HttpIntake.Refusal(source.Writer, admission));
     }
 
     private static string? Check(LogRecord record)

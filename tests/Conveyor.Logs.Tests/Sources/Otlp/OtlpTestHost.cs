@@ -27,21 +27,38 @@ internal sealed class OtlpTestHost : IAsyncDisposable
 
     public Uri BaseAddress => new($"http://127.0.0.1:{Source.BoundPort}");
 
-    public static async Task<OtlpTestHost> StartAsync(SourceType type, int capacity = 10_000, Action<SourceOptions>? configure = null)
+    /// <summary>Each request's acknowledgement, in the order the requests were admitted or refused.</summary>
+    public System.Collections.Concurrent.ConcurrentQueue<Acknowledgement> Acknowledgements { get; } = new();
+
+    /// <summary>
+    /// Starts a receiver of <paramref name="type"/> over a main buffer of <paramref name="capacity"/> under
+    /// <paramref name="fullMode"/>, which completes a dropped line's acknowledgement reference as the service's does;
+    /// <paramref name="intake"/> puts another intake (the disk buffer) in front of it.
+    /// </summary>
+    public static async Task<OtlpTestHost> StartAsync(SourceType type, int capacity = 10_000, Action<SourceOptions>? configure = null, FullMode fullMode = FullMode.Block, Func<BoundedBuffer<RawLine>, Conveyor.Logs.Pipeline.LineIntake>? intake = null)
     {
         var options = new SourceOptions { Type = type, Port = FreePort(), BlockTimeout = TimeSpan.Zero };
         configure?.Invoke(options);
         var info = new SourceInfo(options.EffectiveName, SourceOptions.TypeName(type), type == SourceType.Elasticsearch ? Conveyor.Logs.Parsing.LogParsers.Create("json") : OtlpRecordParser.Instance);
-        var main = new BoundedBuffer<RawLine>(new BufferOptions<RawLine> { Capacity = capacity, SizeOf = static l => l.Size });
+        var main = new BoundedBuffer<RawLine>(new BufferOptions<RawLine>
+        {
+            Capacity = capacity,
+            SizeOf = static l => l.Size,
+            FullMode = fullMode,
+            OnDropped = static (line, _) => line.Ack?.Complete(DeliveryOutcome.Dropped),
+        });
+        var writer = intake?.Invoke(main) ?? main.Writer;
         var view = new MainBufferView(capacity, null, static () => 7);
         KestrelSource source = type switch
         {
-            SourceType.Otlp => new OtlpHttpSource(options, info, main.Writer, NullLogger.Instance, TimeProvider.System, view),
-            SourceType.OtlpGrpc => new OtlpGrpcSource(options, info, main.Writer, NullLogger.Instance, TimeProvider.System, view),
-            _ => new ElasticsearchSource(options, info, main.Writer, NullLogger.Instance, TimeProvider.System, view),
+            SourceType.Otlp => new OtlpHttpSource(options, info, writer, NullLogger.Instance, TimeProvider.System, view),
+            SourceType.OtlpGrpc => new OtlpGrpcSource(options, info, writer, NullLogger.Instance, TimeProvider.System, view),
+            _ => new ElasticsearchSource(options, info, writer, NullLogger.Instance, TimeProvider.System, view),
         };
+        var host = new OtlpTestHost(source, main, info);
+        source.AcknowledgementCreated = host.Acknowledgements.Enqueue;
         await source.StartAsync(CancellationToken.None);
-        return new OtlpTestHost(source, main, info);
+        return host;
     }
 
     /// <summary>Everything the buffer holds now, parsed by the source's parser.</summary>
