@@ -99,6 +99,32 @@ public sealed class HttpFaultTests
         Assert.Equal(service.Process.Report("admitted"), service.Process.SinkReport("stored") + service.Process.SinkReport("events and"));
     }
 
+    /// <summary>
+    /// Four 8 MiB posts fill the 32 MiB body budget (maxBodyBytesInFlight) exactly, so each reserves its whole
+    /// Content-Length: all four must be accepted. Before the budget counted body bytes, it counted the lines' per-line
+    /// overhead too, every post needed more than it had reserved halfway through, and all four refused themselves.
+    /// </summary>
+    [Fact]
+    public async Task Run_Four8MiBPostsThatFillTheBodyBudget_AreAllAccepted()
+    {
+        // A main buffer that holds all four bodies' lines at once (about 80,000 each), so only the budget can refuse.
+        await using var service = await FaultService.StartAsync(sink: "null:", extra: ", \"buffer\": { \"capacity\": 1000000, \"maxBytes\": 536870912 }");
+        var line = Senders.AccessLine("big", 1);
+        var linesPerBody = ((8 << 20) - 1024) / (line.Length + 1);
+        var body = Encoding.UTF8.GetBytes(string.Concat(Enumerable.Repeat(line + "\n", linesPerBody)));
+        var answers = await Task.WhenAll(Enumerable.Range(0, 4).Select(async _ =>
+        {
+            using var content = new ByteArrayContent(body);
+            content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("text/plain");
+            using var response = await service.Client.PostAsync("/ingest", content);
+            return $"{(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}";
+        }));
+
+        Assert.All(answers, a => Assert.StartsWith($"202 {{\"accepted\":{linesPerBody}}}", a, StringComparison.Ordinal));
+        Assert.Equal(0, await service.Process.TerminateAsync(TimeSpan.FromSeconds(60)));
+        Assert.Equal(4L * linesPerBody, service.Process.SinkReport("stored"));
+    }
+
     private static long StatusMiB(int pid, string field)
     {
         var row = File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith(field + ":", StringComparison.Ordinal));
