@@ -117,8 +117,13 @@ internal sealed partial class PipelineService : IHostedService, IAsyncDisposable
             await _maintenance.DisposeAsync().ConfigureAwait(false);
         }
 
+        // Reading open connections on to their end gets half the deadline at most: a sender that keeps writing would
+        // otherwise keep the buffer full until the deadline, and everything admitted but not yet stored would be left.
+        // Lines already read still go into the buffer after the read-on deadline; the other half drains them.
         using var deadline = new CancellationTokenSource(_options.Shutdown.DrainTimeout, _time);
-        await Task.WhenAll(_sources.Select(s => s.StopAsync(deadline.Token))).ConfigureAwait(false);
+        using var readOn = new CancellationTokenSource(_options.Shutdown.DrainTimeout / 2, _time);
+        await Task.WhenAll(_sources.Select(s => s.StopAsync(readOn.Token, deadline.Token))).ConfigureAwait(false);
+        LogSourcesStopped(_logger, _time.GetElapsedTime(started).TotalSeconds, topology.Main.Count);
         var remaining = _options.Shutdown.DrainTimeout - _time.GetElapsedTime(started);
         var report = await topology.DrainAsync(remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero).ConfigureAwait(false);
         _report = report with { Took = _time.GetElapsedTime(started) };
@@ -191,6 +196,9 @@ internal sealed partial class PipelineService : IHostedService, IAsyncDisposable
 
     [LoggerMessage(EventId = 102, Level = LogLevel.Warning, Message = "Found {OldStore}, the SQLite store older versions wrote by default; its events are not searched here. To keep them searchable, copy them once (with this service stopped): {Command}")]
     private static partial void LogOldDefault(ILogger logger, string oldStore, string command);
+
+    [LoggerMessage(EventId = 103, Level = LogLevel.Information, Message = "Sources stopped after {Seconds:F1} s; draining the {Buffered} lines in the main buffer")]
+    private static partial void LogSourcesStopped(ILogger logger, double seconds, int buffered);
 
     [LoggerMessage(EventId = 101, Level = LogLevel.Information, Message = "Stopping: closing sources, draining (deadline {Seconds} s)")]
     private static partial void LogStopping(ILogger logger, double seconds);

@@ -40,6 +40,7 @@ public sealed partial class LogTopology : IAsyncDisposable
     private readonly DiskIntake? _disk;
     private ConsumerStage<RawLine>? _parse;
     private ITimer? _sampler;
+    private readonly IdleMemoryTrim _trim = new();
     private long _parsedEvents;
     private long _parseDeadLetters;
     private int _drained;
@@ -417,6 +418,7 @@ public sealed partial class LogTopology : IAsyncDisposable
         }
 
         _rates.Add(values);
+        _trim.OnSample(m.Written, Main.Count == 0 && _lanes.All(static l => l.Queue.Count == 0));
     }
 
     private ShutdownReport BuildReport(long left, bool completed, TimeSpan took)

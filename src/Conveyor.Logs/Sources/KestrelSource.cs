@@ -14,7 +14,7 @@ namespace Conveyor.Logs.Sources;
 /// <summary>
 /// A source that speaks a protocol over HTTP on a listener of its own (OTLP/HTTP, OTLP/gRPC, the Elasticsearch bulk
 /// API): a small Kestrel server bound at <see cref="LogSource.StartAsync"/> (a taken port fails the start) and
-/// stopped gracefully at <see cref="LogSource.StopAsync"/>, so a request already being admitted still finishes.
+/// stopped gracefully at <see cref="LogSource.StopAsync(CancellationToken)"/>, so a request already being admitted still finishes.
 /// </summary>
 /// <remarks>
 /// From the moment the stop begins, <see cref="IsStopping"/> is true and handlers answer "unavailable, retry" instead

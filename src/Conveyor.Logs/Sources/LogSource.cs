@@ -7,13 +7,14 @@ namespace Conveyor.Logs.Sources;
 
 /// <summary>
 /// A source of raw lines. <see cref="StartAsync"/> binds (so a taken port fails the start, not later);
-/// <see cref="StopAsync"/> stops accepting and reading, lets every record already read reach the buffer, and
+/// <see cref="StopAsync(CancellationToken, CancellationToken)"/> stops accepting and reading, lets every record already read reach the buffer, and
 /// returns when the source is done.
 /// </summary>
 public abstract partial class LogSource : IAsyncDisposable
 {
     private readonly CancellationTokenSource _stopReading = new();
     private readonly CancellationTokenSource _abandon = new();
+    private readonly CancellationTokenSource _readOnEnded = new();
     private Task _run = Task.CompletedTask;
     private int _disposed;
 
@@ -35,7 +36,7 @@ public abstract partial class LogSource : IAsyncDisposable
     /// <summary>The source's name, parser and counters.</summary>
     public SourceInfo Info { get; }
 
-    /// <summary>Completes when the source has ended: at EOF for stdin, after <see cref="StopAsync"/> for the others.</summary>
+    /// <summary>Completes when the source has ended: at EOF for stdin, after <see cref="StopAsync(CancellationToken, CancellationToken)"/> for the others.</summary>
     public Task Completion => _run;
 
     /// <summary>True for sources that end by themselves (stdin): when all sources are such, the service stops after them.</summary>
@@ -59,6 +60,13 @@ public abstract partial class LogSource : IAsyncDisposable
     /// <summary>Fires when the drain deadline passes: records still waiting for room are given up (and counted).</summary>
     protected CancellationToken Abandon => _abandon.Token;
 
+    /// <summary>
+    /// Fires when a stopping source must stop reading on (the read-on deadline, or the drain deadline if earlier):
+    /// a source that reads open connections to their end after <see cref="StopReading"/> stops reading then, while
+    /// records it already read still go into the buffer until <see cref="Abandon"/>.
+    /// </summary>
+    protected CancellationToken ReadOnEnded => _readOnEnded.Token;
+
     /// <summary>Binds and starts the source.</summary>
     public async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -70,11 +78,21 @@ public abstract partial class LogSource : IAsyncDisposable
     /// Stops accepting and reading; records already read still go into the buffer unless
     /// <paramref name="deadline"/> fires first. Returns when the source has ended.
     /// </summary>
-    public async Task StopAsync(CancellationToken deadline)
+    public Task StopAsync(CancellationToken deadline) => StopAsync(deadline, deadline);
+
+    /// <summary>
+    /// Stops accepting; a source that reads open connections to their end (TCP) reads on until
+    /// <paramref name="readOnDeadline"/>, so that what it admits can still drain before <paramref name="deadline"/>
+    /// (a sender that never pauses would otherwise fill the buffer up to the drain deadline, leaving the whole buffer
+    /// unstored). Records already read still go into the buffer unless <paramref name="deadline"/> fires first.
+    /// </summary>
+    public async Task StopAsync(CancellationToken readOnDeadline, CancellationToken deadline)
     {
         await _stopReading.CancelAsync().ConfigureAwait(false);
         OnStopping();
         using var reg = deadline.Register(static s => ((CancellationTokenSource)s!).Cancel(), _abandon);
+        using var readOn = readOnDeadline.Register(static s => ((CancellationTokenSource)s!).Cancel(), _readOnEnded);
+        using var readOnByDeadline = deadline.Register(static s => ((CancellationTokenSource)s!).Cancel(), _readOnEnded);
         try
         {
             // A stream that ignores cancellation (a console read) must not hold the stop past the deadline.
@@ -95,11 +113,13 @@ public abstract partial class LogSource : IAsyncDisposable
 
         await _stopReading.CancelAsync().ConfigureAwait(false);
         await _abandon.CancelAsync().ConfigureAwait(false);
+        await _readOnEnded.CancelAsync().ConfigureAwait(false);
         OnStopping();
         await _run.ConfigureAwait(false);
         await OnDisposedAsync().ConfigureAwait(false);
         _stopReading.Dispose();
         _abandon.Dispose();
+        _readOnEnded.Dispose();
         GC.SuppressFinalize(this);
     }
 

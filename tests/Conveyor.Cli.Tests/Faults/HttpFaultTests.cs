@@ -50,39 +50,79 @@ public sealed class HttpFaultTests
         Assert.InRange(stderr.Count(static l => l.Contains("client fault from", StringComparison.Ordinal)), 1, 10);
     }
 
+    /// <summary>
+    /// Finding 7, and the client's side of it: a post refused before its body was read must still get its answer. Before
+    /// the refusal read the unread body to its end, Kestrel aborted such a connection and a client still sending saw a
+    /// connection reset instead of its 429 (an HttpRequestException here).
+    /// </summary>
     [Fact]
-    public async Task Run_FortyConcurrent8MiBPosts_PeakRssWithinBudgetAndFallsBackWithin30s()
+    public async Task Run_FortyConcurrent8MiBPosts_EachStoredWholeOrRefusedWithAReason_RssWithinBudgetAndFallsBackWithin30s()
     {
         await using var service = await FaultService.StartAsync(sink: "null:");
         var line = Senders.AccessLine("big", 1);
-        var body = Encoding.UTF8.GetBytes(string.Concat(Enumerable.Repeat(line + "\n", ((8 << 20) - 1024) / (line.Length + 1))));
+        var linesPerBody = ((8 << 20) - 1024) / (line.Length + 1);
+        var body = Encoding.UTF8.GetBytes(string.Concat(Enumerable.Repeat(line + "\n", linesPerBody)));
         long accepted = 0, refused = 0;
+        var reasons = new System.Collections.Concurrent.ConcurrentBag<string>();
         await Task.WhenAll(Enumerable.Range(0, 40).Select(async _ =>
         {
             using var content = new ByteArrayContent(body);
             content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("text/plain");
             using var response = await service.Client.PostAsync("/ingest", content);
+            using var answer = System.Text.Json.JsonDocument.Parse(await response.Content.ReadAsStringAsync());
             if (response.StatusCode == HttpStatusCode.Accepted)
             {
+                // Stored whole: every line of the body was admitted.
+                Assert.Equal(linesPerBody, answer.RootElement.GetProperty("accepted").GetInt32());
                 Interlocked.Increment(ref accepted);
             }
             else
             {
-                Assert.Equal(HttpStatusCode.TooManyRequests, response.StatusCode);
-                Assert.True(response.Headers.RetryAfter is not null, "429 without Retry-After");
+                Assert.True(response.StatusCode is HttpStatusCode.TooManyRequests or HttpStatusCode.RequestEntityTooLarge, $"answered {(int)response.StatusCode}");
+                var reason = answer.RootElement.GetProperty("error").GetString();
+                Assert.False(string.IsNullOrWhiteSpace(reason), "a refusal without a reason");
+                reasons.Add($"{(int)response.StatusCode} {reason}");
+                Assert.True(response.StatusCode != HttpStatusCode.TooManyRequests || response.Headers.RetryAfter is not null, "429 without Retry-After");
                 Interlocked.Increment(ref refused);
             }
         }));
 
         Assert.Equal(40, accepted + refused);
-        Assert.True(accepted > 0, "no post was accepted");
+        Assert.True(accepted > 0, "no post was accepted: " + string.Join("; ", reasons.Distinct()));
         var peak = StatusMiB(service.Process.Id, "VmHWM");
         Assert.True(peak <= BudgetMiB + MarginMiB, $"peak RSS {peak} MiB over {BudgetMiB} + {MarginMiB} MiB ({accepted} accepted, {refused} refused)");
 
         // Everything drains to the null sink; then the memory goes back.
         await TestWait.UntilAsync(() => StatusMiB(service.Process.Id, "VmRSS") <= BudgetMiB, TimeSpan.FromSeconds(30), $"RSS back under {BudgetMiB} MiB (peak {peak} MiB)");
         Assert.Equal(0, await service.Process.TerminateAsync(TimeSpan.FromSeconds(60)));
+        Assert.Equal(accepted * linesPerBody, service.Process.Report("admitted"));
         Assert.Equal(service.Process.Report("admitted"), service.Process.SinkReport("stored") + service.Process.SinkReport("events and"));
+    }
+
+    /// <summary>
+    /// Four 8 MiB posts fill the 32 MiB body budget (maxBodyBytesInFlight) exactly, so each reserves its whole
+    /// Content-Length: all four must be accepted. Before the budget counted body bytes, it counted the lines' per-line
+    /// overhead too, every post needed more than it had reserved halfway through, and all four refused themselves.
+    /// </summary>
+    [Fact]
+    public async Task Run_Four8MiBPostsThatFillTheBodyBudget_AreAllAccepted()
+    {
+        // A main buffer that holds all four bodies' lines at once (about 80,000 each), so only the budget can refuse.
+        await using var service = await FaultService.StartAsync(sink: "null:", extra: ", \"buffer\": { \"capacity\": 1000000, \"maxBytes\": 536870912 }");
+        var line = Senders.AccessLine("big", 1);
+        var linesPerBody = ((8 << 20) - 1024) / (line.Length + 1);
+        var body = Encoding.UTF8.GetBytes(string.Concat(Enumerable.Repeat(line + "\n", linesPerBody)));
+        var answers = await Task.WhenAll(Enumerable.Range(0, 4).Select(async _ =>
+        {
+            using var content = new ByteArrayContent(body);
+            content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("text/plain");
+            using var response = await service.Client.PostAsync("/ingest", content);
+            return $"{(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}";
+        }));
+
+        Assert.All(answers, a => Assert.StartsWith($"202 {{\"accepted\":{linesPerBody}}}", a, StringComparison.Ordinal));
+        Assert.Equal(0, await service.Process.TerminateAsync(TimeSpan.FromSeconds(60)));
+        Assert.Equal(4L * linesPerBody, service.Process.SinkReport("stored"));
     }
 
     private static long StatusMiB(int pid, string field)

@@ -12,6 +12,9 @@ namespace Conveyor.Cli.Tests.Service;
 /// </summary>
 public sealed class DurableCrashLoopTests
 {
+    /// <summary>The most TCP lines one life sends: 5,000.</summary>
+    private const int TcpLinesPerLife = 5000;
+
     private static readonly int Kills = int.TryParse(Environment.GetEnvironmentVariable("CONVEYOR_CRASH_KILLS"), out var n) ? n : 10;
 
     [Fact]
@@ -71,15 +74,18 @@ public sealed class DurableCrashLoopTests
             })).ToList();
             senders.Add(Task.Run(async () =>
             {
-                // TCP load beside it: its lines are not acknowledged to the sender, so they only add pressure.
+                // TCP load beside it: its lines are not acknowledged to the sender, so they only add pressure. Bounded
+                // per life: an unbounded flood left the last life a backlog that grew with the machine's speed (311,563
+                // lines to replay, 31 s before the accepted lines, interleaved with them, were all stored), so the
+                // final wait measured the load, not the buffer.
                 try
                 {
                     using var socket = new TcpClient();
                     await socket.ConnectAsync("127.0.0.1", tcp);
                     var stream = socket.GetStream();
-                    for (var i = 0; !stop.IsCancellationRequested; i++)
+                    for (var i = 0; i < TcpLinesPerLife && !stop.IsCancellationRequested; i += 100)
                     {
-                        await stream.WriteAsync(Encoding.UTF8.GetBytes($"{{\"message\":\"tcp-line-{kill}-{i}\"}}\n"));
+                        await stream.WriteAsync(Encoding.UTF8.GetBytes(string.Concat(Enumerable.Range(i, 100).Select(j => $"{{\"message\":\"tcp-line-{kill}-{j}\"}}\n"))));
                     }
                 }
                 catch (Exception ex) when (ex is IOException or SocketException)

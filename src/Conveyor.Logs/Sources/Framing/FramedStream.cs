@@ -58,6 +58,12 @@ internal sealed class FramedStream
     /// </summary>
     public TimeSpan? DrainIdle { get; init; }
 
+    /// <summary>
+    /// With <see cref="DrainIdle"/>: fires when reading on after the stop must end even though the sender keeps
+    /// writing (the read-on deadline); the frames of the read in hand still go to the buffer.
+    /// </summary>
+    public CancellationToken ReadOnEnded { get; init; }
+
     /// <summary>The byte offset of the first byte the reader yields (a file resumed from a checkpoint).</summary>
     public long StartOffset { get; init; }
 
@@ -96,6 +102,9 @@ internal sealed class FramedStream
             }
         });
         using var deadline = abandon.Register(static s => ((CancellationTokenSource)s!).Cancel(), idle);
+
+        // A cancelled idle source stays cancelled (CancelAfter cannot revive it), so the next read ends the stream.
+        using var readOnEnded = ReadOnEnded.Register(static s => ((CancellationTokenSource)s!).Cancel(), idle);
         var batch = new List<RawLine>(64);
         while (true)
         {

@@ -4,7 +4,8 @@ namespace Conveyor.Logs.Sources.Http;
 /// The bytes of request bodies an HTTP source holds at once, read but not yet in the main buffer (a part of the memory
 /// budget): a request reserves before it reads and as it grows, and releases when its lines are admitted or refused.
 /// Beyond the budget a request is answered 429 with <c>Retry-After</c> instead of being read, so concurrent big posts
-/// cannot grow memory past it.
+/// cannot grow memory past it. It counts body bytes (decompressed), so a reservation of the Content-Length covers its
+/// whole request; the lines a body becomes hold up to <see cref="Model.RawLine.Overhead"/> bytes more each.
 /// </summary>
 /// <remarks>Thread-safe; lock-free.</remarks>
 public sealed class BodyBudget(long capacity)

@@ -80,18 +80,26 @@ public static class IngestEndpoint
         {
             binding.Info.OnBodyRefused();
             await ErrorAsync(response, 429, $"too many request bodies in flight ({binding.Bodies.Used} of the {binding.Bodies.Capacity} bytes of maxBodyBytesInFlight); retry later", retryAfter: 1).ConfigureAwait(false);
+            await DiscardUnreadAsync(request, context.RequestAborted).ConfigureAwait(false);
             return;
         }
 
         var reservation = new Reservation { Bytes = reserved };
+        bool unread;
         try
         {
-            await ReadAndAdmitAsync(context, binding, topology, gzip, reservation).ConfigureAwait(false);
+            unread = await ReadAndAdmitAsync(context, binding, topology, gzip, reservation).ConfigureAwait(false);
         }
         finally
         {
             // The lines are admitted or refused by now: the main buffer's own bound holds them from here.
             binding.Bodies.Release(reservation.Bytes);
+        }
+
+        if (unread)
+        {
+            // After the release: discarding holds no bytes, and a refused request must not keep others out while it drains.
+            await DiscardUnreadAsync(request, context.RequestAborted).ConfigureAwait(false);
         }
     }
 
@@ -104,7 +112,8 @@ public static class IngestEndpoint
     /// <summary>A request of unknown length (chunked, gzip) reserves this much before reading, and this much more at a time as it grows.</summary>
     private const long ReserveStep = 64 * 1024;
 
-    private static async Task ReadAndAdmitAsync(HttpContext context, HttpSourceBinding binding, LogTopology topology, bool gzip, Reservation reservation)
+    /// <summary>Reads, admits and answers; true when it answered 429 with part of the body unread (the caller discards the rest).</summary>
+    private static async Task<bool> ReadAndAdmitAsync(HttpContext context, HttpSourceBinding binding, LogTopology topology, bool gzip, Reservation reservation)
     {
         var request = context.Request;
         var response = context.Response;
@@ -118,12 +127,12 @@ public static class IngestEndpoint
         catch (BadHttpRequestException ex) when (ex.StatusCode == 413)
         {
             await ErrorAsync(response, 413, $"body is over the limit of {options.MaxBodyBytes} bytes").ConfigureAwait(false);
-            return;
+            return false;
         }
         catch (InvalidDataException)
         {
             await ErrorAsync(response, 400, "the body is not valid gzip").ConfigureAwait(false);
-            return;
+            return false;
         }
         catch (Exception ex) when (ex is BadHttpRequestException or IOException or OperationCanceledException)
         {
@@ -134,26 +143,26 @@ public static class IngestEndpoint
                 await ErrorAsync(response, ex is BadHttpRequestException bad ? bad.StatusCode : 400, "the request body could not be read: " + ex.Message).ConfigureAwait(false);
             }
 
-            return;
+            return false;
         }
 
         if (refusal is not null)
         {
             binding.Info.OnBodyRefused();
             await ErrorAsync(response, 429, refusal, retryAfter: 1).ConfigureAwait(false);
-            return;
+            return true;
         }
 
         if (lines is null)
         {
             await ErrorAsync(response, 413, $"body is over the limit of {options.MaxBodyBytes} bytes{(gzip ? " after decompression" : string.Empty)}").ConfigureAwait(false);
-            return;
+            return false;
         }
 
         if (lines.Count == 0)
         {
             await AcceptedAsync(response, 0).ConfigureAwait(false);
-            return;
+            return false;
         }
 
         var main = topology.Main;
@@ -161,7 +170,7 @@ public static class IngestEndpoint
         if (lines.Count > main.Capacity || bytes > (main.MaxBytes ?? long.MaxValue))
         {
             await ErrorAsync(response, 413, $"{lines.Count} lines ({bytes} bytes) can never fit in the buffer ({main.Capacity} lines, {main.MaxBytes} bytes); send smaller requests").ConfigureAwait(false);
-            return;
+            return false;
         }
 
         binding.Info.OnReceived(lines.Count);
@@ -169,7 +178,7 @@ public static class IngestEndpoint
         {
             binding.Info.OnRefused(lines.Count);
             await ErrorAsync(response, 503, "the service is stopping", retryAfter: 5).ConfigureAwait(false);
-            return;
+            return false;
         }
 
         // One acknowledgement per request. 202 means admitted: in the main buffer, or on disk in durable mode (the
@@ -180,7 +189,7 @@ public static class IngestEndpoint
         {
             binding.Info.OnAdmitted(lines.Count);
             await AcceptedAsync(response, lines.Count).ConfigureAwait(false);
-            return;
+            return false;
         }
 
         binding.Info.OnRefused(lines.Count);
@@ -193,11 +202,13 @@ public static class IngestEndpoint
         {
             await ErrorAsync(response, 503, reason, retryAfter: 5).ConfigureAwait(false);
         }
+
+        return false;
     }
 
     /// <summary>
     /// Reads the body (decompressed) straight into lines, one copy per line and never the whole body, growing the
-    /// reservation in <see cref="ReserveStep"/>s as the lines' bytes pass it. Lines are null when the body is over the
+    /// reservation in <see cref="ReserveStep"/>s as the body bytes read pass it. Lines are null when the body is over the
     /// maximum; the refusal is set when the budget cannot cover it. Empty lines are skipped but numbered, so ids stay
     /// the line numbers of the body.
     /// </summary>
@@ -213,7 +224,6 @@ public static class IngestEndpoint
         var lines = new List<RawLine>();
         var number = 0;
         long consumed = 0;
-        long held = 0;
         try
         {
             while (true)
@@ -240,7 +250,7 @@ public static class IngestEndpoint
                         continue;
                     }
 
-                    held += Add(lines, frame, status == FrameStatus.Oversized);
+                    Add(lines, frame, status == FrameStatus.Oversized);
                 }
 
                 if (result.IsCompleted && !buffer.IsEmpty)
@@ -251,7 +261,7 @@ public static class IngestEndpoint
                     var tooLong = last.Length > options.MaxLineBytes;
                     if (!last.IsEmpty)
                     {
-                        held += Add(lines, tooLong ? last.Slice(0, Math.Min(options.MaxLineBytes, RawLine.EvidenceBytes)) : last, tooLong);
+                        Add(lines, tooLong ? last.Slice(0, Math.Min(options.MaxLineBytes, RawLine.EvidenceBytes)) : last, tooLong);
                     }
 
                     buffer = buffer.Slice(buffer.End);
@@ -259,9 +269,13 @@ public static class IngestEndpoint
 
                 consumed += initial - buffer.Length;
                 reader.AdvanceTo(buffer.Start, buffer.End);
-                if (held > reservation.Bytes)
+                // The budget counts body bytes read (decompressed): a request that reserved its Content-Length never
+                // needs more, so concurrent big posts cannot all stall half-read, each refused for lack of the bytes
+                // the others hold (counting the lines' per-line overhead did exactly that: 4 x 8 MiB posts filled the
+                // 32 MiB budget and every one of them refused itself, so none was ever accepted).
+                if (consumed > reservation.Bytes)
                 {
-                    var more = held - reservation.Bytes + ReserveStep;
+                    var more = consumed - reservation.Bytes + ReserveStep;
                     if (!binding.Bodies.TryReserve(more))
                     {
                         return (null, $"too many request bodies in flight ({binding.Bodies.Used} of the {binding.Bodies.Capacity} bytes of maxBodyBytesInFlight); retry later");
@@ -285,14 +299,13 @@ public static class IngestEndpoint
             }
         }
 
-        long Add(List<RawLine> list, in ReadOnlySequence<byte> frame, bool oversized)
+        void Add(List<RawLine> list, in ReadOnlySequence<byte> frame, bool oversized)
         {
             var id = prefix + number.ToString(CultureInfo.InvariantCulture);
             var line = oversized
                 ? new RawLine(frame.ToArray(), binding.Info, id, now, RawLine.OversizedReason(options.MaxLineBytes))
                 : new RawLine(frame.ToArray(), binding.Info, id, now);
             list.Add(line);
-            return line.Size;
         }
     }
 
@@ -327,7 +340,11 @@ public static class IngestEndpoint
         return response.WriteAsJsonAsync(new AcceptedBody(accepted), HttpJson.Options);
     }
 
-    private static Task ErrorAsync(HttpResponse response, int status, string error, int? retryAfter = null)
+    /// <summary>
+    /// Writes an error with its Content-Length, so the answer is whole on the wire as soon as it is written (not at
+    /// the request's end): a refusal followed by <see cref="DiscardUnreadAsync"/> reaches the client before the drain.
+    /// </summary>
+    private static async Task ErrorAsync(HttpResponse response, int status, string error, int? retryAfter = null)
     {
         response.StatusCode = status;
         if (retryAfter is { } seconds)
@@ -335,7 +352,38 @@ public static class IngestEndpoint
             response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
         }
 
-        return response.WriteAsJsonAsync(new ErrorBody(error), HttpJson.Options);
+        var body = System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(new ErrorBody(error), HttpJson.Options);
+        response.ContentType = "application/json; charset=utf-8";
+        response.ContentLength = body.Length;
+        await response.Body.WriteAsync(body).ConfigureAwait(false);
+        await response.Body.FlushAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// After a 429 for a body left unread (or read in part), reads the rest and throws it away, 16 KiB at a time. A
+    /// client still sending its body would otherwise be reset when the request ends with bytes unread (Kestrel drains
+    /// an unread body for a few seconds only, then aborts the connection), and a reset can destroy the answer in the
+    /// client's socket before it is read, so the client saw "connection reset" instead of its 429 and reason. Holds no
+    /// memory, so the budget still bounds what is held; bounded by the request's size limit (<c>maxBodyBytes</c>, set
+    /// before any 429) and by Kestrel's minimum data rate.
+    /// </summary>
+    private static async Task DiscardUnreadAsync(HttpRequest request, CancellationToken aborted)
+    {
+        var scratch = ArrayPool<byte>.Shared.Rent(16 * 1024);
+        try
+        {
+            while (await request.Body.ReadAsync(scratch, aborted).ConfigureAwait(false) > 0)
+            {
+            }
+        }
+        catch (Exception ex) when (ex is BadHttpRequestException or IOException or OperationCanceledException)
+        {
+            // The client hung up or went over the limit: it has its answer or does not want it; Kestrel closes the connection.
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(scratch);
+        }
     }
 }
 

@@ -23,7 +23,9 @@ namespace Conveyor.Logs.Sources.Tcp;
 /// another, so when every connection is busy the new one is refused. Both are counted
 /// (<see cref="SourceInfo.ConnectionsEvicted"/>, <see cref="SourceInfo.ConnectionsRefused"/>).</para>
 /// <para>On stop the listener closes first; open connections are read on until their sender ends, nothing arrives
-/// for <see cref="StopLinger"/>, or the drain deadline passes, so lines already written into a connection are stored.</para>
+/// for <see cref="StopLinger"/>, or the read-on deadline passes (<see cref="LogSource.ReadOnEnded"/>: the service
+/// gives reading on half the drain deadline, so what was admitted can still be stored in the other half), so lines
+/// already written into a connection are stored. A sender still writing then sees its connection close.</para>
 /// <para>Ids are <c>source:accept-epoch-ms:connection#:line#</c>.</para>
 /// </remarks>
 public sealed partial class TcpSource : LogSource
@@ -190,6 +192,7 @@ public sealed partial class TcpSource : LogSource
                     MaxFrameBytes = Options.MaxLineBytes,
                     IdleTimeout = Options.IdleTimeout,
                     DrainIdle = StopLinger,
+                    ReadOnEnded = ReadOnEnded,
                     OnData = () => Volatile.Write(ref connection.Busy, 1),
                     OnCommitted = _ =>
                     {

@@ -124,6 +124,70 @@ public sealed class TcpSourceTests
         await source.DisposeAsync();
     }
 
+    [Fact]
+    public async Task Stop_SenderThatNeverPauses_StopsReadingAtTheReadOnDeadlineAndAdmitsEverythingItRead()
+    {
+        // A sender that keeps writing through the stop (a forwarder holding its connection): reading on to the end of
+        // the connection would never end by itself, and would keep the buffer full until the drain deadline.
+        var buffer = new BoundedBuffer<RawLine>(new BufferOptions<RawLine> { Capacity = 50 });
+        var (source, info) = await StartAsync(buffer, TimeProvider.System, maxConnections: 10);
+        using var client = new TcpClient();
+        await client.ConnectAsync(source.LocalEndpoint!);
+        var sender = Task.Run(async () =>
+        {
+            var stream = client.GetStream();
+            try
+            {
+                for (var n = 0; ; n += 100)
+                {
+                    await stream.WriteAsync(Encoding.UTF8.GetBytes(string.Concat(Enumerable.Range(n, 100).Select(static i => $"line {i} of a sender that never pauses\n"))));
+                }
+            }
+            catch (Exception ex) when (ex is IOException or SocketException)
+            {
+                // The source closed the connection at the read-on deadline.
+            }
+        });
+        await WaitAsync(() => info.Received >= 50, "the buffer to fill");
+
+        using var readOn = new CancellationTokenSource();
+        using var deadline = new CancellationTokenSource(TimeSpan.FromMinutes(5));
+        var stop = source.StopAsync(readOn.Token, deadline.Token);
+        var read = 0;
+        void ReadAvailable()
+        {
+            while (buffer.Reader.TryRead(out var line))
+            {
+                Assert.StartsWith($"line {read} ", Encoding.UTF8.GetString(line.Data), StringComparison.Ordinal);
+                read++;
+            }
+        }
+
+        // The stopped source reads on (the sender's lines keep coming) until the read-on deadline.
+        await WaitAsync(() =>
+        {
+            ReadAvailable();
+            return read >= 2000;
+        }, "lines read on after the stop");
+        Assert.False(stop.IsCompleted);
+        await readOn.CancelAsync();
+
+        // Then it ends long before the drain deadline, with every line it read admitted in order and none dropped.
+        await WaitAsync(() =>
+        {
+            ReadAvailable();
+            return stop.IsCompleted;
+        }, "the stop to end at the read-on deadline");
+        await stop;
+        ReadAvailable();
+        Assert.False(deadline.IsCancellationRequested);
+        Assert.Equal(0, info.Dropped);
+        Assert.Equal(info.Received, info.Admitted);
+        Assert.Equal(info.Admitted, read);
+        await sender.WaitAsync(Patience);
+        await source.DisposeAsync();
+    }
+
     private async Task<(TcpSource Source, SourceInfo Info)> StartAsync(BoundedBuffer<RawLine> buffer, TimeProvider time, int maxConnections)
     {
         var options = new SourceOptions { Type = SourceType.Tcp, Port = 0, MaxConnections = maxConnections };
