@@ -40,8 +40,13 @@ public sealed partial class BoundedBuffer<T>
     /// without letting <paramref name="batchBytes"/> pass <paramref name="maxBytes"/>, except that a batch always
     /// takes its first item whatever its size. Returns how many were moved.
     /// </summary>
-    internal int TryReadBatch(List<T> destination, int maxItems, long maxBytes, ref long batchBytes)
+    internal int TryReadBatch(List<T> destination, int maxItems, long maxBytes, ref long batchBytes) =>
+        TryReadBatch(destination, maxItems, maxBytes, ref batchBytes, out _);
+
+    /// <summary>As above; <paramref name="bytesFull"/> says it stopped at an item that would pass <paramref name="maxBytes"/>.</summary>
+    private int TryReadBatch(List<T> destination, int maxItems, long maxBytes, ref long batchBytes, out bool bytesFull)
     {
+        bytesFull = false;
         Waiter? writers = null;
         bool completed;
         var moved = 0;
@@ -52,6 +57,7 @@ public sealed partial class BoundedBuffer<T>
                 var size = _queue.PeekHead().Size;
                 if (destination.Count > 0 && maxBytes - batchBytes < size)
                 {
+                    bytesFull = true;
                     break;
                 }
 
@@ -170,9 +176,16 @@ public sealed partial class BoundedBuffer<T>
         var firstAt = _time.GetTimestamp();
         while (destination.Count < limit && batchBytes < maxBytes)
         {
-            if (TryReadBatch(destination, limit, maxBytes, ref batchBytes) > 0)
+            if (TryReadBatch(destination, limit, maxBytes, ref batchBytes, out var bytesFull) > 0)
             {
                 continue;
+            }
+
+            if (bytesFull)
+            {
+                // The next item does not fit: the batch is as full as its byte bound allows. Waiting would return at
+                // once (an item is queued) and spin until the linger ran out.
+                break;
             }
 
             var left = linger - _time.GetElapsedTime(firstAt);

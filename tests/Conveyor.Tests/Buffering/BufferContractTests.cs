@@ -425,6 +425,25 @@ public sealed class ByteBoundedBufferTests : BufferContractTests
         Assert.Equal(1, await b.Reader.ReadBatchAsync(batch, 10, 100, TimeSpan.Zero));
         Assert.Equal([500], batch);
     }
+
+    [Fact]
+    public async Task ReadBatchAsync_LingeringBatchReachesMaxBytes_ReturnsAtOnceWithoutWaitingOutTheLinger()
+    {
+        // A fake clock that never moves: a batch that waited for its linger instead of ending at the byte bound
+        // would never return (it used to spin on the queued item that does not fit, reading the clock each time).
+        var time = new FakeTimeProvider();
+        var b = new BoundedBuffer<int>(new BufferOptions<int> { Capacity = 10, MaxBytes = 1000, SizeOf = static i => i, TimeProvider = time });
+        b.Writer.TryWrite(60);
+        var batch = new List<int>();
+        var pending = b.Reader.ReadBatchAsync(batch, 10, 100, TimeSpan.FromHours(1)).AsTask();
+        await TestWait.UntilAsync(() => batch.Count == 1, "the first item is taken");
+        b.Writer.TryWrite(30);
+        b.Writer.TryWrite(50);
+        Assert.Equal(2, await TestWait.Within(pending));
+        Assert.Equal([60, 30], batch);
+        Assert.True(b.Reader.TryRead(out var next));
+        Assert.Equal(50, next);
+    }
 }
 
 /// <summary>Bounded by count and bytes at once; which one bites depends on the items.</summary>
