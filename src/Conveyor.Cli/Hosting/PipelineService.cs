@@ -93,7 +93,7 @@ internal sealed partial class PipelineService : IHostedService, IAsyncDisposable
         }
 
         topology.SourcesReady();
-        LogStarted(_logger, _options.Sources.Count, string.Join(", ", sinks.Select(static s => s.Name)), _options.Buffer.Capacity, _options.Buffer.MaxBytes >> 20);
+        LogStarted(_logger, _options.Sources.Count, string.Join(", ", sinks.Select(static s => s.Name)), _options.Buffer.Capacity ?? PipelineOptions.DefaultMainCapacity, _options.Buffer.MaxBytes >> 20);
         _ready.TrySetResult(topology);
         if (HttpSources.Count == 0 && _sources.Count > 0 && _sources.All(static s => s.EndsByItself))
         {

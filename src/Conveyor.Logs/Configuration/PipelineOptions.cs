@@ -20,7 +20,10 @@ public sealed class PipelineOptions
     /// (docs/BENCHMARKS.md, issue 11): 100,000 lines kept every line alive long enough to be promoted to the oldest
     /// GC generation, for a peak RSS of 290–330 MiB through TCP → NDJSON; 20,000 lines gave 202 MiB at the same CPU per line.
     /// </remarks>
-    public BufferSettings Buffer { get; set; } = new() { Capacity = 20_000, MaxBytes = 64L << 20 };
+    public BufferSettings Buffer { get; set; } = new() { Capacity = DefaultMainCapacity, MaxBytes = 64L << 20 };
+
+    /// <summary>The main buffer's capacity in lines when <c>buffer:capacity</c> is not set.</summary>
+    public const int DefaultMainCapacity = 20_000;
 
     /// <summary>The parse and enrich workers.</summary>
     public ParseSettings Parse { get; set; } = new();
@@ -35,8 +38,11 @@ public sealed class PipelineOptions
 /// <summary>The bounds and full policy of one buffer.</summary>
 public sealed class BufferSettings
 {
-    /// <summary>The most items held at once. Default 20,000 for the main buffer, 50,000 for a sink queue.</summary>
-    public int Capacity { get; set; } = 50_000;
+    /// <summary>
+    /// The most items held at once. Default 20,000 for the main buffer. For a sink queue: the sink's batch size, at
+    /// least 4,096, when the sink paces the pipeline; 50,000 when it is isolated (see <see cref="SinkOptions.Queue"/>).
+    /// </summary>
+    public int? Capacity { get; set; }
 
     /// <summary>The most bytes held at once (raw line bytes plus a fixed overhead per line). Default 64 MiB for the main buffer, 32 MiB for a sink queue.</summary>
     public long MaxBytes { get; set; } = 32L << 20;
@@ -122,8 +128,25 @@ public sealed class SinkOptions
     /// <summary>How a slow sink affects the rest. Default <see cref="SinkMode.Auto"/>.</summary>
     public SinkMode Mode { get; set; } = SinkMode.Auto;
 
-    /// <summary>The sink's queue. Default 50,000 records and 32 MiB; its full mode applies in isolate mode (default <c>DropNewest</c>).</summary>
+    /// <summary>
+    /// The sink's queue. Default 32 MiB and, in pace mode, the sink's batch size (at least 4,096 records), in isolate
+    /// mode 50,000 records; its full mode applies in isolate mode (default <c>DropNewest</c>).
+    /// </summary>
+    /// <remarks>
+    /// Why two defaults: a paced sink's queue only has to hand the writer its next batch while it writes the last
+    /// one; the main buffer (raw lines, one object each) absorbs bursts. Every parsed event queued beyond that lives
+    /// long enough to be promoted by the GC. Measured (docs/BENCHMARKS.md, "Sink queue depth"): TCP → NDJSON with a
+    /// 50,000-record queue sat at its 32 MiB bound (~14,500 events) and cost ~20% more CPU per line and 190 MiB peak
+    /// RSS, against ~115 MiB with 2,000–4,096. An isolated sink's queue is what lets it fall behind for a while
+    /// without drops, so it stays deep.
+    /// </remarks>
     public BufferSettings Queue { get; set; } = new() { FullMode = FullMode.DropNewest };
+
+    /// <summary>The queue capacity an isolated sink gets when <c>queue:capacity</c> is not set.</summary>
+    public const int IsolatedQueueCapacity = 50_000;
+
+    /// <summary>The smallest queue capacity a paced sink gets when <c>queue:capacity</c> is not set.</summary>
+    public const int PacedQueueMinCapacity = 4_096;
 
     /// <summary>Most events per write. Default: the sink's own (20,000 for <c>duckdb:</c>, 1,000 for the others).</summary>
     public int? BatchMaxItems { get; set; }

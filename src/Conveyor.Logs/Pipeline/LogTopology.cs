@@ -3,6 +3,7 @@ using Conveyor.Logs.Diagnostics;
 using Conveyor.Logs.Enrichment;
 using Conveyor.Logs.Model;
 using Conveyor.Logs.Parsing;
+using Conveyor.Logs.Sinks;
 using Microsoft.Extensions.Logging;
 
 namespace Conveyor.Logs.Pipeline;
@@ -61,7 +62,7 @@ public sealed partial class LogTopology : IAsyncDisposable
         Main = new BoundedBuffer<RawLine>(new BufferOptions<RawLine>
         {
             Name = "main",
-            Capacity = main.Capacity,
+            Capacity = main.Capacity ?? PipelineOptions.DefaultMainCapacity,
             MaxBytes = main.MaxBytes,
             SizeOf = static l => l.Size,
             FullMode = main.FullMode,
@@ -83,10 +84,13 @@ public sealed partial class LogTopology : IAsyncDisposable
             var lane = _lanes.Count;
             var mode = sink.Options.Mode == SinkMode.Auto ? (sinks.Count == 1 ? SinkMode.Pace : SinkMode.Isolate) : sink.Options.Mode;
             var q = sink.Options.Queue;
+            var capacity = q.Capacity ?? (mode == SinkMode.Pace
+                ? Math.Max(SinkOptions.PacedQueueMinCapacity, sink.Options.BatchMaxItems ?? SinkRegistry.DefaultBatchMaxItems(sink.Options.Uri))
+                : SinkOptions.IsolatedQueueCapacity);
             var queue = new BoundedBuffer<PipelineRecord>(new BufferOptions<PipelineRecord>
             {
                 Name = "sink:" + sink.Name,
-                Capacity = q.Capacity,
+                Capacity = capacity,
                 MaxBytes = q.MaxBytes,
                 SizeOf = static r => r.Size,
                 FullMode = mode == SinkMode.Pace ? FullMode.Block : q.FullMode,

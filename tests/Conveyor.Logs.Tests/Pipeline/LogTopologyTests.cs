@@ -39,6 +39,28 @@ public sealed class LogTopologyTests
         Assert.True(sink.Disposed, "draining flushes and disposes the sinks");
     }
 
+    [Theory]
+    [InlineData("null:", null, 1, 4_096)] // paced, batch 1,000: the floor
+    [InlineData("duckdb:/nowhere/c.duckdb", null, 1, 20_000)] // paced: the store's 20,000-event batch
+    [InlineData("null:", 10_000, 1, 10_000)] // paced: a configured batch size
+    [InlineData("null:", null, 2, 50_000)] // isolated: deep, so a sink can fall behind without drops
+    public async Task SinkQueue_CapacityNotSet_PacedHoldsOneBatchIsolatedStaysDeep(string uri, int? batch, int sinkCount, int expected)
+    {
+        var sinks = Enumerable.Range(0, sinkCount)
+            .Select(i => new TopologySink("s" + i, new SinkOptions { Uri = uri, BatchMaxItems = batch }, new CountingSink()))
+            .ToList();
+        await using var topology = Build(sinks);
+        Assert.All(topology.Lanes, lane => Assert.Equal(expected, lane.Queue.Capacity));
+    }
+
+    [Fact]
+    public async Task SinkQueue_CapacitySet_IsKeptInEitherMode()
+    {
+        var options = new SinkOptions { Uri = "null:", Queue = new BufferSettings { Capacity = 123, FullMode = FullMode.DropNewest } };
+        await using var topology = Build([new TopologySink("s", options, new CountingSink())]);
+        Assert.Equal(123, Assert.Single(topology.Lanes).Queue.Capacity);
+    }
+
     [Fact]
     public async Task Isolate_OneSinkStuck_OtherSinkStoresEverythingAndStuckQueueDropsCounted()
     {
