@@ -29,6 +29,9 @@ internal enum AccessLogLayout
 /// </remarks>
 internal sealed class AccessLogParser(AccessLogLayout layout) : ILogParser
 {
+    // Referrers and user agents repeat across a server's lines: shared strings instead of a copy per line.
+    private readonly RepeatedStrings _repeated = new();
+
     public string Name { get; } = layout == AccessLogLayout.Common ? "common" : "combined";
 
     public ParseOutcome Parse(ReadOnlySpan<byte> line, in LineContext context) => Parse(line, context, FindTimestampStart(line));
@@ -166,8 +169,8 @@ internal sealed class AccessLogParser(AccessLogLayout layout) : ILogParser
 
         if (combined)
         {
-            SetUnlessDash(a, SemanticNames.HttpRequestHeaderReferer, line[referer]);
-            SetUnlessDash(a, SemanticNames.UserAgentOriginal, line[agent]);
+            SetUnlessDash(a, SemanticNames.HttpRequestHeaderReferer, line[referer], _repeated);
+            SetUnlessDash(a, SemanticNames.UserAgentOriginal, line[agent], _repeated);
         }
 
         if (pos < line.Length)
@@ -274,14 +277,14 @@ internal sealed class AccessLogParser(AccessLogLayout layout) : ILogParser
         }
     }
 
-    private static void SetUnlessDash(LogAttributes a, string key, ReadOnlySpan<byte> value)
+    private static void SetUnlessDash(LogAttributes a, string key, ReadOnlySpan<byte> value, RepeatedStrings? repeated = null)
     {
         if (value.Length == 1 && value[0] == '-')
         {
             return;
         }
 
-        a.Set(key, Utf8.Decode(value));
+        a.Set(key, repeated is null ? Utf8.Decode(value) : repeated.Decode(value));
     }
 
     private static void SetRequest(LogAttributes a, ReadOnlySpan<byte> request)
