@@ -6,6 +6,7 @@
 #   examples/distributed/run.sh                         1 edge, 2 workers, 50,000 lines/s for 30 s
 #   WORKERS=3 RATE=80000 DURATION=60s examples/distributed/run.sh
 #   KILL_AT=100000 examples/distributed/run.sh          SIGKILL worker 1 once 100,000 lines are stored, restart it 2 s later
+# At the end it prints each process's CPU seconds over the run and per stored line (edge, workers, RabbitMQ, PostgreSQL, gen).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 WORKERS=${WORKERS:-2} RATE=${RATE:-50000} DURATION=${DURATION:-30s} KILL_AT=${KILL_AT:-0}
@@ -54,10 +55,39 @@ for port in "$edge_http" $(seq $((edge_http + 1)) $((edge_http + WORKERS))); do
   until curl -fs "http://127.0.0.1:$port/health" >/dev/null; do sleep 0.2; done
 done
 
+# CPU seconds (user + system) of processes, from /proc: what each part of the chain costs per line.
+ticks=$(getconf CLK_TCK)
+cpu_ticks() { local t=0 p; for p in "$@"; do [ -r "/proc/$p/stat" ] && t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo "$t"; }
+pg_pids() { local pm; pm=$(head -n 1 "$work/pg/data/postmaster.pid"); echo "$pm" $(pgrep -P "$pm"); }
+rmq_pids() { pgrep -f "$work/rmq" || true; }
+declare -A cpu0
+snapshot_cpu() {
+  cpu0[edge]=$(cpu_ticks "${pids[0]}"); cpu0[rabbitmq]=$(cpu_ticks $(rmq_pids)); cpu0[postgres]=$(cpu_ticks $(pg_pids))
+  for n in $(seq 1 "$WORKERS"); do cpu0[worker-$n]=$(cpu_ticks "${worker_pid[$n]}"); done
+}
+report_cpu() { # LINES
+  local name now
+  printf '%-10s %8s %10s\n' process "CPU s" "µs/line"
+  for name in edge $(for n in $(seq 1 "$WORKERS"); do echo "worker-$n"; done) rabbitmq postgres; do
+    case $name in
+      edge) now=$(cpu_ticks "${pids[0]}");; rabbitmq) now=$(cpu_ticks $(rmq_pids));; postgres) now=$(cpu_ticks $(pg_pids));;
+      worker-*) now=$(cpu_ticks "${worker_pid[${name#worker-}]}");;
+    esac
+    printf '%-10s %8.2f %10.1f\n' "$name" "$(echo "($now - ${cpu0[$name]}) / $ticks" | bc -l)" "$(echo "($now - ${cpu0[$name]}) / $ticks * 1000000 / $1" | bc -l)"
+  done
+  [ -s "$work/gen.time" ] || { echo "gen: not measured (no /usr/bin/time: apt-get install time)"; return 0; }
+  read -r gu gs <"$work/gen.time"
+  printf '%-10s %8.2f %10.1f\n' gen "$(echo "$gu + $gs" | bc -l)" "$(echo "($gu + $gs) * 1000000 / $1" | bc -l)"
+  [ "$killed" = 1 ] && echo "(worker 1 was killed and restarted: its figure counts only the restarted process)"
+  return 0
+}
+
 count() { psql -tA -h "$work/pg/sock" -p "$pg_port" -U postgres -d conveyor -c "SELECT count(*), count(DISTINCT id) FROM events" 2>/dev/null || echo "0|0"; }
 echo "== load: ${RATE} lines/s for ${DURATION}, ${WORKERS} workers"
+snapshot_cpu
 start=$(date +%s.%N)
-"${cli[@]}" gen --servers 3 --rate "$RATE" --duration "$DURATION" --to "tcp://127.0.0.1:$tcp_port" >"$work/gen.log" 2>&1 & gen=$!
+timer=(); [ -x /usr/bin/time ] && timer=(/usr/bin/time -f '%U %S' -o "$work/gen.time")
+"${timer[@]}" "${cli[@]}" gen --servers 3 --rate "$RATE" --duration "$DURATION" --to "tcp://127.0.0.1:$tcp_port" >"$work/gen.log" 2>&1 & gen=$!
 killed=0
 while kill -0 "$gen" 2>/dev/null; do
   if [ "$KILL_AT" -gt 0 ] && [ "$killed" = 0 ] && [ "$(count | cut -d'|' -f1)" -ge "$KILL_AT" ]; then
@@ -75,4 +105,5 @@ until [ "$(count | cut -d'|' -f1)" -ge "$sent" ] || [ $SECONDS -ge $deadline ]; 
 took=$(echo "$(date +%s.%N) - $start" | bc)
 IFS='|' read -r rows distinct <<<"$(count)"
 echo "sent $sent  stored $rows  distinct $distinct  in ${took}s = $(echo "$rows / $took" | bc) lines/s  (load average $(cut -d' ' -f1-3 /proc/loadavg))"
+[ "$rows" -gt 0 ] && report_cpu "$rows"
 [ "$rows" = "$sent" ] && [ "$distinct" = "$sent" ]
