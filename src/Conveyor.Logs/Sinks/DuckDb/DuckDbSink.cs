@@ -143,45 +143,7 @@ public sealed class DuckDbSink : ILogSink, ILogRetention
     {
         ArgumentNullException.ThrowIfNull(batch);
         return _gate.RunAsync(
-            () =>
-            {
-                var positions = new List<(string Stream, long Position)>(batch.Count);
-                _batchSeen.Clear();
-                var now = _time.GetUtcNow();
-                using (var tx = _connection.BeginTransaction())
-                {
-                    using (var appender = _connection.CreateAppender("events"))
-                    {
-                        string? lastStream = null;
-                        foreach (var e in batch)
-                        {
-                            cancellationToken.ThrowIfCancellationRequested();
-                            var (streamMemory, position) = StoredPositions.Split(e.Id);
-                            var stream = streamMemory.Span;
-                            if (_events.Contains(stream, position))
-                            {
-                                continue;
-                            }
-
-                            lastStream = lastStream is not null && stream.SequenceEqual(lastStream) ? lastStream : stream.ToString();
-                            if (!_batchSeen.Add((lastStream, position)))
-                            {
-                                continue;
-                            }
-
-                            Append(appender, e);
-                            positions.Add((lastStream, position));
-                        }
-                    }
-
-                    var runs = StoredPositions.Coalesce(positions);
-                    AppendRanges(EventKind, runs, now);
-                    tx.Commit();
-                    _events.Add(runs, now);
-                }
-
-                MaybeCompact(now);
-            },
+            () => MaybeCompact(AppendNew(batch, "events", EventKind, _events, static e => e.Id, Append, cancellationToken)),
             cancellationToken);
     }
 
@@ -192,46 +154,58 @@ public sealed class DuckDbSink : ILogSink, ILogRetention
         return _gate.RunAsync(
             () =>
             {
-                var positions = new List<(string Stream, long Position)>(batch.Count);
-                _batchSeen.Clear();
-                var now = _time.GetUtcNow();
-                using (var tx = _connection.BeginTransaction())
-                {
-                    using (var appender = _connection.CreateAppender("dead_letters"))
-                    {
-                        foreach (var d in batch)
-                        {
-                            var (streamMemory, position) = StoredPositions.Split(d.Id);
-                            if (_deadLetters.Contains(streamMemory.Span, position))
-                            {
-                                continue;
-                            }
-
-                            var stream = streamMemory.ToString();
-                            if (!_batchSeen.Add((stream, position)))
-                            {
-                                continue;
-                            }
-
-                            appender.CreateRow()
-                                .AppendValue(d.Time.UtcDateTime)
-                                .AppendValue(d.Id)
-                                .AppendValue(d.Source)
-                                .AppendValue(d.Parser)
-                                .AppendValue(d.Reason)
-                                .AppendValue(d.RawLine)
-                                .EndRow();
-                            positions.Add((stream, position));
-                        }
-                    }
-
-                    var runs = StoredPositions.Coalesce(positions);
-                    AppendRanges(DeadLetterKind, runs, now);
-                    tx.Commit();
-                    _deadLetters.Add(runs, now);
-                }
+                AppendNew(batch, "dead_letters", DeadLetterKind, _deadLetters, static d => d.Id, AppendDeadLetter, cancellationToken);
             },
             cancellationToken);
+    }
+
+    /// <summary>
+    /// Under the gate: appends to <paramref name="table"/>, in one transaction with the runs of positions they add to
+    /// <c>stored_ranges</c>, the items of <paramref name="batch"/> whose position <paramref name="stored"/> does not
+    /// hold yet, each once (a batch may repeat an id). Returns the time the runs were stamped with.
+    /// </summary>
+    private DateTimeOffset AppendNew<T>(
+        IReadOnlyList<T> batch, string table, string kind, StoredPositions stored, Func<T, string> idOf, Action<DuckDBAppender, T> append, CancellationToken cancellationToken)
+    {
+        var positions = new List<(string Stream, long Position)>(batch.Count);
+        _batchSeen.Clear();
+        var now = _time.GetUtcNow();
+        using (var tx = _connection.BeginTransaction())
+        {
+            using (var appender = _connection.CreateAppender(table))
+            {
+                string? lastStream = null;
+                foreach (var item in batch)
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    var (streamMemory, position) = StoredPositions.Split(idOf(item));
+                    var stream = streamMemory.Span;
+                    if (stored.Contains(stream, position))
+                    {
+                        continue;
+                    }
+
+                    // Consecutive items of one stream share one string: a batch is mostly one stream.
+                    lastStream = lastStream is not null && stream.SequenceEqual(lastStream) ? lastStream : stream.ToString();
+                    if (!_batchSeen.Add((lastStream, position)))
+                    {
+                        continue;
+                    }
+
+                    append(appender, item);
+                    positions.Add((lastStream, position));
+                }
+            }
+
+            var runs = StoredPositions.Coalesce(positions);
+            AppendRanges(kind, runs, now);
+            tx.Commit();
+
+            // Now true: the rows and their runs are committed together, so remembering the runs cannot skip a lost row.
+            stored.Add(runs, now);
+        }
+
+        return now;
     }
 
     /// <inheritdoc />
@@ -332,6 +306,16 @@ public sealed class DuckDbSink : ILogSink, ILogRetention
             .AppendValue(e.HasResource ? StoredEvent.AttributesJson(e.Resource, _json) : null)
             .EndRow();
     }
+
+    private static void AppendDeadLetter(DuckDBAppender appender, DeadLetter d) =>
+        appender.CreateRow()
+            .AppendValue(d.Time.UtcDateTime)
+            .AppendValue(d.Id)
+            .AppendValue(d.Source)
+            .AppendValue(d.Parser)
+            .AppendValue(d.Reason)
+            .AppendValue(d.RawLine)
+            .EndRow();
 
     /// <summary>The attributes a typed column does not hold exactly: they go into the JSON column.</summary>
     private static IEnumerable<KeyValuePair<string, object?>> ColdAttributes(LogEvent e)
