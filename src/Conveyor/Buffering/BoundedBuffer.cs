@@ -219,16 +219,7 @@ public sealed partial class BoundedBuffer<T> : IBufferStatisticsSource
         while (_readers.Head is { } r)
         {
             _readers.Remove(r);
-            if (last is null)
-            {
-                first = r;
-            }
-            else
-            {
-                last.Next = r;
-            }
-
-            last = r;
+            Chain(ref first, ref last, r);
         }
 
         return first;
@@ -247,19 +238,25 @@ public sealed partial class BoundedBuffer<T> : IBufferStatisticsSource
             _writers.Remove(w);
             w.MoveInto(this, now);
             _counters.BlockedTicks += now - w.StartedAt;
-            if (last is null)
-            {
-                first = w;
-            }
-            else
-            {
-                last.Next = w;
-            }
-
-            last = w;
+            Chain(ref first, ref last, w);
         }
 
         return first;
+    }
+
+    /// <summary>Appends <paramref name="waiter"/>, just unlinked from its list, to the chain to complete once the lock is released.</summary>
+    private static void Chain(ref Waiter? first, ref Waiter? last, Waiter waiter)
+    {
+        if (last is null)
+        {
+            first = waiter;
+        }
+        else
+        {
+            last.Next = waiter;
+        }
+
+        last = waiter;
     }
 
     private static void CompleteChain(Waiter? chain, bool result)
