@@ -53,8 +53,7 @@ public sealed partial class BoundedBuffer<T>
 
             if (size > _maxBytes)
             {
-                _tooLarge++;
-                dropped = DropReason.TooLarge;
+                dropped = _counters.Drop(DropReason.TooLarge, 1);
                 status = WriteStatus.Dropped;
             }
             else if (_writers.Count == 0 && Fits(1, size))
@@ -78,13 +77,11 @@ public sealed partial class BoundedBuffer<T>
                         status = WriteStatus.Full;
                         break;
                     case FullMode.Reject:
-                        _rejected++;
-                        dropped = DropReason.Rejected;
+                        dropped = _counters.Drop(DropReason.Rejected, 1);
                         status = WriteStatus.Dropped;
                         break;
                     case FullMode.DropNewest:
-                        _droppedNewest++;
-                        dropped = DropReason.DropNewest;
+                        dropped = _counters.Drop(DropReason.DropNewest, 1);
                         status = WriteStatus.Dropped;
                         break;
                     default:
@@ -188,8 +185,7 @@ public sealed partial class BoundedBuffer<T>
 
             if (count > _capacity || bytes > _maxBytes)
             {
-                _tooLarge += count;
-                dropped = DropReason.TooLarge;
+                dropped = _counters.Drop(DropReason.TooLarge, count);
                 status = WriteStatus.Dropped;
             }
             else if (_writers.Count == 0 && Fits(count, bytes))
@@ -218,13 +214,11 @@ public sealed partial class BoundedBuffer<T>
                         status = WriteStatus.Full;
                         break;
                     case FullMode.Reject:
-                        _rejected += count;
-                        dropped = DropReason.Rejected;
+                        dropped = _counters.Drop(DropReason.Rejected, count);
                         status = WriteStatus.Dropped;
                         break;
                     case FullMode.DropNewest:
-                        _droppedNewest += count;
-                        dropped = DropReason.DropNewest;
+                        dropped = _counters.Drop(DropReason.DropNewest, count);
                         status = WriteStatus.Dropped;
                         break;
                     default:
@@ -323,7 +317,7 @@ public sealed partial class BoundedBuffer<T>
             }
 
             _writers.Remove(waiter);
-            _blockedTicks += Now() - waiter.StartedAt;
+            _counters.BlockedTicks += Now() - waiter.StartedAt;
             waiter.Clear();
         }
 
@@ -342,8 +336,8 @@ public sealed partial class BoundedBuffer<T>
             }
 
             _writers.Remove(waiter);
-            _blockedTicks += Now() - waiter.StartedAt;
-            _blockTimedOut += waiter.Count;
+            _counters.BlockedTicks += Now() - waiter.StartedAt;
+            _counters.Drop(DropReason.BlockTimeout, waiter.Count);
             items = waiter.TakeItems();
 
             // The head may have been a large write blocking smaller ones behind it that fit now.

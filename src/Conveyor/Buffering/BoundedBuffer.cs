@@ -13,7 +13,7 @@ namespace Conveyor;
 /// <list type="number">
 /// <item><c>_queue.Count ≤ Capacity</c> and <c>_bytes ≤ MaxBytes</c>, at all times: admission is decided under the lock.</item>
 /// <item><c>_bytes</c> is the sum of the sizes of the queued entries.</item>
-/// <item><c>_written = _read + _queue.Count + _droppedOldest</c>: every accepted item is read, queued or evicted.</item>
+/// <item><c>Written = Read + _queue.Count + DroppedOldest</c> (<c>_counters</c>): every accepted item is read, queued or evicted.</item>
 /// <item>Reader waiters exist only while the queue is empty; writer waiters only while the writer is not completed.</item>
 /// <item>Writers are admitted in FIFO order: while any writer waits, a new write does not overtake it.</item>
 /// </list>
@@ -47,14 +47,7 @@ public sealed partial class BoundedBuffer<T> : IBufferStatisticsSource
     private bool _writerCompleted;
     private Exception? _completionError;
 
-    private long _written;
-    private long _read;
-    private long _droppedNewest;
-    private long _droppedOldest;
-    private long _rejected;
-    private long _blockTimedOut;
-    private long _tooLarge;
-    private long _blockedTicks;
+    private BufferCounters _counters;
 
     /// <summary>Creates a buffer; <paramref name="options"/> is validated and copied.</summary>
     /// <exception cref="ArgumentException">A setting is invalid; the message names it.</exception>
@@ -122,26 +115,18 @@ public sealed partial class BoundedBuffer<T> : IBufferStatisticsSource
         var now = Now();
         lock (_lock)
         {
-            var blocked = _blockedTicks;
+            var blocked = _counters.BlockedTicks;
             for (var w = _writers.Head; w is not null; w = (WriterWaiter?)w.Next)
             {
                 blocked += now - w.StartedAt;
             }
 
-            return new BufferStatistics
+            return _counters.ToStatistics(Elapsed(0, blocked)) with
             {
-                Written = _written,
-                Read = _read,
                 Depth = _queue.Count,
                 Bytes = _bytes,
                 Capacity = _capacity,
                 MaxBytes = MaxBytes,
-                DroppedNewest = _droppedNewest,
-                DroppedOldest = _droppedOldest,
-                Rejected = _rejected,
-                BlockTimedOut = _blockTimedOut,
-                TooLarge = _tooLarge,
-                BlockedTime = Elapsed(0, blocked),
                 BlockedWriters = _writers.Count,
                 WaitingReaders = _readers.Count,
                 OldestItemAge = _queue.Count == 0 ? TimeSpan.Zero : Elapsed(_queue.PeekHead().EnqueuedAt, now),
@@ -181,14 +166,14 @@ public sealed partial class BoundedBuffer<T> : IBufferStatisticsSource
     {
         _queue.Enqueue(new Entry(item, size, now));
         _bytes += size;
-        _written++;
+        _counters.Written++;
     }
 
     private Entry DequeueLocked()
     {
         var entry = _queue.Dequeue();
         _bytes -= entry.Size;
-        _read++;
+        _counters.Read++;
         return entry;
     }
 
@@ -198,38 +183,16 @@ public sealed partial class BoundedBuffer<T> : IBufferStatisticsSource
         Debug.Assert(_lock.IsHeldByCurrentThread);
         Debug.Assert(_queue.Count <= _capacity, "count bound exceeded");
         Debug.Assert(_bytes <= _maxBytes && _bytes >= 0, "byte bound exceeded");
-        Debug.Assert(_written == _read + _queue.Count + _droppedOldest, "accounting does not balance");
+        Debug.Assert(_counters.Written == _counters.Read + _queue.Count + _counters.DroppedOldest, "accounting does not balance");
         Debug.Assert(_readers.Count == 0 || _queue.Count == 0, "a reader waits while items are queued");
         Debug.Assert(_writers.Count == 0 || !_writerCompleted, "a writer waits on a completed buffer");
     }
 
     private void ReportDropped(T item, DropReason reason) => _onDropped?.Invoke(item, reason);
 
-    private void ReportDropped(List<T>? items, DropReason reason)
-    {
-        if (items is null || _onDropped is null)
-        {
-            return;
-        }
+    private void ReportDropped(List<T>? items, DropReason reason) => BufferCounters.Report(_onDropped, items, reason);
 
-        foreach (var item in items)
-        {
-            _onDropped(item, reason);
-        }
-    }
-
-    private void ReportDropped(ReadOnlySpan<T> items, DropReason reason)
-    {
-        if (_onDropped is null)
-        {
-            return;
-        }
-
-        foreach (var item in items)
-        {
-            _onDropped(item, reason);
-        }
-    }
+    private void ReportDropped(ReadOnlySpan<T> items, DropReason reason) => BufferCounters.Report(_onDropped, items, reason);
 
     /// <summary>Under the lock: evicts the oldest entries until <paramref name="count"/> items of <paramref name="bytes"/> fit.</summary>
     private void EvictOldestLocked(int count, long bytes, ref List<T>? evicted)
@@ -238,7 +201,7 @@ public sealed partial class BoundedBuffer<T> : IBufferStatisticsSource
         {
             var entry = _queue.Dequeue();
             _bytes -= entry.Size;
-            _droppedOldest++;
+            _counters.DroppedOldest++;
             (evicted ??= []).Add(entry.Item);
         }
     }
@@ -256,16 +219,7 @@ public sealed partial class BoundedBuffer<T> : IBufferStatisticsSource
         while (_readers.Head is { } r)
         {
             _readers.Remove(r);
-            if (last is null)
-            {
-                first = r;
-            }
-            else
-            {
-                last.Next = r;
-            }
-
-            last = r;
+            Chain(ref first, ref last, r);
         }
 
         return first;
@@ -283,20 +237,26 @@ public sealed partial class BoundedBuffer<T> : IBufferStatisticsSource
         {
             _writers.Remove(w);
             w.MoveInto(this, now);
-            _blockedTicks += now - w.StartedAt;
-            if (last is null)
-            {
-                first = w;
-            }
-            else
-            {
-                last.Next = w;
-            }
-
-            last = w;
+            _counters.BlockedTicks += now - w.StartedAt;
+            Chain(ref first, ref last, w);
         }
 
         return first;
+    }
+
+    /// <summary>Appends <paramref name="waiter"/>, just unlinked from its list, to the chain to complete once the lock is released.</summary>
+    private static void Chain(ref Waiter? first, ref Waiter? last, Waiter waiter)
+    {
+        if (last is null)
+        {
+            first = waiter;
+        }
+        else
+        {
+            last.Next = waiter;
+        }
+
+        last = waiter;
     }
 
     private static void CompleteChain(Waiter? chain, bool result)
@@ -322,21 +282,7 @@ public sealed partial class BoundedBuffer<T> : IBufferStatisticsSource
         }
     }
 
-    private void SignalCompletion()
-    {
-        if (_completionError is null)
-        {
-            _completion.TrySetResult();
-        }
-        else if (_completionError is OperationCanceledException oce)
-        {
-            _completion.TrySetCanceled(oce.CancellationToken);
-        }
-        else
-        {
-            _completion.TrySetException(_completionError);
-        }
-    }
+    private void SignalCompletion() => BufferCounters.SignalCompletion(_completion, _completionError);
 
     private BufferCompletedException CompletedError() => new(Name, _completionError);
 

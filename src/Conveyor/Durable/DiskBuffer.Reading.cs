@@ -262,14 +262,14 @@ public sealed partial class DiskBuffer
 
                     if (evicted is not null)
                     {
-                        _droppedOldest++;
+                        _counters.DroppedOldest++;
                         _unacknowledged--;
                         evicted.Add(payload);
                     }
                     else
                     {
                         _inFlight.Add(sequence);
-                        _read++;
+                        _counters.Read++;
                         var s = sequence;
                         destination!.Add(new DiskRecord(sequence, payload, Acknowledgement.Create(1, _ => Acknowledge(s))));
                     }

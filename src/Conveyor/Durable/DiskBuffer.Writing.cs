@@ -48,7 +48,7 @@ public sealed partial class DiskBuffer
             {
                 lock (_lock)
                 {
-                    _droppedNewest++;
+                    _counters.Drop(DropReason.DropNewest, 1);
                 }
 
                 ReportDropped(records, DropReason.DropNewest);
@@ -92,7 +92,7 @@ public sealed partial class DiskBuffer
                     {
                         lock (_lock)
                         {
-                            _droppedNewest += records.Count;
+                            _counters.Drop(DropReason.DropNewest, records.Count);
                         }
 
                         ReportDropped(records, DropReason.DropNewest);
@@ -127,8 +127,7 @@ public sealed partial class DiskBuffer
 
             if (tooLarge || records.Count > _maxRecords || bytes > _maxBytes)
             {
-                _tooLarge += records.Count;
-                dropped = DropReason.TooLarge;
+                dropped = _counters.Drop(DropReason.TooLarge, records.Count);
                 status = WriteStatus.Dropped;
             }
             else if (_blocked.Count == 0 && Fits(records.Count, bytes))
@@ -149,13 +148,11 @@ public sealed partial class DiskBuffer
                         status = WriteStatus.Waiting;
                         break;
                     case FullMode.Reject:
-                        _rejected += records.Count;
-                        dropped = DropReason.Rejected;
+                        dropped = _counters.Drop(DropReason.Rejected, records.Count);
                         status = WriteStatus.Dropped;
                         break;
                     case FullMode.DropNewest:
-                        _droppedNewest += records.Count;
-                        dropped = DropReason.DropNewest;
+                        dropped = _counters.Drop(DropReason.DropNewest, records.Count);
                         status = WriteStatus.Dropped;
                         break;
                     default:
@@ -163,8 +160,7 @@ public sealed partial class DiskBuffer
                         status = _faulted || _unflushedBytes + bytes > MaxUnflushedBytes ? WriteStatus.Dropped : WriteStatus.Evict;
                         if (status == WriteStatus.Dropped)
                         {
-                            _droppedNewest += records.Count;
-                            dropped = DropReason.DropNewest;
+                            dropped = _counters.Drop(DropReason.DropNewest, records.Count);
                         }
 
                         break;
@@ -220,7 +216,7 @@ public sealed partial class DiskBuffer
 
         // Now true: the records are admitted and counted; readers see them once the flusher commits them.
         _unacknowledged += records.Count;
-        _written += records.Count;
+        _counters.Written += records.Count;
         WakeFlusherLocked();
         return _pendingDone.Task;
     }
@@ -281,10 +277,10 @@ public sealed partial class DiskBuffer
             }
 
             _blocked.Remove(waiter.Node);
-            _blockedTicks += _time.GetTimestamp() - waiter.StartedAt;
+            _counters.BlockedTicks += _time.GetTimestamp() - waiter.StartedAt;
             if (canceled is null)
             {
-                _blockTimedOut += waiter.Records.Count;
+                _counters.Drop(DropReason.BlockTimeout, waiter.Records.Count);
             }
 
             // The head may have been a large write holding back smaller ones that fit now.
@@ -313,7 +309,7 @@ public sealed partial class DiskBuffer
         {
             _blocked.RemoveFirst();
             var w = node.Value;
-            _blockedTicks += _time.GetTimestamp() - w.StartedAt;
+            _counters.BlockedTicks += _time.GetTimestamp() - w.StartedAt;
             (admitted ??= []).Add((w, AppendLocked(w.Records)));
         }
 

@@ -21,7 +21,7 @@ namespace Conveyor.Durable;
 /// record before it was handed to a reader, evicted, or skipped as acknowledged in an earlier life.</item>
 /// <item>A segment leaves the list (and its file is deleted) only when it is sealed, fully durable, behind the
 /// cursor, and no record in it is in flight: so no record that was not acknowledged is ever deleted.</item>
-/// <item><c>_written = _read + Depth + _droppedOldest</c>, where Depth counts records admitted or recovered and
+/// <item><c>Written = Read + Depth + DroppedOldest</c> (<c>_counters</c>), where Depth counts records admitted or recovered and
 /// not yet read; <c>_unacknowledged = Depth + in flight</c>.</item>
 /// <item>Writers are admitted in FIFO order: while one waits, a new write does not overtake it.</item>
 /// </list>
@@ -62,15 +62,8 @@ public sealed partial class DiskBuffer : IBufferStatisticsSource, IAsyncDisposab
     private bool _closed;
     private Exception? _completionError;
 
-    private long _written;
-    private long _read;
+    private BufferCounters _counters;
     private long _acknowledged;
-    private long _droppedNewest;
-    private long _droppedOldest;
-    private long _rejected;
-    private long _blockTimedOut;
-    private long _tooLarge;
-    private long _blockedTicks;
     private int _corruptRegions;
 
     private DiskBuffer(DiskBufferOptions options, FileStream lockFile, Recovered recovered)
@@ -96,7 +89,7 @@ public sealed partial class DiskBuffer : IBufferStatisticsSource, IAsyncDisposab
         _replayFrom = recovered.ReplayFrom;
         _replayInFlight = recovered.ReplayInFlight;
         _unacknowledged = recovered.Recovery.Replayed;
-        _written = recovered.Recovery.Replayed;
+        _counters.Written = recovered.Recovery.Replayed;
         _corruptRegions = recovered.Recovery.Corrupt.Count;
         Recovery = recovered.Recovery;
         _pendingDone = NewBatchCompletion();
@@ -197,7 +190,7 @@ public sealed partial class DiskBuffer : IBufferStatisticsSource, IAsyncDisposab
         var now = _time.GetTimestamp();
         lock (_lock)
         {
-            var blocked = _blockedTicks;
+            var blocked = _counters.BlockedTicks;
             foreach (var w in _blocked)
             {
                 blocked += now - w.StartedAt;
@@ -205,20 +198,12 @@ public sealed partial class DiskBuffer : IBufferStatisticsSource, IAsyncDisposab
 
             return new DiskBufferStatistics
             {
-                Buffer = new BufferStatistics
+                Buffer = _counters.ToStatistics(_time.GetElapsedTime(0, blocked)) with
                 {
-                    Written = _written,
-                    Read = _read,
                     Depth = (int)Math.Min(int.MaxValue, DepthLocked),
                     Bytes = _diskBytes,
                     Capacity = (int)Math.Min(int.MaxValue, _maxRecords),
                     MaxBytes = _maxBytes,
-                    DroppedNewest = _droppedNewest,
-                    DroppedOldest = _droppedOldest,
-                    Rejected = _rejected,
-                    BlockTimedOut = _blockTimedOut,
-                    TooLarge = _tooLarge,
-                    BlockedTime = _time.GetElapsedTime(0, blocked),
                     BlockedWriters = _blocked.Count,
                     WaitingReaders = _readersWaiting,
                     OldestItemAge = TimeSpan.Zero,
@@ -359,7 +344,7 @@ public sealed partial class DiskBuffer : IBufferStatisticsSource, IAsyncDisposab
     }
 
     /// <summary>Records admitted or recovered and not yet read (or evicted).</summary>
-    private long DepthLocked => _written - _read - _droppedOldest;
+    private long DepthLocked => _counters.Written - _counters.Read - _counters.DroppedOldest;
 
     /// <summary>
     /// Under the lock: removes from the front the segments no record of which can still be needed, and returns them
@@ -422,45 +407,10 @@ public sealed partial class DiskBuffer : IBufferStatisticsSource, IAsyncDisposab
             return;
         }
 
-        if (_completionError is null)
-        {
-            _completion.TrySetResult();
-        }
-        else if (_completionError is OperationCanceledException oce)
-        {
-            _completion.TrySetCanceled(oce.CancellationToken);
-        }
-        else
-        {
-            _completion.TrySetException(_completionError);
-        }
+        BufferCounters.SignalCompletion(_completion, _completionError);
     }
 
-    private void ReportDropped(List<ReadOnlyMemory<byte>>? records, DropReason reason)
-    {
-        if (records is null || _onDropped is null)
-        {
-            return;
-        }
-
-        foreach (var r in records)
-        {
-            _onDropped(r, reason);
-        }
-    }
-
-    private void ReportDropped(IReadOnlyList<ReadOnlyMemory<byte>> records, DropReason reason)
-    {
-        if (_onDropped is null)
-        {
-            return;
-        }
-
-        foreach (var r in records)
-        {
-            _onDropped(r, reason);
-        }
-    }
+    private void ReportDropped(IReadOnlyList<ReadOnlyMemory<byte>>? records, DropReason reason) => BufferCounters.Report(_onDropped, records, reason);
 
     [Conditional("DEBUG")]
     private void AssertInvariants()

@@ -87,6 +87,28 @@ internal sealed class ConveyorProcess : IAsyncDisposable
         return new ConveyorProcess(Process.Start(psi)!, directory);
     }
 
+    /// <summary>How long a service may take to start: a cold start on a loaded 2-core machine takes seconds.</summary>
+    public static readonly TimeSpan Startup = TimeSpan.FromSeconds(60);
+
+    /// <summary>
+    /// Starts a service (<c>run …</c>) as <see cref="Start"/> does and waits, up to <see cref="Startup"/>, until it
+    /// logs that its pipeline started; a service that never does is stopped and the wait's failure thrown.
+    /// </summary>
+    public static async Task<ConveyorProcess> StartPipelineAsync(string directory, IEnumerable<string> args, IDictionary<string, string>? environment = null)
+    {
+        var process = Start(directory, args, environment);
+        try
+        {
+            await process.WaitForLogAsync("Pipeline started", Startup);
+            return process;
+        }
+        catch
+        {
+            await process.DisposeAsync();
+            throw;
+        }
+    }
+
     public StreamWriter StandardInput => _process.StandardInput;
 
     /// <summary>Waits until a stderr line contains <paramref name="text"/>.</summary>

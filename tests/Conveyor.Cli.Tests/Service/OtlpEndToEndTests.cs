@@ -17,8 +17,6 @@ namespace Conveyor.Cli.Tests.Service;
 /// </summary>
 public sealed class OtlpEndToEndTests
 {
-    private static readonly TimeSpan Startup = TimeSpan.FromSeconds(60);
-
     [Fact]
     public async Task Run_OpenTelemetryExporterOverHttpAndGrpcAndRawJson_StoredTypedAndSearchable()
     {
@@ -26,12 +24,11 @@ public sealed class OtlpEndToEndTests
         int http = ConveyorProcess.FreePort(), otlp = ConveyorProcess.FreePort(), grpc = ConveyorProcess.FreePort();
         var db = Path.Combine(dir, "x.db");
         var ndjson = Path.Combine(dir, "events.ndjson");
-        await using var p = ConveyorProcess.Start(dir,
+        await using var p = await ConveyorProcess.StartPipelineAsync(dir,
         [
             "run", "--from", $"http://127.0.0.1:{http}", "--from", $"otlp://127.0.0.1:{otlp}", "--from", $"otlp+grpc://127.0.0.1:{grpc}",
             "--to", "sqlite:" + db, "--to", "ndjson:" + ndjson,
         ]);
-        await p.WaitForLogAsync("Pipeline started", Startup);
         using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{http}") };
 
         var (httpTrace, httpSpan) = ExportWithSdk(new Uri($"http://127.0.0.1:{otlp}/v1/logs"), OtlpExportProtocol.HttpProtobuf, "over-http", 20);
@@ -143,8 +140,7 @@ public sealed class OtlpEndToEndTests
             sinks:
               - uri: sqlite:{db}
             """);
-        await using var p = ConveyorProcess.Start(dir, ["run", "--config", config]);
-        await p.WaitForLogAsync("Pipeline started", Startup);
+        await using var p = await ConveyorProcess.StartPipelineAsync(dir, ["run", "--config", config]);
         using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{otlp}") };
 
         async Task<(HttpStatusCode Status, string Body)> Post(byte[] body, string type, string? token = "s3cret")
@@ -196,12 +192,10 @@ public sealed class OtlpEndToEndTests
         var dirB = Directory.CreateDirectory(Path.Combine(dir, "b")).FullName;
 
         // B receives OTLP and stores; A receives OTLP and forwards everything to B over OTLP/HTTP.
-        await using var b = ConveyorProcess.Start(dirB,
+        await using var b = await ConveyorProcess.StartPipelineAsync(dirB,
             ["run", "--from", $"otlp://127.0.0.1:{otlpB}", "--from", $"http://127.0.0.1:{httpB}", "--to", "sqlite:" + db, "--to", "ndjson:" + ndjson]);
-        await b.WaitForLogAsync("Pipeline started", Startup);
-        await using var a = ConveyorProcess.Start(dirA,
+        await using var a = await ConveyorProcess.StartPipelineAsync(dirA,
             ["run", "--from", $"otlp://127.0.0.1:{otlpA}", "--from", $"http://127.0.0.1:{httpA}", "--to", $"otlp://127.0.0.1:{otlpB}"]);
-        await a.WaitForLogAsync("Pipeline started", Startup);
 
         using var client = new HttpClient();
         for (var r = 0; r < Requests; r++)

@@ -6,8 +6,6 @@ namespace Conveyor.Cli.Tests.Service;
 /// <summary><c>conveyor run</c> as a real process: lines in over every source, counted out of the store.</summary>
 public sealed class RunEndToEndTests
 {
-    private static readonly TimeSpan Startup = TimeSpan.FromSeconds(60);
-
     [Fact]
     public async Task Run_LinesOverEverySource_SentEqualsStoredPlusDeadLetteredPlusDropped()
     {
@@ -17,14 +15,13 @@ public sealed class RunEndToEndTests
         Directory.CreateDirectory(logs);
         await File.WriteAllLinesAsync(Path.Combine(logs, "a.log"), Enumerable.Range(0, 300).Select(i => i % 50 == 0 ? "{garbage line " + i : Senders.AccessLine("file", i)));
         var db = Path.Combine(dir, "x.db");
-        await using var p = ConveyorProcess.Start(dir,
+        await using var p = await ConveyorProcess.StartPipelineAsync(dir,
         [
             "run", "--from", $"http://127.0.0.1:{http}", "--from", $"tcp://127.0.0.1:{tcp}", "--from", $"syslog+udp://127.0.0.1:{syslog}",
             "--from", $"file://{logs}/*.log", "--to", "sqlite:" + db,
         ]);
-        await p.WaitForLogAsync("Pipeline started", Startup);
         using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{http}") };
-        await TestWait.UntilAsync(async () => (await TryGet(client, "/health")) == HttpStatusCode.OK, Startup, "/health");
+        await TestWait.UntilAsync(async () => (await TryGet(client, "/health")) == HttpStatusCode.OK, ConveyorProcess.Startup, "/health");
 
         long accepted = 0;
         for (var r = 0; r < 5; r++)
@@ -107,8 +104,7 @@ public sealed class RunEndToEndTests
         var dir = ConveyorProcess.TempDirectory();
         var port = ConveyorProcess.FreePort();
         var db = Path.Combine(dir, "x.db");
-        await using var p = ConveyorProcess.Start(dir, ["run", "--from", $"syslog+tcp://127.0.0.1:{port}", "--to", "sqlite:" + db]);
-        await p.WaitForLogAsync("Pipeline started", Startup);
+        await using var p = await ConveyorProcess.StartPipelineAsync(dir, ["run", "--from", $"syslog+tcp://127.0.0.1:{port}", "--to", "sqlite:" + db]);
         var frames = new StringBuilder();
         for (var i = 0; i < 300; i++)
         {

@@ -12,8 +12,6 @@ namespace Conveyor.Cli.Tests.Service;
 /// </summary>
 public sealed class StoreFaultTests
 {
-    private static readonly TimeSpan Startup = TimeSpan.FromSeconds(60);
-
     [Fact]
     public async Task Run_StoreOnFullDisk_ShowsTheFailingSinkWithinTenSecondsRecoversAndLosesNothing()
     {
@@ -36,9 +34,8 @@ public sealed class StoreFaultTests
             }
 
             int http = ConveyorProcess.FreePort(), tcp = ConveyorProcess.FreePort();
-            await using var p = ConveyorProcess.Start(dir,
+            await using var p = await ConveyorProcess.StartPipelineAsync(dir,
                 ["run", "--from", $"http://127.0.0.1:{http}", "--from", $"tcp://127.0.0.1:{tcp}", "--to", "sqlite:" + Path.Combine(mount, "store.db"), "--format", "combined"]);
-            await p.WaitForLogAsync("Pipeline started", Startup);
             using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{http}") };
 
             const int Lines = 3000;
@@ -134,8 +131,7 @@ public sealed class StoreFaultTests
                   maxAge: 1d
                   interval: 1s
             """);
-        await using var p = ConveyorProcess.Start(dir, ["run", "--config", config]);
-        await p.WaitForLogAsync("Pipeline started", Startup);
+        await using var p = await ConveyorProcess.StartPipelineAsync(dir, ["run", "--config", config]);
         await p.WaitForLogAsync("Store maintenance for sink sqlite every 00:00:01", TimeSpan.FromSeconds(10));
 
         // Lines from three days ago and lines from now, by their own timestamps.

@@ -36,14 +36,13 @@ public sealed class DuckDbSink : ILogSink, ILogRetention
     private readonly TimeProvider _time;
     private readonly string _connectionString;
     private readonly DuckDBConnection _connection;
-    private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly SinkGate _gate;
     private readonly ArrayBufferWriter<byte> _json = new(1024);
     private readonly StoredPositions _events;
     private readonly StoredPositions _deadLetters;
     private readonly HashSet<(string Stream, long Position)> _batchSeen = [];
     private long _rangeRowsSinceCompaction;
     private DateTimeOffset _lastCompaction;
-    private bool _disposed;
 
     private DuckDbSink(DuckDbSinkOptions options, TimeProvider time, string connectionString, DuckDBConnection connection)
     {
@@ -53,6 +52,7 @@ public sealed class DuckDbSink : ILogSink, ILogRetention
         _connection = connection;
         _events = new StoredPositions(options.MaxRangesPerStream);
         _deadLetters = new StoredPositions(options.MaxRangesPerStream);
+        _gate = new SinkGate(this, static e => e is DuckDBException d ? Classify(d) : null);
     }
 
     /// <inheritdoc />
@@ -139,144 +139,78 @@ public sealed class DuckDbSink : ILogSink, ILogRetention
     public ILogStore OpenStore() => new SqlLogStore(SqlDialect.DuckDb, () => new DuckDBConnection(_connectionString), null);
 
     /// <inheritdoc />
-    public async ValueTask WriteBatchAsync(IReadOnlyList<LogEvent> batch, CancellationToken cancellationToken)
+    public ValueTask WriteBatchAsync(IReadOnlyList<LogEvent> batch, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(batch);
-        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            var positions = new List<(string Stream, long Position)>(batch.Count);
-            _batchSeen.Clear();
-            var now = _time.GetUtcNow();
-            using (var tx = _connection.BeginTransaction())
-            {
-                using (var appender = _connection.CreateAppender("events"))
-                {
-                    string? lastStream = null;
-                    foreach (var e in batch)
-                    {
-                        cancellationToken.ThrowIfCancellationRequested();
-                        var (streamMemory, position) = StoredPositions.Split(e.Id);
-                        var stream = streamMemory.Span;
-                        if (_events.Contains(stream, position))
-                        {
-                            continue;
-                        }
-
-                        lastStream = lastStream is not null && stream.SequenceEqual(lastStream) ? lastStream : stream.ToString();
-                        if (!_batchSeen.Add((lastStream, position)))
-                        {
-                            continue;
-                        }
-
-                        Append(appender, e);
-                        positions.Add((lastStream, position));
-                    }
-                }
-
-                var runs = StoredPositions.Coalesce(positions);
-                AppendRanges(EventKind, runs, now);
-                tx.Commit();
-                _events.Add(runs, now);
-            }
-
-            MaybeCompact(now);
-        }
-        catch (DuckDBException e)
-        {
-            throw Classify(e);
-        }
-        finally
-        {
-            _gate.Release();
-        }
+        return _gate.RunAsync(
+            () => MaybeCompact(AppendNew(batch, "events", EventKind, _events, static e => e.Id, Append, cancellationToken)),
+            cancellationToken);
     }
 
     /// <inheritdoc />
-    public async ValueTask WriteDeadLettersAsync(IReadOnlyList<DeadLetter> batch, CancellationToken cancellationToken)
+    public ValueTask WriteDeadLettersAsync(IReadOnlyList<DeadLetter> batch, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(batch);
-        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            var positions = new List<(string Stream, long Position)>(batch.Count);
-            _batchSeen.Clear();
-            var now = _time.GetUtcNow();
-            using (var tx = _connection.BeginTransaction())
+        return _gate.RunAsync(
+            () =>
             {
-                using (var appender = _connection.CreateAppender("dead_letters"))
+                AppendNew(batch, "dead_letters", DeadLetterKind, _deadLetters, static d => d.Id, AppendDeadLetter, cancellationToken);
+            },
+            cancellationToken);
+    }
+
+    /// <summary>
+    /// Under the gate: appends to <paramref name="table"/>, in one transaction with the runs of positions they add to
+    /// <c>stored_ranges</c>, the items of <paramref name="batch"/> whose position <paramref name="stored"/> does not
+    /// hold yet, each once (a batch may repeat an id). Returns the time the runs were stamped with.
+    /// </summary>
+    private DateTimeOffset AppendNew<T>(
+        IReadOnlyList<T> batch, string table, string kind, StoredPositions stored, Func<T, string> idOf, Action<DuckDBAppender, T> append, CancellationToken cancellationToken)
+    {
+        var positions = new List<(string Stream, long Position)>(batch.Count);
+        _batchSeen.Clear();
+        var now = _time.GetUtcNow();
+        using (var tx = _connection.BeginTransaction())
+        {
+            using (var appender = _connection.CreateAppender(table))
+            {
+                string? lastStream = null;
+                foreach (var item in batch)
                 {
-                    foreach (var d in batch)
+                    cancellationToken.ThrowIfCancellationRequested();
+                    var (streamMemory, position) = StoredPositions.Split(idOf(item));
+                    var stream = streamMemory.Span;
+                    if (stored.Contains(stream, position))
                     {
-                        var (streamMemory, position) = StoredPositions.Split(d.Id);
-                        if (_deadLetters.Contains(streamMemory.Span, position))
-                        {
-                            continue;
-                        }
-
-                        var stream = streamMemory.ToString();
-                        if (!_batchSeen.Add((stream, position)))
-                        {
-                            continue;
-                        }
-
-                        appender.CreateRow()
-                            .AppendValue(d.Time.UtcDateTime)
-                            .AppendValue(d.Id)
-                            .AppendValue(d.Source)
-                            .AppendValue(d.Parser)
-                            .AppendValue(d.Reason)
-                            .AppendValue(d.RawLine)
-                            .EndRow();
-                        positions.Add((stream, position));
+                        continue;
                     }
-                }
 
-                var runs = StoredPositions.Coalesce(positions);
-                AppendRanges(DeadLetterKind, runs, now);
-                tx.Commit();
-                _deadLetters.Add(runs, now);
+                    // Consecutive items of one stream share one string: a batch is mostly one stream.
+                    lastStream = lastStream is not null && stream.SequenceEqual(lastStream) ? lastStream : stream.ToString();
+                    if (!_batchSeen.Add((lastStream, position)))
+                    {
+                        continue;
+                    }
+
+                    append(appender, item);
+                    positions.Add((lastStream, position));
+                }
             }
+
+            var runs = StoredPositions.Coalesce(positions);
+            AppendRanges(kind, runs, now);
+            tx.Commit();
+
+            // Now true: the rows and their runs are committed together, so remembering the runs cannot skip a lost row.
+            stored.Add(runs, now);
         }
-        catch (DuckDBException e)
-        {
-            throw Classify(e);
-        }
-        finally
-        {
-            _gate.Release();
-        }
+
+        return now;
     }
 
     /// <inheritdoc />
-    public async ValueTask<SinkHealth> CheckHealthAsync(CancellationToken cancellationToken)
-    {
-        if (!await _gate.WaitAsync(0, cancellationToken).ConfigureAwait(false))
-        {
-            return new SinkHealth(true, "writing");
-        }
-
-        try
-        {
-            if (_disposed)
-            {
-                return SinkHealth.Unhealthy("disposed");
-            }
-
-            DuckDbSchema.Scalar(_connection, "SELECT 1");
-            return SinkHealth.Healthy;
-        }
-        catch (DuckDBException e)
-        {
-            return SinkHealth.Unhealthy(e.Message);
-        }
-        finally
-        {
-            _gate.Release();
-        }
-    }
+    public ValueTask<SinkHealth> CheckHealthAsync(CancellationToken cancellationToken) =>
+        _gate.ProbeAsync(() => DuckDbSchema.Scalar(_connection, "SELECT 1"), cancellationToken);
 
     /// <summary>
     /// Deletes events and dead letters older than <see cref="DuckDbSinkOptions.RetentionMaxAge"/>, then the oldest events
@@ -284,82 +218,60 @@ public sealed class DuckDbSink : ILogSink, ILogRetention
     /// checkpoints so DuckDB reuses the freed blocks. Run it periodically.
     /// </summary>
     /// <returns>The number of events and dead letters deleted.</returns>
-    public async Task<RetentionResult> ApplyRetentionAsync(CancellationToken cancellationToken = default)
-    {
-        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            long events = 0, letters = 0;
-            if (_options.RetentionMaxAge is { } age)
+    public Task<RetentionResult> ApplyRetentionAsync(CancellationToken cancellationToken = default) =>
+        _gate.RunAsync(
+            () =>
             {
-                var cutoff = (_time.GetUtcNow() - age).UtcDateTime;
-                events += Delete("DELETE FROM events WHERE ts < $cutoff", cutoff);
-                letters += Delete("DELETE FROM dead_letters WHERE time < $cutoff", cutoff);
-            }
-
-            if (_options.RetentionMaxBytes is { } maxBytes)
-            {
-                var used = new FileInfo(Path).Length;
-                var rows = DuckDbSchema.Scalar(_connection, "SELECT count(*) FROM events");
-                if (used > maxBytes && rows > 0)
+                long events = 0, letters = 0;
+                if (_options.RetentionMaxAge is { } age)
                 {
-                    // Aim 10 % under the limit so the next run is not due at once; the oldest rows go first.
-                    var excess = used - (maxBytes * 9 / 10);
-                    var target = Math.Clamp((long)Math.Ceiling(rows * (double)excess / used), 1, rows);
-                    using var cmd = _connection.CreateCommand();
-                    cmd.CommandText = "DELETE FROM events WHERE ts <= (SELECT ts FROM events ORDER BY ts LIMIT 1 OFFSET $n)";
-                    cmd.Parameters.Add(new DuckDBParameter("n", target - 1));
-                    events += cmd.ExecuteNonQuery();
+                    var cutoff = (_time.GetUtcNow() - age).UtcDateTime;
+                    events += Delete("DELETE FROM events WHERE ts < $cutoff", cutoff);
+                    letters += Delete("DELETE FROM dead_letters WHERE time < $cutoff", cutoff);
                 }
-            }
 
-            if (events + letters > 0)
-            {
-                DuckDbSchema.Execute(_connection, "CHECKPOINT");
-            }
+                if (_options.RetentionMaxBytes is { } maxBytes)
+                {
+                    var used = new FileInfo(Path).Length;
+                    var rows = DuckDbSchema.Scalar(_connection, "SELECT count(*) FROM events");
+                    if (used > maxBytes && rows > 0)
+                    {
+                        // Aim 10 % under the limit so the next run is not due at once; the oldest rows go first.
+                        var excess = used - (maxBytes * 9 / 10);
+                        var target = Math.Clamp((long)Math.Ceiling(rows * (double)excess / used), 1, rows);
+                        using var cmd = _connection.CreateCommand();
+                        cmd.CommandText = "DELETE FROM events WHERE ts <= (SELECT ts FROM events ORDER BY ts LIMIT 1 OFFSET $n)";
+                        cmd.Parameters.Add(new DuckDBParameter("n", target - 1));
+                        events += cmd.ExecuteNonQuery();
+                    }
+                }
 
-            return new RetentionResult(events, letters);
-        }
-        catch (DuckDBException e)
-        {
-            throw Classify(e);
-        }
-        finally
-        {
-            _gate.Release();
-        }
-    }
+                if (events + letters > 0)
+                {
+                    DuckDbSchema.Execute(_connection, "CHECKPOINT");
+                }
+
+                return new RetentionResult(events, letters);
+            },
+            cancellationToken).AsTask();
 
     /// <summary>Compacts the idempotence log, checkpoints the WAL into the database and closes it.</summary>
-    public async ValueTask DisposeAsync()
-    {
-        await _gate.WaitAsync().ConfigureAwait(false);
-        try
-        {
-            if (_disposed)
+    public ValueTask DisposeAsync() =>
+        _gate.DisposeAsync(
+            async () =>
             {
-                return;
-            }
+                try
+                {
+                    CompactRanges();
+                    DuckDbSchema.Execute(_connection, "CHECKPOINT");
+                }
+                catch (DuckDBException)
+                {
+                    // The WAL holds every committed batch; the next open replays it.
+                }
 
-            _disposed = true;
-            try
-            {
-                CompactRanges();
-                DuckDbSchema.Execute(_connection, "CHECKPOINT");
-            }
-            catch (DuckDBException)
-            {
-                // The WAL holds every committed batch; the next open replays it.
-            }
-
-            await _connection.DisposeAsync().ConfigureAwait(false);
-        }
-        finally
-        {
-            _gate.Release();
-        }
-    }
+                await _connection.DisposeAsync().ConfigureAwait(false);
+            });
 
     private void Append(DuckDBAppender appender, LogEvent e)
     {
@@ -394,6 +306,16 @@ public sealed class DuckDbSink : ILogSink, ILogRetention
             .AppendValue(e.HasResource ? StoredEvent.AttributesJson(e.Resource, _json) : null)
             .EndRow();
     }
+
+    private static void AppendDeadLetter(DuckDBAppender appender, DeadLetter d) =>
+        appender.CreateRow()
+            .AppendValue(d.Time.UtcDateTime)
+            .AppendValue(d.Id)
+            .AppendValue(d.Source)
+            .AppendValue(d.Parser)
+            .AppendValue(d.Reason)
+            .AppendValue(d.RawLine)
+            .EndRow();
 
     /// <summary>The attributes a typed column does not hold exactly: they go into the JSON column.</summary>
     private static IEnumerable<KeyValuePair<string, object?>> ColdAttributes(LogEvent e)

@@ -23,11 +23,10 @@ public sealed class NdjsonSink : ILogSink
     private readonly TimeProvider _time;
     private readonly bool _leaveOpen;
     private readonly ArrayBufferWriter<byte> _buffer = new(64 * 1024);
-    private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly SinkGate _gate;
     private Stream _stream;
     private Stream? _deadLetters;
     private DateTimeOffset _openedAt;
-    private bool _disposed;
 
     private NdjsonSink(Stream stream, NdjsonSinkOptions? options, TimeProvider time, bool leaveOpen)
     {
@@ -36,6 +35,7 @@ public sealed class NdjsonSink : ILogSink
         _time = time;
         _leaveOpen = leaveOpen;
         _openedAt = time.GetUtcNow();
+        _gate = new SinkGate(this, static e => e is IOException ? new SinkException($"NDJSON write failed: {e.Message}", isTransient: true, e) : null);
     }
 
     /// <inheritdoc />
@@ -66,124 +66,105 @@ public sealed class NdjsonSink : ILogSink
     }
 
     /// <inheritdoc />
-    public async ValueTask WriteBatchAsync(IReadOnlyList<LogEvent> batch, CancellationToken cancellationToken)
+    public ValueTask WriteBatchAsync(IReadOnlyList<LogEvent> batch, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(batch);
-        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            _buffer.ResetWrittenCount();
-            var max = _options?.MaxEventBytes ?? int.MaxValue;
-            using (var writer = new Utf8JsonWriter(_buffer, LogEventJson.WriterOptions))
+        return _gate.RunAsync(
+            async ct =>
             {
-                foreach (var e in batch)
+                _buffer.ResetWrittenCount();
+                var max = _options?.MaxEventBytes ?? int.MaxValue;
+                using (var writer = new Utf8JsonWriter(_buffer, LogEventJson.WriterOptions))
                 {
-                    var start = writer.BytesCommitted + writer.BytesPending;
-                    LogEventJson.Write(writer, e);
-                    writer.Flush();
-                    var length = writer.BytesCommitted - start;
-                    if (length > max)
+                    foreach (var e in batch)
                     {
-                        throw new SinkException($"event {e.Id} is {length} bytes of JSON, over the limit of {max} (MaxEventBytes)", isTransient: false);
+                        var start = writer.BytesCommitted + writer.BytesPending;
+                        LogEventJson.Write(writer, e);
+                        writer.Flush();
+                        var length = writer.BytesCommitted - start;
+                        if (length > max)
+                        {
+                            throw new SinkException($"event {e.Id} is {length} bytes of JSON, over the limit of {max} (MaxEventBytes)", isTransient: false);
+                        }
+
+                        _buffer.Write(NewLine);
+                        writer.Reset(_buffer);
                     }
-
-                    _buffer.Write(NewLine);
-                    writer.Reset(_buffer);
                 }
-            }
 
-            await RotateIfDueAsync(_buffer.WrittenCount).ConfigureAwait(false);
-            await _stream.WriteAsync(_buffer.WrittenMemory, cancellationToken).ConfigureAwait(false);
-            await _stream.FlushAsync(cancellationToken).ConfigureAwait(false);
-        }
-        catch (IOException e)
-        {
-            throw new SinkException($"NDJSON write failed: {e.Message}", isTransient: true, e);
-        }
-        finally
-        {
-            _gate.Release();
-        }
+                await RotateIfDueAsync(_buffer.WrittenCount).ConfigureAwait(false);
+                await _stream.WriteAsync(_buffer.WrittenMemory, ct).ConfigureAwait(false);
+                await _stream.FlushAsync(ct).ConfigureAwait(false);
+            },
+            cancellationToken);
     }
 
     /// <inheritdoc />
-    public async ValueTask WriteDeadLettersAsync(IReadOnlyList<DeadLetter> batch, CancellationToken cancellationToken)
+    public ValueTask WriteDeadLettersAsync(IReadOnlyList<DeadLetter> batch, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(batch);
-        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            _buffer.ResetWrittenCount();
-            using (var writer = new Utf8JsonWriter(_buffer, LogEventJson.WriterOptions))
+        return _gate.RunAsync(
+            async ct =>
             {
-                foreach (var d in batch)
+                _buffer.ResetWrittenCount();
+                using (var writer = new Utf8JsonWriter(_buffer, LogEventJson.WriterOptions))
                 {
-                    if (_options is null)
+                    foreach (var d in batch)
                     {
-                        writer.WriteStartObject();
-                        writer.WritePropertyName("dead_letter");
-                        SearchResponse.WriteDeadLetter(writer, d);
-                        writer.WriteEndObject();
-                    }
-                    else
-                    {
-                        SearchResponse.WriteDeadLetter(writer, d);
-                    }
+                        if (_options is null)
+                        {
+                            writer.WriteStartObject();
+                            writer.WritePropertyName("dead_letter");
+                            SearchResponse.WriteDeadLetter(writer, d);
+                            writer.WriteEndObject();
+                        }
+                        else
+                        {
+                            SearchResponse.WriteDeadLetter(writer, d);
+                        }
 
-                    writer.Flush();
-                    _buffer.Write(NewLine);
-                    writer.Reset(_buffer);
+                        writer.Flush();
+                        _buffer.Write(NewLine);
+                        writer.Reset(_buffer);
+                    }
                 }
-            }
 
-            var target = _options is null ? _stream : _deadLetters ??= OpenFile(_options.EffectiveDeadLetterPath);
-            await target.WriteAsync(_buffer.WrittenMemory, cancellationToken).ConfigureAwait(false);
-            await target.FlushAsync(cancellationToken).ConfigureAwait(false);
-        }
-        catch (IOException e)
-        {
-            throw new SinkException($"NDJSON dead-letter write failed: {e.Message}", isTransient: true, e);
-        }
-        finally
-        {
-            _gate.Release();
-        }
+                try
+                {
+                    var target = _options is null ? _stream : _deadLetters ??= OpenFile(_options.EffectiveDeadLetterPath);
+                    await target.WriteAsync(_buffer.WrittenMemory, ct).ConfigureAwait(false);
+                    await target.FlushAsync(ct).ConfigureAwait(false);
+                }
+                catch (IOException e)
+                {
+                    // Named apart from an event write: the dead-letter file is a second file that can fail on its own.
+                    throw new SinkException($"NDJSON dead-letter write failed: {e.Message}", isTransient: true, e);
+                }
+
+            },
+            cancellationToken);
     }
 
     /// <inheritdoc />
     public ValueTask<SinkHealth> CheckHealthAsync(CancellationToken cancellationToken) =>
-        ValueTask.FromResult(_disposed ? SinkHealth.Unhealthy("disposed") : _stream.CanWrite ? SinkHealth.Healthy : SinkHealth.Unhealthy("the output is closed"));
+        ValueTask.FromResult(_gate.IsDisposed ? SinkHealth.Unhealthy("disposed") : _stream.CanWrite ? SinkHealth.Healthy : SinkHealth.Unhealthy("the output is closed"));
 
     /// <summary>Flushes and closes the file (a given stream is flushed, and closed only when not left open).</summary>
-    public async ValueTask DisposeAsync()
-    {
-        await _gate.WaitAsync().ConfigureAwait(false);
-        try
-        {
-            if (_disposed)
+    public ValueTask DisposeAsync() =>
+        _gate.DisposeAsync(
+            async () =>
             {
-                return;
-            }
+                await _stream.FlushAsync().ConfigureAwait(false);
+                if (!_leaveOpen)
+                {
+                    await _stream.DisposeAsync().ConfigureAwait(false);
+                }
 
-            _disposed = true;
-            await _stream.FlushAsync().ConfigureAwait(false);
-            if (!_leaveOpen)
-            {
-                await _stream.DisposeAsync().ConfigureAwait(false);
-            }
-
-            if (_deadLetters is not null)
-            {
-                await _deadLetters.DisposeAsync().ConfigureAwait(false);
-            }
-        }
-        finally
-        {
-            _gate.Release();
-        }
-    }
+                if (_deadLetters is not null)
+                {
+                    await _deadLetters.DisposeAsync().ConfigureAwait(false);
+                }
+            });
 
     private static FileStream OpenFile(string path)
     {

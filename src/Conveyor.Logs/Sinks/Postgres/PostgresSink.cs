@@ -36,9 +36,8 @@ public sealed class PostgresSink : ILogSink, ILogRetention
     private readonly NpgsqlDataSource _dataSource;
     private readonly TimeProvider _time;
     private readonly HashSet<DateOnly> _partitions = [];
-    private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly SinkGate _gate;
     private readonly SemaphoreSlim _sealing = new(1, 1);
-    private bool _disposed;
 
     private PostgresSink(PostgresSinkOptions options, NpgsqlDataSource dataSource, TimeProvider time, bool hasTrigramIndex)
     {
@@ -46,6 +45,7 @@ public sealed class PostgresSink : ILogSink, ILogRetention
         _dataSource = dataSource;
         _time = time;
         HasTrigramIndex = hasTrigramIndex;
+        _gate = new SinkGate(this, Classify, OnFailure);
     }
 
     /// <inheritdoc />
@@ -389,45 +389,17 @@ public sealed class PostgresSink : ILogSink, ILogRetention
     }
 
     /// <summary>Waits for a write in progress, then closes every connection.</summary>
-    public async ValueTask DisposeAsync()
-    {
-        await _gate.WaitAsync().ConfigureAwait(false);
-        try
-        {
-            if (_disposed)
-            {
-                return;
-            }
-
-            _disposed = true;
-            await _dataSource.DisposeAsync().ConfigureAwait(false);
-        }
-        finally
-        {
-            _gate.Release();
-        }
-    }
+    public ValueTask DisposeAsync() => _gate.DisposeAsync(_dataSource.DisposeAsync);
 
     /// <summary>Runs <paramref name="work"/> on a pooled connection under the writer gate, classifying failures.</summary>
-    private async Task<T> RunAsync<T>(Func<NpgsqlConnection, CancellationToken, Task<T>> work, CancellationToken cancellationToken)
-    {
-        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-            return await work(connection, cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception e) when (Classify(e) is { } failure)
-        {
-            OnFailure(failure);
-            throw failure;
-        }
-        finally
-        {
-            _gate.Release();
-        }
-    }
+    private ValueTask<T> RunAsync<T>(Func<NpgsqlConnection, CancellationToken, Task<T>> work, CancellationToken cancellationToken) =>
+        _gate.RunAsync(
+            async ct =>
+            {
+                await using var connection = await _dataSource.OpenConnectionAsync(ct).ConfigureAwait(false);
+                return await work(connection, ct).ConfigureAwait(false);
+            },
+            cancellationToken);
 
     private async Task EnsurePartitionsAsync(NpgsqlConnection connection, IReadOnlyList<LogEvent> batch, CancellationToken ct)
     {

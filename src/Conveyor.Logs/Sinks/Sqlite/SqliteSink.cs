@@ -26,11 +26,10 @@ public sealed class SqliteSink : ILogSink, ILogRetention, IStoreIntegrityCheck
     private readonly SqliteSinkOptions _options;
     private readonly TimeProvider _time;
     private readonly SqliteConnection _connection;
-    private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly SinkGate _gate;
     private readonly ArrayBufferWriter<byte> _json = new(1024);
     private readonly SqliteCommand _multiInsert;
     private readonly SqliteCommand _singleInsert;
-    private bool _disposed;
 
     private SqliteSink(SqliteSinkOptions options, TimeProvider time, SqliteConnection connection, SqliteFullText fullText)
     {
@@ -40,6 +39,7 @@ public sealed class SqliteSink : ILogSink, ILogRetention, IStoreIntegrityCheck
         FullText = fullText;
         _multiInsert = CreateInsert(options.RowsPerStatement);
         _singleInsert = CreateInsert(1);
+        _gate = new SinkGate(this, static e => e is SqliteException s ? Classify(s) : null);
     }
 
     /// <inheritdoc />
@@ -91,29 +91,29 @@ public sealed class SqliteSink : ILogSink, ILogRetention, IStoreIntegrityCheck
     /// <c>PRAGMA quick_check</c> when <see cref="SqliteSinkOptions.IntegrityCheck"/> is on: a damaged file (random
     /// bytes over its pages, a truncated copy) is refused at start-up instead of accepting lines no query could read.
     /// </summary>
-    public async ValueTask<string?> CheckIntegrityAsync(CancellationToken cancellationToken)
+    public ValueTask<string?> CheckIntegrityAsync(CancellationToken cancellationToken)
     {
         if (!_options.IntegrityCheck)
         {
-            return null;
+            return ValueTask.FromResult<string?>(null);
         }
 
-        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            return SqliteSchema.QuickCheck(_connection) is { } problem
-                ? $"SQLite database '{_options.Path}' is damaged (PRAGMA quick_check: {problem}); move it aside or restore a backup"
-                : null;
-        }
-        catch (SqliteException e)
-        {
-            return $"SQLite database '{_options.Path}' cannot be read: {e.Message}; move it aside or restore a backup";
-        }
-        finally
-        {
-            _gate.Release();
-        }
+        return _gate.RunAsync(
+            () =>
+            {
+                try
+                {
+                    return SqliteSchema.QuickCheck(_connection) is { } problem
+                        ? $"SQLite database '{_options.Path}' is damaged (PRAGMA quick_check: {problem}); move it aside or restore a backup"
+                        : null;
+                }
+                catch (SqliteException e)
+                {
+                    // An unreadable file is the answer to this check, not a write failure to classify.
+                    return $"SQLite database '{_options.Path}' cannot be read: {e.Message}; move it aside or restore a backup";
+                }
+            },
+            cancellationToken);
     }
 
     /// <summary>A connection string for <paramref name="path"/>; pooling is off so closing really releases the file.</summary>
@@ -126,98 +126,58 @@ public sealed class SqliteSink : ILogSink, ILogRetention, IStoreIntegrityCheck
     }.ToString();
 
     /// <inheritdoc />
-    public async ValueTask WriteBatchAsync(IReadOnlyList<LogEvent> batch, CancellationToken cancellationToken)
+    public ValueTask WriteBatchAsync(IReadOnlyList<LogEvent> batch, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(batch);
-        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            var start = 0;
-            while (start < batch.Count)
+        return _gate.RunAsync(
+            () =>
             {
-                start = WriteTransaction(batch, start, cancellationToken);
-            }
-        }
-        catch (SqliteException e)
-        {
-            throw Classify(e);
-        }
-        finally
-        {
-            _gate.Release();
-        }
+                var start = 0;
+                while (start < batch.Count)
+                {
+                    start = WriteTransaction(batch, start, cancellationToken);
+                }
+            },
+            cancellationToken);
     }
 
     /// <inheritdoc />
-    public async ValueTask WriteDeadLettersAsync(IReadOnlyList<DeadLetter> batch, CancellationToken cancellationToken)
+    public ValueTask WriteDeadLettersAsync(IReadOnlyList<DeadLetter> batch, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(batch);
-        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            using var tx = _connection.BeginTransaction();
-            using var cmd = _connection.CreateCommand();
-            cmd.Transaction = tx;
-            cmd.CommandText = "INSERT OR IGNORE INTO dead_letters (id, time, source, parser, reason, raw_line) VALUES ($id, $time, $source, $parser, $reason, $raw)";
-            var id = cmd.Parameters.Add("$id", SqliteType.Text);
-            var time = cmd.Parameters.Add("$time", SqliteType.Integer);
-            var source = cmd.Parameters.Add("$source", SqliteType.Text);
-            var parser = cmd.Parameters.Add("$parser", SqliteType.Text);
-            var reason = cmd.Parameters.Add("$reason", SqliteType.Text);
-            var raw = cmd.Parameters.Add("$raw", SqliteType.Text);
-            cmd.Prepare();
-            foreach (var d in batch)
+        return _gate.RunAsync(
+            () =>
             {
-                id.Value = d.Id;
-                time.Value = StoredEvent.ToUnixMicros(d.Time);
-                source.Value = d.Source;
-                parser.Value = d.Parser;
-                reason.Value = d.Reason;
-                raw.Value = d.RawLine;
-                cmd.ExecuteNonQuery();
-            }
+                using var tx = _connection.BeginTransaction();
+                using var cmd = _connection.CreateCommand();
+                cmd.Transaction = tx;
+                cmd.CommandText = "INSERT OR IGNORE INTO dead_letters (id, time, source, parser, reason, raw_line) VALUES ($id, $time, $source, $parser, $reason, $raw)";
+                var id = cmd.Parameters.Add("$id", SqliteType.Text);
+                var time = cmd.Parameters.Add("$time", SqliteType.Integer);
+                var source = cmd.Parameters.Add("$source", SqliteType.Text);
+                var parser = cmd.Parameters.Add("$parser", SqliteType.Text);
+                var reason = cmd.Parameters.Add("$reason", SqliteType.Text);
+                var raw = cmd.Parameters.Add("$raw", SqliteType.Text);
+                cmd.Prepare();
+                foreach (var d in batch)
+                {
+                    id.Value = d.Id;
+                    time.Value = StoredEvent.ToUnixMicros(d.Time);
+                    source.Value = d.Source;
+                    parser.Value = d.Parser;
+                    reason.Value = d.Reason;
+                    raw.Value = d.RawLine;
+                    cmd.ExecuteNonQuery();
+                }
 
-            tx.Commit();
-        }
-        catch (SqliteException e)
-        {
-            throw Classify(e);
-        }
-        finally
-        {
-            _gate.Release();
-        }
+                tx.Commit();
+            },
+            cancellationToken);
     }
 
     /// <inheritdoc />
-    public async ValueTask<SinkHealth> CheckHealthAsync(CancellationToken cancellationToken)
-    {
-        if (!await _gate.WaitAsync(0, cancellationToken).ConfigureAwait(false))
-        {
-            return new SinkHealth(true, "writing");
-        }
-
-        try
-        {
-            if (_disposed)
-            {
-                return SinkHealth.Unhealthy("disposed");
-            }
-
-            SqliteSchema.Execute(_connection, "SELECT 1");
-            return SinkHealth.Healthy;
-        }
-        catch (SqliteException e)
-        {
-            return SinkHealth.Unhealthy(e.Message);
-        }
-        finally
-        {
-            _gate.Release();
-        }
-    }
+    public ValueTask<SinkHealth> CheckHealthAsync(CancellationToken cancellationToken) =>
+        _gate.ProbeAsync(() => SqliteSchema.Execute(_connection, "SELECT 1"), cancellationToken);
 
     /// <summary>
     /// Deletes events and dead letters older than <see cref="SqliteSinkOptions.RetentionMaxAge"/>, then the oldest
@@ -225,71 +185,61 @@ public sealed class SqliteSink : ILogSink, ILogRetention, IStoreIntegrityCheck
     /// <see cref="SqliteSinkOptions.RetentionChunk"/>; then returns freed pages to the file system. Run it periodically.
     /// </summary>
     /// <returns>The number of events and dead letters deleted.</returns>
-    public async Task<RetentionResult> ApplyRetentionAsync(CancellationToken cancellationToken = default)
-    {
-        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            long events = 0, letters = 0;
-            if (_options.RetentionMaxAge is { } age)
+    public Task<RetentionResult> ApplyRetentionAsync(CancellationToken cancellationToken = default) =>
+        _gate.RunAsync(
+            () =>
             {
-                var cutoff = StoredEvent.ToUnixMicros(_time.GetUtcNow() - age);
-                events += DeleteInChunks("DELETE FROM events WHERE rowid IN (SELECT rowid FROM events WHERE ts < $cutoff LIMIT $n)", cutoff, cancellationToken);
-                letters += DeleteInChunks("DELETE FROM dead_letters WHERE rowid IN (SELECT rowid FROM dead_letters WHERE time < $cutoff LIMIT $n)", cutoff, cancellationToken);
-            }
-
-            if (_options.RetentionMaxBytes is { } maxBytes)
-            {
-                // Deleted rows leave full-text tombstones until the index is merged, so the size only drops after
-                // an optimise: estimate the rows to delete from the average row size (aiming 10 % under the limit
-                // so the next run is not immediate), delete, compact, measure again.
-                for (var round = 0; round < 5; round++)
+                long events = 0, letters = 0;
+                if (_options.RetentionMaxAge is { } age)
                 {
-                    var used = UsedBytes();
-                    var rows = ScalarInt64("SELECT count(*) FROM events");
-                    if (used <= maxBytes || rows == 0)
-                    {
-                        break;
-                    }
+                    var cutoff = StoredEvent.ToUnixMicros(_time.GetUtcNow() - age);
+                    events += DeleteInChunks("DELETE FROM events WHERE rowid IN (SELECT rowid FROM events WHERE ts < $cutoff LIMIT $n)", cutoff, cancellationToken);
+                    letters += DeleteInChunks("DELETE FROM dead_letters WHERE rowid IN (SELECT rowid FROM dead_letters WHERE time < $cutoff LIMIT $n)", cutoff, cancellationToken);
+                }
 
-                    var excess = used - (maxBytes * 9 / 10);
-                    var target = Math.Max(1, (long)Math.Ceiling(rows * (double)excess / used));
-                    long deleted = 0;
-                    while (deleted < target)
+                if (_options.RetentionMaxBytes is { } maxBytes)
+                {
+                    // Deleted rows leave full-text tombstones until the index is merged, so the size only drops after
+                    // an optimise: estimate the rows to delete from the average row size (aiming 10 % under the limit
+                    // so the next run is not immediate), delete, compact, measure again.
+                    for (var round = 0; round < 5; round++)
                     {
-                        cancellationToken.ThrowIfCancellationRequested();
-                        var chunk = (int)Math.Min(_options.RetentionChunk, target - deleted);
-                        var n = Execute("DELETE FROM events WHERE rowid IN (SELECT rowid FROM events ORDER BY ts LIMIT $n)", 0, chunk);
-                        if (n == 0)
+                        var used = UsedBytes();
+                        var rows = ScalarInt64("SELECT count(*) FROM events");
+                        if (used <= maxBytes || rows == 0)
                         {
                             break;
                         }
 
-                        deleted += n;
-                    }
+                        var excess = used - (maxBytes * 9 / 10);
+                        var target = Math.Max(1, (long)Math.Ceiling(rows * (double)excess / used));
+                        long deleted = 0;
+                        while (deleted < target)
+                        {
+                            cancellationToken.ThrowIfCancellationRequested();
+                            var chunk = (int)Math.Min(_options.RetentionChunk, target - deleted);
+                            var n = Execute("DELETE FROM events WHERE rowid IN (SELECT rowid FROM events ORDER BY ts LIMIT $n)", 0, chunk);
+                            if (n == 0)
+                            {
+                                break;
+                            }
 
-                    events += deleted;
+                            deleted += n;
+                        }
+
+                        events += deleted;
+                        Compact();
+                    }
+                }
+
+                if (events + letters > 0)
+                {
                     Compact();
                 }
-            }
 
-            if (events + letters > 0)
-            {
-                Compact();
-            }
-
-            return new RetentionResult(events, letters);
-        }
-        catch (SqliteException e)
-        {
-            throw Classify(e);
-        }
-        finally
-        {
-            _gate.Release();
-        }
-    }
+                return new RetentionResult(events, letters);
+            },
+            cancellationToken).AsTask();
 
     private void Compact()
     {
@@ -319,37 +269,25 @@ public sealed class SqliteSink : ILogSink, ILogRetention, IStoreIntegrityCheck
     }
 
     /// <summary>Checkpoints the WAL into the database and closes it.</summary>
-    public async ValueTask DisposeAsync()
-    {
-        await _gate.WaitAsync().ConfigureAwait(false);
-        try
-        {
-            if (_disposed)
+    public ValueTask DisposeAsync() =>
+        _gate.DisposeAsync(
+            async () =>
             {
-                return;
-            }
+                try
+                {
+                    // optimize refreshes the planner's statistics (SQLite's advice: run it before closing), so it
+                    // knows status has few values and a time range is the selective part.
+                    SqliteSchema.Execute(_connection, "PRAGMA optimize; PRAGMA wal_checkpoint(TRUNCATE)");
+                }
+                catch (SqliteException)
+                {
+                    // A reader holding the WAL only delays the checkpoint; the next open completes it.
+                }
 
-            _disposed = true;
-            try
-            {
-                // optimize refreshes the planner's statistics (SQLite's advice: run it before closing), so it
-                // knows status has few values and a time range is the selective part.
-                SqliteSchema.Execute(_connection, "PRAGMA optimize; PRAGMA wal_checkpoint(TRUNCATE)");
-            }
-            catch (SqliteException)
-            {
-                // A reader holding the WAL only delays the checkpoint; the next open completes it.
-            }
-
-            _multiInsert.Dispose();
-            _singleInsert.Dispose();
-            await _connection.DisposeAsync().ConfigureAwait(false);
-        }
-        finally
-        {
-            _gate.Release();
-        }
-    }
+                _multiInsert.Dispose();
+                _singleInsert.Dispose();
+                await _connection.DisposeAsync().ConfigureAwait(false);
+            });
 
     /// <summary>Writes events from <paramref name="start"/> in one transaction; returns where the next one starts.</summary>
     private int WriteTransaction(IReadOnlyList<LogEvent> batch, int start, CancellationToken cancellationToken)
