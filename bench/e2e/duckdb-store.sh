@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Issue 10's "Done when" for the DuckDB default store: COUNT lines (default 10M) through `conveyor run` over TCP into
 # duckdb:, the store rate over the first and the last fifth, /api/search timings while it runs (field filter newest
-# 100, common word newest 50, exact total of a rare word, per-minute histogram of everything), and disk bytes per line.
+# 100, common word newest 50, exact total of a rare word, per-minute histogram of everything), and disk bytes per line
+# against the raw bytes per line gen sent.
 #   bench/e2e/duckdb-store.sh                    10M lines offered at 400k lines/s
 #   COUNT=1000000 RATE=500000 bench/e2e/duckdb-store.sh
 # Run it on a quiet machine only; it prints the load average beside the figures.
@@ -36,6 +37,7 @@ end=$(date +%s.%N)
 echo "last fifth stored: $(echo "($COUNT - $t4) / ($end - $mark4)" | bc) lines/s; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "at $COUNT rows: status=500 newest 100 $(search 'q=status%3D500&limit=100') s; common word newest 50 $(search 'q=Googlebot&limit=50') s; rare word total $(search 'q=zzqxrare&limit=1&total=1') s; per-minute histogram $(search 'q=&limit=1&histogram=1m') s"
 kill -TERM $pid; wait $pid || true
-raw=$(grep -o 'sent [0-9]* bytes' "$work/gen.log" | grep -o '[0-9]*' | tail -1 || true)
+# gen's summary ends with the UTF-8 bytes of the lines it sent (newlines included): the raw size to compare with.
+raw=$(grep -o '; [0-9]* bytes$' "$work/gen.log" | grep -o '[0-9]*' | tail -1)
 disk=$(du -cb "$work"/c.duckdb* | tail -1 | cut -f1)
-echo "disk $disk bytes for $COUNT lines: $((disk / COUNT)) bytes per line${raw:+; raw $((raw / COUNT)) bytes per line}"
+echo "disk $disk bytes for $COUNT lines: $((disk / COUNT)) bytes per line; raw $raw bytes: $((raw / COUNT)) bytes per line; disk/raw $(echo "scale=2; $disk / $raw" | bc)"

@@ -87,7 +87,7 @@ internal static class GenCommand
 
         var seconds = Math.Max(0.001, time.GetElapsedTime(started).TotalSeconds);
         await Console.Error.WriteLineAsync(
-            $"gen: sent {progress.Sent:N0} lines in {seconds:0.0} s ({progress.Sent / seconds:N0} lines/s) to {request.Target}; receiver refused {progress.Refused:N0} (sent again after Retry-After); errors {progress.Errors:N0}").ConfigureAwait(false);
+            $"gen: sent {progress.Sent:N0} lines in {seconds:0.0} s ({progress.Sent / seconds:N0} lines/s) to {request.Target}; receiver refused {progress.Refused:N0} (sent again after Retry-After); errors {progress.Errors:N0}; {progress.Bytes} bytes").ConfigureAwait(false);
         return failed ? 1 : 0;
     }
 }

@@ -16,11 +16,15 @@ internal sealed record GenRequest(string Target, string Format, double Rate, int
 internal sealed class GenProgress
 {
     private long _sent;
+    private long _bytes;
     private long _refused;
     private long _errors;
 
     /// <summary>Lines the receiver accepted (or, for TCP, UDP and stdout, that were written).</summary>
     public long Sent => Interlocked.Read(ref _sent);
+
+    /// <summary>UTF-8 bytes of the lines in <see cref="Sent"/>, each with its newline: the raw size a store is measured against.</summary>
+    public long Bytes => Interlocked.Read(ref _bytes);
 
     /// <summary>Lines the receiver refused (HTTP 429/503); they were sent again after Retry-After.</summary>
     public long Refused => Interlocked.Read(ref _refused);
@@ -28,7 +32,11 @@ internal sealed class GenProgress
     /// <summary>Send failures (connection refused or reset, HTTP errors other than 429/503).</summary>
     public long Errors => Interlocked.Read(ref _errors);
 
-    public void OnSent(long n) => Interlocked.Add(ref _sent, n);
+    public void OnSent(long n, long bytes)
+    {
+        Interlocked.Add(ref _sent, n);
+        Interlocked.Add(ref _bytes, bytes);
+    }
 
     public void OnRefused(long n) => Interlocked.Add(ref _refused, n);
 
@@ -187,7 +195,7 @@ internal static class LoadGenerator
                 gate.Release();
             }
 
-            Progress.OnSent(count);
+            Progress.OnSent(count, bytes.Length);
         }
 
         public override ValueTask DisposeAsync() => default;
@@ -202,7 +210,8 @@ internal static class LoadGenerator
             // A receiver that stops reading fills the socket buffers, and this write waits: TCP back-pressure.
             // The write itself is not cancelled, so a stop never cuts a line in half; a stop only stops the waiting,
             // with a short grace for the write under way.
-            var write = _stream.WriteAsync(Encoding.UTF8.GetBytes(lines), CancellationToken.None).AsTask();
+            var bytes = Encoding.UTF8.GetBytes(lines);
+            var write = _stream.WriteAsync(bytes, CancellationToken.None).AsTask();
             try
             {
                 await write.WaitAsync(ct).ConfigureAwait(false);
@@ -212,7 +221,7 @@ internal static class LoadGenerator
                 try
                 {
                     await write.WaitAsync(TimeSpan.FromSeconds(2), CancellationToken.None).ConfigureAwait(false);
-                    Progress.OnSent(count);
+                    Progress.OnSent(count, bytes.Length);
                 }
                 catch (TimeoutException)
                 {
@@ -222,7 +231,7 @@ internal static class LoadGenerator
                 throw;
             }
 
-            Progress.OnSent(count);
+            Progress.OnSent(count, bytes.Length);
         }
 
         public override async ValueTask DisposeAsync()
@@ -241,7 +250,7 @@ internal static class LoadGenerator
                 await client.SendAsync(Encoding.UTF8.GetBytes(line), ct).ConfigureAwait(false);
             }
 
-            Progress.OnSent(count);
+            Progress.OnSent(count, Encoding.UTF8.GetByteCount(lines));
         }
 
         public override ValueTask DisposeAsync()
@@ -277,7 +286,7 @@ internal static class LoadGenerator
                     var status = (int)response.StatusCode;
                     if (status == 202)
                     {
-                        Progress.OnSent(count);
+                        Progress.OnSent(count, body.Length);
                         return;
                     }
 

@@ -242,9 +242,25 @@ public sealed class QueryCompiler
         return words;
     }
 
+    /// <summary>
+    /// A case-insensitive substring test. lower() builds a new string per row (in DuckDB most of a rare word's scan); a
+    /// term of ASCII characters none of which is a letter (an address, a number, a path of digits) matches the same
+    /// rows without it: lower() keeps every such character, and no character lowers to one of them.
+    /// </summary>
     private void EmitContains(string textExpression, string value)
     {
         var p = Param(value);
+        if (Ascii.IsValid(value) && !value.AsSpan().ContainsAnyInRange('A', 'Z') && !value.AsSpan().ContainsAnyInRange('a', 'z'))
+        {
+            _sql.Append(_dialect switch
+            {
+                SqlDialect.Postgres => $"(strpos({textExpression}, {p}) > 0)",
+                SqlDialect.DuckDb => $"contains({textExpression}, {p})",
+                _ => $"(instr({textExpression}, {p}) > 0)",
+            });
+            return;
+        }
+
         _sql.Append(_dialect switch
         {
             SqlDialect.Postgres => $"(strpos(lower({textExpression}), lower({p})) > 0)",

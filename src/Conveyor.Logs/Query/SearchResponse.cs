@@ -113,7 +113,7 @@ public static class SearchResponse
             }
             else if (wantTotal)
             {
-                total = await store.CountAsync(query, cancellationToken).ConfigureAwait(false);
+                total = TotalFromPage(result.Count, query.Limit, skip) ?? await store.CountAsync(query, cancellationToken).ConfigureAwait(false);
             }
         }
         catch (QuerySyntaxException e)
@@ -192,6 +192,14 @@ public static class SearchResponse
         writer.WriteString("time", LogEventJson.FormatTimestamp(d.Time));
         writer.WriteEndObject();
     }
+
+    /// <summary>
+    /// The total a page already proves: a page shorter than asked holds every match from <paramref name="skip"/> on, so
+    /// the total is <paramref name="skip"/> plus the page, and a second scan of the window (what a rare word's count
+    /// costs: every row) is not needed. An empty page after a skip proves nothing (the matches may end before it).
+    /// </summary>
+    internal static long? TotalFromPage(int rows, int asked, int skip) =>
+        rows < asked && (rows > 0 || skip == 0) ? skip + rows : null;
 
     private static void WriteError(Utf8JsonWriter writer, string parameter, string message, int? column)
     {

@@ -30,6 +30,9 @@ public sealed class GenTests
         Assert.True(lines.Distinct().Count() > 150, "lines vary");
         Assert.Contains(lines, static l => l.Contains("2001:db8:", StringComparison.Ordinal));
         Assert.Contains("sent 200 lines", p.Stderr, StringComparison.Ordinal);
+
+        // The summary's byte count is what the store's disk per line is compared with: every byte written, newlines too.
+        Assert.EndsWith($"; {Encoding.UTF8.GetByteCount(p.Stdout)} bytes", p.Stderr.TrimEnd(), StringComparison.Ordinal);
     }
 
     [Fact]

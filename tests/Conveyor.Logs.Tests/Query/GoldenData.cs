@@ -115,6 +115,8 @@ internal static class GoldenData
         { "timeout status = 503", Where(i => i % 6 == 0 && Status(i) == 503) },
         { "café", ["g13"] },
         { "☕", ["g13"] },
+        { "\"10.0.0.3 -\"", Where(i => i % 5 == 3) },
+        { "client ~ .0.3", Where(i => i % 5 == 3) },
         { "http.response.body.size > 2500", Where(i => i * 100 > 2500) },
         { "http.response.body.size = 700", ["g07"] },
         { "user.name = alice", Where(i => i % 4 == 1) },

@@ -185,6 +185,50 @@ public abstract class LogStoreContractTests
         Assert.Equal("histogram", JsonDocument.Parse(bad.ToArray()).RootElement.GetProperty("parameter").GetString());
     }
 
+    [Theory]
+    [InlineData("1000", null, 0)]
+    [InlineData("1000", "2", 0)]
+    [InlineData("3", null, 1)]
+    [InlineData("1000", "500", 1)]
+    public async Task WriteAsync_Total_ComesFromAShortPageWithoutASecondScan(string limit, string? offset, int counts)
+    {
+        // A rare word's total was a second scan of every row after the search had already scanned them all.
+        await using var inner = await GoldenStoreAsync();
+        var store = new CountingStore(inner);
+        using var ms = new MemoryStream();
+        var parameters = new SearchParameters("GET", "2026-11-20T10:05:00Z", "2026-11-20T10:25:00Z", limit, offset, false, "1", null);
+        Assert.Equal(200, await SearchResponse.WriteAsync(ms, store, parameters, TimeProvider.System));
+        var total = await inner.CountAsync(new LogQuery("GET", new DateTimeOffset(2026, 11, 20, 10, 5, 0, TimeSpan.Zero), new DateTimeOffset(2026, 11, 20, 10, 25, 0, TimeSpan.Zero)));
+        Assert.True(total > 3);
+        Assert.Equal(total, JsonDocument.Parse(ms.ToArray()).RootElement.GetProperty("total").GetInt64());
+        Assert.Equal(counts, store.Counts);
+    }
+
+    /// <summary>The real store, counting the count queries the search response asks of it.</summary>
+    private sealed class CountingStore(ILogStore inner) : ILogStore
+    {
+        public int Counts { get; private set; }
+
+        public Task<LogQueryResult> SearchAsync(LogQuery query, CancellationToken cancellationToken = default) => inner.SearchAsync(query, cancellationToken);
+
+        public Task<long> CountAsync(LogQuery query, CancellationToken cancellationToken = default)
+        {
+            Counts++;
+            return inner.CountAsync(query, cancellationToken);
+        }
+
+        public Task<IReadOnlyList<HistogramBucket>> HistogramAsync(LogQuery query, TimeSpan width, CancellationToken cancellationToken = default) =>
+            inner.HistogramAsync(query, width, cancellationToken);
+
+        public IAsyncEnumerable<LogEvent> ReadEventsAsync(DateTimeOffset? since, DateTimeOffset? until, CancellationToken cancellationToken = default) =>
+            inner.ReadEventsAsync(since, until, cancellationToken);
+
+        public IAsyncEnumerable<DeadLetter> ReadDeadLettersAsync(DateTimeOffset? since, DateTimeOffset? until, CancellationToken cancellationToken = default) =>
+            inner.ReadDeadLettersAsync(since, until, cancellationToken);
+
+        public ValueTask DisposeAsync() => default;
+    }
+
     [Fact]
     public async Task ReadEventsAsync_Window_StreamsOldestFirst()
     {

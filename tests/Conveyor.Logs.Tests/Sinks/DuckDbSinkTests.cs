@@ -213,6 +213,89 @@ public sealed class DuckDbSinkTests
         Assert.Contains("newer", e.Message, StringComparison.Ordinal);
     }
 
+    /// <summary>Column compressions of events.body and events.attributes in the closed file, e.g. "FSST,ZSTD".</summary>
+    private string TextCompression()
+    {
+        using var c = new DuckDBConnection(DuckDbSink.ConnectionString(Path.GetFullPath(_path), 64L << 20, 1, readOnly: true));
+        c.Open();
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = "SELECT string_agg(DISTINCT compression, ',' ORDER BY compression) FROM pragma_storage_info('events') WHERE column_name IN ('body', 'attributes') AND compression <> 'Constant'";
+        return (string)cmd.ExecuteScalar()!;
+    }
+
+    /// <summary>A digest of every event row in file order, to prove a migration kept rows, values and order.</summary>
+    private long RowsDigest() => DuckDbTestDb.Scalar(_path, "SELECT hash(string_agg(concat_ws('|', id, ts, body, attributes, status, url), chr(10) ORDER BY rowid)) % 1000000007 FROM events");
+
+    /// <summary>A file as schema version 1 left it, holding <paramref name="count"/> access-log events.</summary>
+    private static async Task WriteVersion1FileAsync(string connectionString, int count)
+    {
+        // Rows as version 1 stored them, by plain SQL: the sink would migrate the file before writing.
+        using var w = new DuckDBConnection(connectionString);
+        w.Open();
+        DuckDbSchema.Migrate(w, 1);
+        using var cmd = w.CreateCommand();
+        cmd.CommandText = $$"""
+            INSERT INTO events SELECT TIMESTAMP '2026-11-20 10:00:00' + INTERVAL (i) SECOND, 0, TIMESTAMP '2026-11-20 10:00:00' + INTERVAL (i) SECOND, 0, 9, 'INFO',
+                200 + (i % 3) * 100, 'GET', '10.0.0.' || (i % 7), '/api/items/' || i, 'curl/8.5', 'web', 'web:' || i,
+                '10.0.0.' || (i % 7) || ' - - "GET /api/items/' || i || ' HTTP/1.1" ' || (200 + (i % 3) * 100) || ' 512 "-" "curl/8.5"',
+                NULL, NULL, NULL, NULL, '{"http.response.body.size":512,"user.name":"u' || (i % 11) || '"}', NULL
+            FROM range({{count}}) t(i)
+            """;
+        await cmd.ExecuteNonQueryAsync();
+    }
+
+    [Fact]
+    public async Task OpenAsync_NewFile_StoresBodyAndAttributesWithZstd()
+    {
+        await using (var sink = await DuckDbSink.OpenAsync(new DuckDbSinkOptions { Path = _path }))
+        {
+            await sink.WriteBatchAsync(TestEvents.Batch("z", 5000), default);
+        }
+
+        Assert.Equal(DuckDbSchema.CurrentVersion, DuckDbTestDb.Scalar(_path, "SELECT max(version) FROM conveyor_schema"));
+        Assert.Equal("ZSTD", TextCompression());
+        await using var store = LogStore.Open("duckdb:" + _path);
+        Assert.Equal(5000, await store.CountAsync(new LogQuery("GET")));
+    }
+
+    [Fact]
+    public async Task OpenAsync_Version1FileInZstdCapableFormat_IsRebuiltWithEveryRowInOrder()
+    {
+        var connectionString = DuckDbSink.ConnectionString(Path.GetFullPath(_path), 64L << 20, 1, readOnly: false);
+        await WriteVersion1FileAsync(connectionString, 3000);
+        var before = RowsDigest();
+        await using (var sink = await DuckDbSink.OpenAsync(new DuckDbSinkOptions { Path = _path }))
+        {
+            await sink.WriteBatchAsync([TestEvents.Access("after", 1)], default);
+        }
+
+        Assert.Equal(2, DuckDbTestDb.Scalar(_path, "SELECT max(version) FROM conveyor_schema"));
+        Assert.Equal("ZSTD", TextCompression());
+        Assert.Equal(3001, DuckDbTestDb.Scalar(_path, "SELECT count(*) FROM events"));
+        Assert.Equal(before, DuckDbTestDb.Scalar(_path, "SELECT hash(string_agg(concat_ws('|', id, ts, body, attributes, status, url), chr(10) ORDER BY rowid)) % 1000000007 FROM (SELECT rowid, * FROM events WHERE id LIKE 'web:%')"));
+        await using var store = LogStore.Open("duckdb:" + _path);
+        var back = (await store.SearchAsync(new LogQuery("user.name = u3 AND status = 300", Limit: 1))).Events.Single();
+        Assert.Equal("web:2995", back.Id);
+        Assert.Equal(512L, back.Attributes.TryGetInt64(SemanticNames.HttpResponseBodySize, out var size) ? size : -1);
+    }
+
+    [Fact]
+    public async Task OpenAsync_Version1FileInOldFormat_MigratesWithoutAColumnItCannotCompress()
+    {
+        // DuckDB's default format (v1.0.0) cannot hold ZSTD: a hinted column there would be stored uncompressed.
+        var connectionString = "DataSource=" + Path.GetFullPath(_path);
+        await WriteVersion1FileAsync(connectionString, 3000);
+        var before = RowsDigest();
+        await using (await DuckDbSink.OpenAsync(new DuckDbSinkOptions { Path = _path }))
+        {
+        }
+
+        Assert.Equal(2, DuckDbTestDb.Scalar(_path, "SELECT max(version) FROM conveyor_schema"));
+        Assert.Equal(before, RowsDigest());
+        Assert.DoesNotContain("Uncompressed", TextCompression(), StringComparison.Ordinal);
+        Assert.DoesNotContain("ZSTD", TextCompression(), StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task OpenAsync_FolderCannotBeCreated_FailsWithPath()
     {

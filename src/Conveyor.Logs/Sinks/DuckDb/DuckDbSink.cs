@@ -128,6 +128,11 @@ public sealed class DuckDbSink : ILogSink, ILogRetention
         {
             b["access_mode"] = "READ_ONLY";
         }
+        else
+        {
+            // Applies only to a file this open creates (see DuckDbSchema.StorageVersion).
+            b["storage_compatibility_version"] = DuckDbSchema.StorageVersion;
+        }
 
         return b.ToString();
     }
