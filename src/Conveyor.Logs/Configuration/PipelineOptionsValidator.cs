@@ -207,7 +207,7 @@ public static class PipelineOptionsValidator
             errors.Add($"{key}:idleTimeout: must be positive (was {s.IdleTimeout})");
         }
 
-        if (s.Type == SourceType.Http && s.MaxBodyBytesInFlight < s.MaxBodyBytes)
+        if (s.Type is SourceType.Http or SourceType.Otlp or SourceType.Elasticsearch && s.MaxBodyBytesInFlight < s.MaxBodyBytes)
         {
             errors.Add($"{key}:maxBodyBytesInFlight: must be at least maxBodyBytes ({s.MaxBodyBytes}), or no body of the largest size could ever be read (was {s.MaxBodyBytesInFlight})");
         }
