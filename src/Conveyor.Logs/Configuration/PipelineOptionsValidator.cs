@@ -278,11 +278,11 @@ public static class PipelineOptionsValidator
         }
     }
 
-    /// <summary>The scheme of the store a sink URI writes to, seeing through <c>slow:</c>; <c>postgresql</c> reads as <c>postgres</c>.</summary>
+    /// <summary>The scheme of the store a sink URI writes to, seeing through <c>slow:</c> and <c>flaky:</c>; <c>postgresql</c> reads as <c>postgres</c>.</summary>
     public static string StoreScheme(string? uri)
     {
         var (scheme, rest) = SinkRegistry.Split(uri ?? string.Empty);
-        while (scheme == "slow" && rest.IndexOf('+', StringComparison.Ordinal) is var plus and >= 0)
+        while (scheme is "slow" or "flaky" && rest.IndexOf('+', StringComparison.Ordinal) is var plus and >= 0)
         {
             (scheme, rest) = SinkRegistry.Split(rest[(plus + 1)..]);
         }
