@@ -149,8 +149,14 @@ public sealed class HttpFaultTests
             "bulk" => $$"""{ "type": "elasticsearch", "port": {{port}}, {{limits}} }""",
             _ => string.Empty,
         };
-        // The receivers bind before the pipeline starts (a taken port fails the start), so they listen by now.
-        await using var service = await FaultService.StartAsync(source, sink: "null:", http: endpoint == "ingest" ? ", " + limits : string.Empty);
+        // The receivers bind before the pipeline starts (a taken port fails the start), so they listen by now. A main
+        // buffer that holds all five bodies' records at once, so only the body budget can refuse (a full buffer's 429
+        // comes after the body was read, and would pass this test without the budget).
+        await using var service = await FaultService.StartAsync(
+            source,
+            sink: "null:",
+            extra: ", \"buffer\": { \"capacity\": 1000000, \"maxBytes\": 536870912 }",
+            http: endpoint == "ingest" ? ", " + limits : string.Empty);
 
         var (path, type, body) = LargeBody(endpoint);
         using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{(endpoint == "ingest" ? service.Http : port)}"), Timeout = TimeSpan.FromSeconds(120) };
