@@ -183,6 +183,28 @@ public sealed class HttpFaultTests
         Assert.Equal(0, await service.Process.TerminateAsync(TimeSpan.FromSeconds(60)));
     }
 
+    /// <summary>
+    /// 8 MiB of short lines is more lines than the default 20,000-line main buffer can ever hold; a request is admitted
+    /// whole, so it is 413, and the reason names the request's count, the buffer's and the key that sets it.
+    /// </summary>
+    [Fact]
+    public async Task Run_8MiBOfShortLines_413NamesBothCountsAndBufferCapacity()
+    {
+        await using var service = await FaultService.StartAsync(sink: "null:");
+        var line = Senders.AccessLine("s", 1);
+        var lines = ((8 << 20) - 1024) / (line.Length + 1);
+        using var content = new ByteArrayContent(Encoding.UTF8.GetBytes(string.Concat(Enumerable.Repeat(line + "\n", lines))));
+        content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("text/plain");
+        using var response = await service.Client.PostAsync("/ingest", content);
+        var body = await response.Content.ReadAsStringAsync();
+
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+        Assert.Contains($"the request holds {lines} lines, more than the main buffer can ever hold (20000 lines, buffer:capacity)", body, StringComparison.Ordinal);
+        Assert.Contains("raise buffer:capacity", body, StringComparison.Ordinal);
+        Assert.Equal(0, await service.Process.TerminateAsync(TimeSpan.FromSeconds(60)));
+        Assert.Equal(0, service.Process.Report("admitted"));
+    }
+
     /// <summary>A body of just under 8 MiB of 1 KiB records for the endpoint: its path, content type and bytes.</summary>
     private static (string Path, string Type, byte[] Body) LargeBody(string endpoint)
     {
