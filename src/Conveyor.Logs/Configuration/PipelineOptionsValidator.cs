@@ -207,7 +207,7 @@ public static class PipelineOptionsValidator
             errors.Add($"{key}:idleTimeout: must be positive (was {s.IdleTimeout})");
         }
 
-        if (s.Type == SourceType.Http && s.MaxBodyBytesInFlight < s.MaxBodyBytes)
+        if (s.Type is SourceType.Http or SourceType.Otlp or SourceType.Elasticsearch && s.MaxBodyBytesInFlight < s.MaxBodyBytes)
         {
             errors.Add($"{key}:maxBodyBytesInFlight: must be at least maxBodyBytes ({s.MaxBodyBytes}), or no body of the largest size could ever be read (was {s.MaxBodyBytesInFlight})");
         }
@@ -278,11 +278,11 @@ public static class PipelineOptionsValidator
         }
     }
 
-    /// <summary>The scheme of the store a sink URI writes to, seeing through <c>slow:</c>; <c>postgresql</c> reads as <c>postgres</c>.</summary>
+    /// <summary>The scheme of the store a sink URI writes to, seeing through <c>slow:</c> and <c>flaky:</c>; <c>postgresql</c> reads as <c>postgres</c>.</summary>
     public static string StoreScheme(string? uri)
     {
         var (scheme, rest) = SinkRegistry.Split(uri ?? string.Empty);
-        while (scheme == "slow" && rest.IndexOf('+', StringComparison.Ordinal) is var plus and >= 0)
+        while (scheme is "slow" or "flaky" && rest.IndexOf('+', StringComparison.Ordinal) is var plus and >= 0)
         {
             (scheme, rest) = SinkRegistry.Split(rest[(plus + 1)..]);
         }

@@ -91,9 +91,10 @@ public sealed class SourceOptions
     public long MaxBodyBytes { get; set; } = 8L << 20;
 
     /// <summary>
-    /// HTTP: the bytes of request bodies read but not yet in the main buffer, over all requests at once (part of the
-    /// memory budget). A request that would go over it is answered 429 with <c>Retry-After</c> before its body is read.
-    /// Default 32 MiB.
+    /// HTTP, OTLP/HTTP and Elasticsearch: the bytes of request bodies read but not yet in the main buffer, over all
+    /// requests to the source at once (part of the memory budget). A request that would go over it is answered 429
+    /// with <c>Retry-After</c> before its body is read (the rest of the body is read and thrown away after the
+    /// answer). Default 32 MiB.
     /// </summary>
     public long MaxBodyBytesInFlight { get; set; } = 32L << 20;
 

@@ -1,6 +1,7 @@
 using System.Diagnostics.Metrics;
 using Conveyor.Logs.Sinks.Amqp;
 using Conveyor.Logs.Sinks.DuckDb;
+using Conveyor.Logs.Sinks.Flaky;
 using Microsoft.Extensions.Logging;
 using Conveyor.Logs.Sinks.Ndjson;
 using Conveyor.Logs.Sinks.Null;
@@ -85,7 +86,8 @@ public sealed record SinkRegistration(string Scheme, IReadOnlyList<string> Synta
 /// Every sink by URI scheme: the store's <c>duckdb:</c> (the default), <c>sqlite:</c>, <c>postgres:</c> and <c>ndjson:</c>, <c>otlp://</c> to forward to an
 /// OpenTelemetry receiver, plus two sinks kept for
 /// tests and benchmarks: <c>null:</c> discards every batch, and <c>slow:DURATION+URI</c> waits DURATION (e.g.
-/// <c>5ms</c>) before each batch it passes to URI, like a struggling database. A new sink is a folder under
+/// <c>5ms</c>) before each batch it passes to URI, like a struggling database, and <c>flaky:UP/DOWN+URI</c> writes to URI
+/// for UP and fails every write for DOWN, over and over, like a store that goes away and comes back. A new sink is a folder under
 /// <c>Sinks/</c> and one line in <see cref="All"/>.
 /// </summary>
 public static class SinkRegistry
@@ -99,6 +101,7 @@ public static class SinkRegistry
         NdjsonSinkFactory.Registration,
         NullSinkFactory.Registration,
         SlowSinkFactory.Registration,
+        FlakySinkFactory.Registration,
         AmqpSinkFactory.Registration,
         OtlpSinkFactory.Registration,
     ];

@@ -1,8 +1,11 @@
+using System.Buffers;
+using System.Globalization;
 using System.IO.Compression;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text;
 using Conveyor.Logs.Model;
+using Conveyor.Logs.Sources.Http;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 
@@ -27,9 +30,10 @@ public enum Admission
 /// <summary>A request body read whole, or why it could not be.</summary>
 /// <param name="Data">The body (decompressed); null on failure.</param>
 /// <param name="Length">How many bytes of <paramref name="Data"/> are the body.</param>
-/// <param name="Status">0 on success, else the HTTP status to answer (400, 413, 415).</param>
+/// <param name="Status">0 on success, else the HTTP status to answer (400, 413, 415, or 429 with <c>Retry-After</c> when the budget of bodies in flight is spent).</param>
 /// <param name="Error">Why, on failure.</param>
-public readonly record struct RequestBody(byte[]? Data, int Length, int Status, string? Error)
+/// <param name="Reserved">On success, the bytes of the <see cref="BodyBudget"/> the body holds: the caller releases them once its records are admitted or refused. 0 on failure (released already).</param>
+public readonly record struct RequestBody(byte[]? Data, int Length, int Status, string? Error, long Reserved = 0)
 {
     /// <summary>The body's bytes.</summary>
     public ReadOnlySpan<byte> Span => Data is null ? [] : Data.AsSpan(0, Length);
@@ -37,10 +41,21 @@ public readonly record struct RequestBody(byte[]? Data, int Length, int Status, 
 
 /// <summary>
 /// The steps every HTTP source takes with a request: the bearer token, the body (gzip and the size limit, also after
-/// decompression) and the all-or-none admission of its records into the main buffer.
+/// decompression, under the budget of bodies in flight), the all-or-none admission of its records into the main
+/// buffer, and reading what is left of a body answered early (<see cref="DiscardUnreadAsync"/>).
 /// </summary>
 public static class HttpIntake
 {
+    /// <summary>A body of unknown length (chunked, gzip) reserves this much of the budget before reading, and this much more at a time as it grows.</summary>
+    public const long ReserveStep = 64 * 1024;
+
+    /// <summary>The reason of a 429 for a body the budget cannot cover.</summary>
+    public static string BudgetRefusal(BodyBudget budget)
+    {
+        ArgumentNullException.ThrowIfNull(budget);
+        return $"too many request bodies in flight ({budget.Used} of the {budget.Capacity} bytes of maxBodyBytesInFlight); retry later";
+    }
+
     /// <summary>True when <paramref name="token"/> is null or the request carries <c>Authorization: Bearer TOKEN</c> (compared in constant time).</summary>
     public static bool IsAuthorized(HttpRequest request, string? token)
     {
@@ -61,11 +76,15 @@ public static class HttpIntake
 
     /// <summary>
     /// Reads the whole body, decompressing <c>Content-Encoding: gzip</c>; over <paramref name="maxBytes"/> (declared,
-    /// read, or after decompression) is 413, another encoding 415, broken gzip 400.
+    /// read, or after decompression) is 413, another encoding 415, broken gzip 400. The body's bytes are reserved from
+    /// <paramref name="budget"/> before they are read (its Content-Length at once, else <see cref="ReserveStep"/>s as it
+    /// grows): when the budget cannot cover them the answer is 429, and the rest of the body is left unread for
+    /// <see cref="DiscardUnreadAsync"/>. What holds: at most the budget's capacity of bodies is held at once.
     /// </summary>
-    public static async Task<RequestBody> ReadBodyAsync(HttpContext context, long maxBytes, CancellationToken cancellationToken)
+    public static async Task<RequestBody> ReadBodyAsync(HttpContext context, long maxBytes, BodyBudget budget, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(budget);
         var request = context.Request;
         var encoding = request.Headers.ContentEncoding.ToString().Trim();
         var gzip = encoding.Equals("gzip", StringComparison.OrdinalIgnoreCase);
@@ -84,7 +103,14 @@ public static class HttpIntake
             limit.MaxRequestBodySize = maxBytes;
         }
 
+        var reserved = request.ContentLength is { } declared && !gzip ? Math.Min(declared, maxBytes) : ReserveStep;
+        if (!budget.TryReserve(reserved))
+        {
+            return new(null, 0, 429, BudgetRefusal(budget));
+        }
+
         var input = gzip ? new GZipStream(request.Body, CompressionMode.Decompress, leaveOpen: true) : request.Body;
+        var kept = false;
         try
         {
             using var buffer = new MemoryStream();
@@ -102,10 +128,22 @@ public static class HttpIntake
                     return new(null, 0, 413, $"body is over the limit of {maxBytes} bytes{(gzip ? " after decompression" : string.Empty)}");
                 }
 
+                if (buffer.Length + n > reserved)
+                {
+                    var more = buffer.Length + n - reserved + ReserveStep;
+                    if (!budget.TryReserve(more))
+                    {
+                        return new(null, 0, 429, BudgetRefusal(budget));
+                    }
+
+                    reserved += more;
+                }
+
                 buffer.Write(chunk, 0, n);
             }
 
-            return new(buffer.GetBuffer(), (int)buffer.Length, 0, null);
+            kept = true;
+            return new(buffer.GetBuffer(), (int)buffer.Length, 0, null, reserved);
         }
         catch (BadHttpRequestException ex) when (ex.StatusCode == 413)
         {
@@ -117,6 +155,11 @@ public static class HttpIntake
         }
         finally
         {
+            if (!kept)
+            {
+                budget.Release(reserved);
+            }
+
             if (gzip)
             {
                 await input.DisposeAsync().ConfigureAwait(false);
@@ -125,8 +168,58 @@ public static class HttpIntake
     }
 
     /// <summary>
+    /// After an answer given before the body was read whole (401, 415, 429, 503, a 413 of records that can never fit),
+    /// reads the rest of the body and throws it away, 16 KiB at a time, holding no memory. Without it Kestrel drains an
+    /// unread body for 5 seconds only (not configurable) and then closes the connection; a client still sending its
+    /// body gets a reset, which can destroy the answer in its socket before it is read: it saw "connection reset"
+    /// instead of its 429 and Retry-After. Called once a request's answer is written (and its budget released), by
+    /// every HTTP/1.x endpoint that takes a body. Bounded by <paramref name="maxBodyBytes"/> (a declared length over it
+    /// is not drained: that client is answered 413 and Kestrel's own drain ends it) and by Kestrel's minimum data rate.
+    /// </summary>
+    public static async Task DiscardUnreadAsync(HttpContext context, long maxBodyBytes)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        var request = context.Request;
+
+        // HTTP/2 and gRPC streams end on their own frames; only an HTTP/1.x connection carries the rest of a body.
+        if (!HttpMethods.IsPost(request.Method) && !HttpMethods.IsPut(request.Method)
+            || !(HttpProtocol.IsHttp11(request.Protocol) || HttpProtocol.IsHttp10(request.Protocol))
+            || request.ContentLength is 0
+            || request.ContentLength > maxBodyBytes
+            || context.RequestAborted.IsCancellationRequested)
+        {
+            return;
+        }
+
+        if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
+        {
+            limit.MaxRequestBodySize = maxBodyBytes;
+        }
+
+        var scratch = ArrayPool<byte>.Shared.Rent(16 * 1024);
+        try
+        {
+            while (await request.Body.ReadAsync(scratch, context.RequestAborted).ConfigureAwait(false) > 0)
+            {
+            }
+        }
+        catch (Exception ex) when (ex is BadHttpRequestException or IOException or OperationCanceledException or InvalidOperationException)
+        {
+            // The client hung up, went over the limit, or the body was already consumed: it has its answer or does not
+            // want it; Kestrel ends the connection.
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(scratch);
+        }
+    }
+
+    /// <summary>
     /// Null when <paramref name="lines"/> can ever fit in the main buffer, else why not (answer 413: retrying the same
-    /// request would never succeed).
+    /// request would never succeed). A request is admitted all or none (its 202 means every record is in the buffer),
+    /// so one request can never hold more than the buffer does: the reason names the request's count and size, the
+    /// bound it passes and the key that sets it, e.g. 8 MiB of 100-byte lines is about 85,000 lines against the
+    /// default 20,000 of <c>buffer:capacity</c>.
     /// </summary>
     public static string? CheckFits(List<RawLine> lines, int capacity, long? maxBytes, string noun = "records")
     {
@@ -137,8 +230,13 @@ public static class HttpIntake
             bytes += line.Size;
         }
 
-        return lines.Count > capacity || bytes > (maxBytes ?? long.MaxValue)
-            ? $"{lines.Count} {noun} ({bytes} bytes) can never fit in the buffer ({capacity} {noun}, {maxBytes} bytes); send smaller requests"
+        if (lines.Count > capacity)
+        {
+            return string.Create(CultureInfo.InvariantCulture, $"the request holds {lines.Count} {noun}, more than the main buffer can ever hold ({capacity} {noun}, buffer:capacity); a request is admitted whole, so send at most {capacity} {noun} a request or raise buffer:capacity");
+        }
+
+        return bytes > (maxBytes ?? long.MaxValue)
+            ? string.Create(CultureInfo.InvariantCulture, $"the request's {lines.Count} {noun} take {bytes} bytes in the buffer, more than the main buffer can ever hold ({maxBytes} bytes, buffer:maxBytes); a request is admitted whole, so send smaller requests or raise buffer:maxBytes")
             : null;
     }
 

@@ -34,6 +34,7 @@ public abstract class KestrelSource : LogSource
     {
         ArgumentNullException.ThrowIfNull(main);
         _main = main;
+        Bodies = new Http.BodyBudget(options.MaxBodyBytesInFlight);
         _idPrefix = info.Name + ":" + time.GetUtcNow().ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture) + ":";
     }
 
@@ -54,6 +55,9 @@ public abstract class KestrelSource : LogSource
 
     /// <summary>The settings the handlers apply (token, size limits, block timeout).</summary>
     public SourceOptions Settings => Options;
+
+    /// <summary>The bytes of request bodies this source holds at once (<see cref="SourceOptions.MaxBodyBytesInFlight"/>), as <c>/ingest</c> does.</summary>
+    public Http.BodyBudget Bodies { get; }
 
     /// <summary>The main buffer's writer.</summary>
     public Pipeline.LineIntake Writer => Output;
@@ -112,6 +116,14 @@ public abstract class KestrelSource : LogSource
         builder.Services.AddSingleton(this.GetType(), this);
         ConfigureServices(builder.Services);
         var app = builder.Build();
+
+        // Every endpoint, whatever it answered (401 before reading, 429 over the body budget, 413, 503), reads what is
+        // left of the request's body after its answer: a client still sending then gets the answer, not a reset.
+        app.Use(async (context, next) =>
+        {
+            await next(context).ConfigureAwait(false);
+            await HttpIntake.DiscardUnreadAsync(context, Options.MaxBodyBytes).ConfigureAwait(false);
+        });
         MapEndpoints(app);
         await app.StartAsync(cancellationToken).ConfigureAwait(false);
         _app = app;

@@ -33,6 +33,27 @@ public sealed class EvidenceFaultTests
         Assert.Contains("the first 4096 bytes are kept", fromTcp.Reason, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// The rest of finding 11: a JSON line with a lone surrogate escape was dead-lettered as "internal error:
+    /// InvalidOperationException". The one broken character becomes U+FFFD; the record is stored.
+    /// </summary>
+    [Fact]
+    public async Task Run_JsonLineWithALoneSurrogateEscape_StoredWithAReplacementCharacter_NotDeadLettered()
+    {
+        var tcp = ConveyorProcess.FreePort();
+        await using var service = await FaultService.StartAsync($$"""{ "type": "tcp", "port": {{tcp}}, "format": "json" }""");
+        await SendAsync(tcp, Encoding.UTF8.GetBytes("""{"msg":"bad \ud800 here","k":"\udc00"}""" + "\n" + """{"msg":"fine"}""" + "\n"));
+
+        await TestWait.UntilAsync(async () => await service.StageAsync("source:tcp-" + tcp, "received") == 2, TimeSpan.FromSeconds(30), "two lines received");
+        Assert.Equal(0, await service.Process.TerminateAsync(TimeSpan.FromSeconds(60)));
+        await using var store = LogStore.Open("sqlite:" + service.Db);
+        var result = await store.SearchAsync(new LogQuery("*", Limit: 10, DeadLetters: true));
+        Assert.True(result.DeadLetters.Count == 0, "dead-lettered: " + string.Join("; ", result.DeadLetters.Select(static d => d.Reason)));
+        var events = (await store.SearchAsync(new LogQuery("*", Limit: 10))).Events;
+        Assert.Equal(2, events.Count);
+        Assert.Contains(events, static e => e.Body == "bad \uFFFD here");
+    }
+
     private static async Task SendAsync(int port, byte[] bytes)
     {
         using var client = new TcpClient();

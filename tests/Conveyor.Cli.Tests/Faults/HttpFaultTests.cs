@@ -128,6 +128,145 @@ public sealed class HttpFaultTests
         Assert.Equal(4L * linesPerBody, service.Process.SinkReport("stored"));
     }
 
+    /// <summary>
+    /// A post refused 429 before its body is read, from a client still sending it: the client must get the 429 and
+    /// its Retry-After, never a reset. Kestrel drains an unread body for 5 s only and then closes the connection, and
+    /// the reset destroys the answer in the client's socket; these clients send each 8 MiB body over about 8 s (a
+    /// slower link than loopback), so only reading the rest of the body after the answer lets them see it. The one
+    /// mechanism serves /ingest, OTLP/HTTP and the bulk API alike: all three hold bodies under maxBodyBytesInFlight.
+    /// </summary>
+    [Theory]
+    [InlineData("ingest")]
+    [InlineData("otlp")]
+    [InlineData("bulk")]
+    public async Task Run_PostsRefused429WhileStillSendingTheirBodies_EachSeesItsAnswerNeverAReset(string endpoint)
+    {
+        var port = ConveyorProcess.FreePort();
+        var limits = "\"maxBodyBytes\": 8388608, \"maxBodyBytesInFlight\": 8388608";
+        var source = endpoint switch
+        {
+            "otlp" => $$"""{ "type": "otlp", "port": {{port}}, {{limits}} }""",
+            "bulk" => $$"""{ "type": "elasticsearch", "port": {{port}}, {{limits}} }""",
+            _ => string.Empty,
+        };
+        // The receivers bind before the pipeline starts (a taken port fails the start), so they listen by now. A main
+        // buffer that holds all five bodies' records at once, so only the body budget can refuse (a full buffer's 429
+        // comes after the body was read, and would pass this test without the budget).
+        await using var service = await FaultService.StartAsync(
+            source,
+            sink: "null:",
+            extra: ", \"buffer\": { \"capacity\": 1000000, \"maxBytes\": 536870912 }",
+            http: endpoint == "ingest" ? ", " + limits : string.Empty);
+
+        var (path, type, body) = LargeBody(endpoint);
+        using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{(endpoint == "ingest" ? service.Http : port)}"), Timeout = TimeSpan.FromSeconds(120) };
+        var answers = await Task.WhenAll(Enumerable.Range(0, 5).Select(async _ =>
+        {
+            try
+            {
+                using var response = await client.PostAsync(path, new PacedContent(body, type));
+                var text = await response.Content.ReadAsStringAsync();
+                return response.StatusCode == HttpStatusCode.TooManyRequests && response.Headers.RetryAfter is null
+                    ? "429 without Retry-After"
+                    : $"{(int)response.StatusCode}";
+            }
+            catch (HttpRequestException ex)
+            {
+                return "no answer: " + (ex.InnerException?.Message ?? ex.Message);
+            }
+        }));
+
+        // One body fills the budget, so while it is read the others are refused at once, and keep sending.
+        Assert.All(answers, a => Assert.True(a is "202" or "200" or "429", string.Join("; ", answers)));
+        Assert.Contains("429", answers);
+        Assert.Contains(answers, static a => a is "202" or "200");
+        Assert.Equal(0, await service.Process.TerminateAsync(TimeSpan.FromSeconds(60)));
+    }
+
+    /// <summary>
+    /// 8 MiB of short lines is more lines than the default 20,000-line main buffer can ever hold; a request is admitted
+    /// whole, so it is 413, and the reason names the request's count, the buffer's and the key that sets it.
+    /// </summary>
+    [Fact]
+    public async Task Run_8MiBOfShortLines_413NamesBothCountsAndBufferCapacity()
+    {
+        await using var service = await FaultService.StartAsync(sink: "null:");
+        var line = Senders.AccessLine("s", 1);
+        var lines = ((8 << 20) - 1024) / (line.Length + 1);
+        using var content = new ByteArrayContent(Encoding.UTF8.GetBytes(string.Concat(Enumerable.Repeat(line + "\n", lines))));
+        content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("text/plain");
+        using var response = await service.Client.PostAsync("/ingest", content);
+        var body = await response.Content.ReadAsStringAsync();
+
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+        Assert.Contains($"the request holds {lines} lines, more than the main buffer can ever hold (20000 lines, buffer:capacity)", body, StringComparison.Ordinal);
+        Assert.Contains("raise buffer:capacity", body, StringComparison.Ordinal);
+        Assert.Equal(0, await service.Process.TerminateAsync(TimeSpan.FromSeconds(60)));
+        Assert.Equal(0, service.Process.Report("admitted"));
+    }
+
+    /// <summary>A body of just under 8 MiB of 1 KiB records for the endpoint: its path, content type and bytes.</summary>
+    private static (string Path, string Type, byte[] Body) LargeBody(string endpoint)
+    {
+        var message = new string('m', 1000);
+        var text = new StringBuilder(8 << 20);
+        switch (endpoint)
+        {
+            case "otlp":
+                text.Append("{\"resourceLogs\":[{\"scopeLogs\":[{\"logRecords\":[");
+                for (var i = 0; text.Length < (8 << 20) - 2048; i++)
+                {
+                    text.Append(i == 0 ? string.Empty : ",").Append("{\"body\":{\"stringValue\":\"").Append(message).Append("\"}}");
+                }
+
+                text.Append("]}]}]}");
+                return ("/v1/logs", "application/json", Encoding.UTF8.GetBytes(text.ToString()));
+            case "bulk":
+                while (text.Length < (8 << 20) - 2048)
+                {
+                    text.Append("{\"create\":{\"_index\":\"logs\"}}\n{\"message\":\"").Append(message).Append("\"}\n");
+                }
+
+                return ("/_bulk", "application/x-ndjson", Encoding.UTF8.GetBytes(text.ToString()));
+            default:
+                var line = Senders.AccessLine("paced/" + message, 1);
+                while (text.Length < (8 << 20) - 2048)
+                {
+                    text.Append(line).Append('\n');
+                }
+
+                return ("/ingest", "text/plain", Encoding.UTF8.GetBytes(text.ToString()));
+        }
+    }
+
+    /// <summary>A request body sent in 256 KiB chunks a quarter second apart (8 MiB in about 8 s), with its Content-Length.</summary>
+    private sealed class PacedContent : HttpContent
+    {
+        private readonly byte[] _body;
+
+        public PacedContent(byte[] body, string type)
+        {
+            _body = body;
+            Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue(type);
+        }
+
+        protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context)
+        {
+            for (var at = 0; at < _body.Length; at += 256 * 1024)
+            {
+                await stream.WriteAsync(_body.AsMemory(at, Math.Min(256 * 1024, _body.Length - at)));
+                await stream.FlushAsync();
+                await Task.Delay(TimeSpan.FromMilliseconds(250));   // pacing the sender, not waiting for a result
+            }
+        }
+
+        protected override bool TryComputeLength(out long length)
+        {
+            length = _body.Length;
+            return true;
+        }
+    }
+
     private static long StatusMiB(int pid, string field)
     {
         var row = File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith(field + ":", StringComparison.Ordinal));

@@ -156,12 +156,32 @@ public sealed class ElasticsearchSource : KestrelSource
             return;
         }
 
-        var body = await HttpIntake.ReadBodyAsync(context, Settings.MaxBodyBytes, context.RequestAborted).ConfigureAwait(false);
+        var body = await HttpIntake.ReadBodyAsync(context, Settings.MaxBodyBytes, Bodies, context.RequestAborted).ConfigureAwait(false);
         if (body.Status != 0)
         {
-            await ErrorAsync(context, body.Status, body.Status == 413 ? "content_too_long_exception" : "parse_exception", body.Error!).ConfigureAwait(false);
+            if (body.Status == 429)
+            {
+                Info.OnBodyRefused();
+                SetRetryAfter(context.Response, 1);
+            }
+
+            await ErrorAsync(context, body.Status, body.Status switch { 413 => "content_too_long_exception", 429 => "es_rejected_execution_exception", _ => "parse_exception" }, body.Error!).ConfigureAwait(false);
             return;
         }
+
+        try
+        {
+            await AdmitBulkAsync(context, pathIndex, body, started).ConfigureAwait(false);
+        }
+        finally
+        {
+            // The records are admitted or refused by now: the main buffer's own bound holds them from here.
+            Bodies.Release(body.Reserved);
+        }
+    }
+
+    private async Task AdmitBulkAsync(HttpContext context, string? pathIndex, RequestBody body, long started)
+    {
 
         var (items, malformed) = BulkRequest.Parse(body.Span, pathIndex, Settings.MaxLineBytes);
         if (items is null)

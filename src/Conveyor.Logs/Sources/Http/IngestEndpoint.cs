@@ -29,9 +29,18 @@ public static class IngestEndpoint
     {
         ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(sources);
+        var binding = sources.FirstOrDefault(b => b.Options.Port == context.Connection.LocalPort) ?? (sources.Count > 0 ? sources[0] : null);
+        await AnswerAsync(context, binding, topology).ConfigureAwait(false);
+
+        // Whatever the answer, the rest of an unread body is read after it (and after the budget was released), so a
+        // client still sending gets its answer, not a reset.
+        await HttpIntake.DiscardUnreadAsync(context, binding?.Options.MaxBodyBytes ?? new Configuration.SourceOptions().MaxBodyBytes).ConfigureAwait(false);
+    }
+
+    private static async Task AnswerAsync(HttpContext context, HttpSourceBinding? binding, LogTopology? topology)
+    {
         var request = context.Request;
         var response = context.Response;
-        var binding = sources.FirstOrDefault(b => b.Options.Port == context.Connection.LocalPort) ?? (sources.Count > 0 ? sources[0] : null);
         if (topology is null || binding is null)
         {
             await ErrorAsync(response, 503, "the pipeline is starting", retryAfter: 1).ConfigureAwait(false);
@@ -75,31 +84,24 @@ public static class IngestEndpoint
         }
 
         // Reserve the body's bytes before reading any: over the budget, the client is told to come back, unread.
-        var reserved = request.ContentLength is { } declared && !gzip ? Math.Min(declared, options.MaxBodyBytes) : ReserveStep;
+        var reserved = request.ContentLength is { } declared && !gzip ? Math.Min(declared, options.MaxBodyBytes) : HttpIntake.ReserveStep;
         if (!binding.Bodies.TryReserve(reserved))
         {
+            // Answered unread; HandleAsync reads the rest after the answer, holding none of the budget.
             binding.Info.OnBodyRefused();
-            await ErrorAsync(response, 429, $"too many request bodies in flight ({binding.Bodies.Used} of the {binding.Bodies.Capacity} bytes of maxBodyBytesInFlight); retry later", retryAfter: 1).ConfigureAwait(false);
-            await DiscardUnreadAsync(request, context.RequestAborted).ConfigureAwait(false);
+            await ErrorAsync(response, 429, HttpIntake.BudgetRefusal(binding.Bodies), retryAfter: 1).ConfigureAwait(false);
             return;
         }
 
         var reservation = new Reservation { Bytes = reserved };
-        bool unread;
         try
         {
-            unread = await ReadAndAdmitAsync(context, binding, topology, gzip, reservation).ConfigureAwait(false);
+            await ReadAndAdmitAsync(context, binding, topology, gzip, reservation).ConfigureAwait(false);
         }
         finally
         {
             // The lines are admitted or refused by now: the main buffer's own bound holds them from here.
             binding.Bodies.Release(reservation.Bytes);
-        }
-
-        if (unread)
-        {
-            // After the release: discarding holds no bytes, and a refused request must not keep others out while it drains.
-            await DiscardUnreadAsync(request, context.RequestAborted).ConfigureAwait(false);
         }
     }
 
@@ -109,11 +111,8 @@ public static class IngestEndpoint
         public long Bytes { get; set; }
     }
 
-    /// <summary>A request of unknown length (chunked, gzip) reserves this much before reading, and this much more at a time as it grows.</summary>
-    private const long ReserveStep = 64 * 1024;
-
-    /// <summary>Reads, admits and answers; true when it answered 429 with part of the body unread (the caller discards the rest).</summary>
-    private static async Task<bool> ReadAndAdmitAsync(HttpContext context, HttpSourceBinding binding, LogTopology topology, bool gzip, Reservation reservation)
+    /// <summary>Reads, admits and answers (a 429 may leave part of the body unread: HandleAsync discards the rest).</summary>
+    private static async Task ReadAndAdmitAsync(HttpContext context, HttpSourceBinding binding, LogTopology topology, bool gzip, Reservation reservation)
     {
         var request = context.Request;
         var response = context.Response;
@@ -127,12 +126,12 @@ public static class IngestEndpoint
         catch (BadHttpRequestException ex) when (ex.StatusCode == 413)
         {
             await ErrorAsync(response, 413, $"body is over the limit of {options.MaxBodyBytes} bytes").ConfigureAwait(false);
-            return false;
+            return;
         }
         catch (InvalidDataException)
         {
             await ErrorAsync(response, 400, "the body is not valid gzip").ConfigureAwait(false);
-            return false;
+            return;
         }
         catch (Exception ex) when (ex is BadHttpRequestException or IOException or OperationCanceledException)
         {
@@ -143,34 +142,32 @@ public static class IngestEndpoint
                 await ErrorAsync(response, ex is BadHttpRequestException bad ? bad.StatusCode : 400, "the request body could not be read: " + ex.Message).ConfigureAwait(false);
             }
 
-            return false;
+            return;
         }
 
         if (refusal is not null)
         {
             binding.Info.OnBodyRefused();
             await ErrorAsync(response, 429, refusal, retryAfter: 1).ConfigureAwait(false);
-            return true;
+            return;
         }
 
         if (lines is null)
         {
             await ErrorAsync(response, 413, $"body is over the limit of {options.MaxBodyBytes} bytes{(gzip ? " after decompression" : string.Empty)}").ConfigureAwait(false);
-            return false;
+            return;
         }
 
         if (lines.Count == 0)
         {
             await AcceptedAsync(response, 0).ConfigureAwait(false);
-            return false;
+            return;
         }
 
-        var main = topology.Main;
-        long bytes = lines.Sum(static l => l.Size);
-        if (lines.Count > main.Capacity || bytes > (main.MaxBytes ?? long.MaxValue))
+        if (HttpIntake.CheckFits(lines, topology.Main.Capacity, topology.Main.MaxBytes, "lines") is { } tooLarge)
         {
-            await ErrorAsync(response, 413, $"{lines.Count} lines ({bytes} bytes) can never fit in the buffer ({main.Capacity} lines, {main.MaxBytes} bytes); send smaller requests").ConfigureAwait(false);
-            return false;
+            await ErrorAsync(response, 413, tooLarge).ConfigureAwait(false);
+            return;
         }
 
         binding.Info.OnReceived(lines.Count);
@@ -178,7 +175,7 @@ public static class IngestEndpoint
         {
             binding.Info.OnRefused(lines.Count);
             await ErrorAsync(response, 503, "the service is stopping", retryAfter: 5).ConfigureAwait(false);
-            return false;
+            return;
         }
 
         // One acknowledgement per request. 202 means admitted: in the main buffer, or on disk in durable mode (the
@@ -189,7 +186,7 @@ public static class IngestEndpoint
         {
             binding.Info.OnAdmitted(lines.Count);
             await AcceptedAsync(response, lines.Count).ConfigureAwait(false);
-            return false;
+            return;
         }
 
         binding.Info.OnRefused(lines.Count);
@@ -202,13 +199,11 @@ public static class IngestEndpoint
         {
             await ErrorAsync(response, 503, reason, retryAfter: 5).ConfigureAwait(false);
         }
-
-        return false;
     }
 
     /// <summary>
     /// Reads the body (decompressed) straight into lines, one copy per line and never the whole body, growing the
-    /// reservation in <see cref="ReserveStep"/>s as the body bytes read pass it. Lines are null when the body is over the
+    /// reservation in <see cref="HttpIntake.ReserveStep"/>s as the body bytes read pass it. Lines are null when the body is over the
     /// maximum; the refusal is set when the budget cannot cover it. Empty lines are skipped but numbered, so ids stay
     /// the line numbers of the body.
     /// </summary>
@@ -275,10 +270,10 @@ public static class IngestEndpoint
                 // 32 MiB budget and every one of them refused itself, so none was ever accepted).
                 if (consumed > reservation.Bytes)
                 {
-                    var more = consumed - reservation.Bytes + ReserveStep;
+                    var more = consumed - reservation.Bytes + HttpIntake.ReserveStep;
                     if (!binding.Bodies.TryReserve(more))
                     {
-                        return (null, $"too many request bodies in flight ({binding.Bodies.Used} of the {binding.Bodies.Capacity} bytes of maxBodyBytesInFlight); retry later");
+                        return (null, HttpIntake.BudgetRefusal(binding.Bodies));
                     }
 
                     reservation.Bytes += more;
@@ -342,7 +337,7 @@ public static class IngestEndpoint
 
     /// <summary>
     /// Writes an error with its Content-Length, so the answer is whole on the wire as soon as it is written (not at
-    /// the request's end): a refusal followed by <see cref="DiscardUnreadAsync"/> reaches the client before the drain.
+    /// the request's end): a refusal followed by <see cref="HttpIntake.DiscardUnreadAsync"/> reaches the client before the drain.
     /// </summary>
     private static async Task ErrorAsync(HttpResponse response, int status, string error, int? retryAfter = null)
     {
@@ -357,33 +352,6 @@ public static class IngestEndpoint
         response.ContentLength = body.Length;
         await response.Body.WriteAsync(body).ConfigureAwait(false);
         await response.Body.FlushAsync().ConfigureAwait(false);
-    }
-
-    /// <summary>
-    /// After a 429 for a body left unread (or read in part), reads the rest and throws it away, 16 KiB at a time. A
-    /// client still sending its body would otherwise be reset when the request ends with bytes unread (Kestrel drains
-    /// an unread body for a few seconds only, then aborts the connection), and a reset can destroy the answer in the
-    /// client's socket before it is read, so the client saw "connection reset" instead of its 429 and reason. Holds no
-    /// memory, so the budget still bounds what is held; bounded by the request's size limit (<c>maxBodyBytes</c>, set
-    /// before any 429) and by Kestrel's minimum data rate.
-    /// </summary>
-    private static async Task DiscardUnreadAsync(HttpRequest request, CancellationToken aborted)
-    {
-        var scratch = ArrayPool<byte>.Shared.Rent(16 * 1024);
-        try
-        {
-            while (await request.Body.ReadAsync(scratch, aborted).ConfigureAwait(false) > 0)
-            {
-            }
-        }
-        catch (Exception ex) when (ex is BadHttpRequestException or IOException or OperationCanceledException)
-        {
-            // The client hung up or went over the limit: it has its answer or does not want it; Kestrel closes the connection.
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(scratch);
-        }
     }
 }
 

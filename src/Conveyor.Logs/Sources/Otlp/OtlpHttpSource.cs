@@ -69,12 +69,33 @@ public sealed class OtlpHttpSource : KestrelSource
             return;
         }
 
-        var body = await HttpIntake.ReadBodyAsync(context, Settings.MaxBodyBytes, context.RequestAborted).ConfigureAwait(false);
+        var body = await HttpIntake.ReadBodyAsync(context, Settings.MaxBodyBytes, Bodies, context.RequestAborted).ConfigureAwait(false);
         if (body.Status != 0)
         {
-            await ErrorAsync(response, json, body.Status, body.Status == 413 ? RpcCode.ResourceExhausted : RpcCode.InvalidArgument, body.Error!).ConfigureAwait(false);
+            if (body.Status == 429)
+            {
+                Info.OnBodyRefused();
+                SetRetryAfter(response, 1);
+            }
+
+            await ErrorAsync(response, json, body.Status, body.Status is 413 or 429 ? RpcCode.ResourceExhausted : RpcCode.InvalidArgument, body.Error!).ConfigureAwait(false);
             return;
         }
+
+        try
+        {
+            await ExportAsync(context, json, body).ConfigureAwait(false);
+        }
+        finally
+        {
+            // The records are admitted or refused by now: the main buffer's own bound holds them from here.
+            Bodies.Release(body.Reserved);
+        }
+    }
+
+    private async Task ExportAsync(HttpContext context, bool json, RequestBody body)
+    {
+        var response = context.Response;
 
         ExportLogsServiceRequest export;
         try
