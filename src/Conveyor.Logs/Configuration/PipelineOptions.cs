@@ -154,6 +154,16 @@ public sealed class SinkOptions
     /// <summary>How long a partial batch waits for more before it is written. Default 100 ms.</summary>
     public TimeSpan BatchLinger { get; set; } = TimeSpan.FromMilliseconds(100);
 
+    /// <summary>
+    /// How a failed write is tried again (<c>sinks:N:retry:maxAttempts</c>, <c>baseDelay</c>, <c>maxDelay</c>,
+    /// <c>useJitter</c>). <c>maxAttempts</c> counts attempts in all, the first included, per batch (each half of a
+    /// bisected batch starts again at 1): 1 means no retry. A transient failure is retried with exponential back-off
+    /// (or the store's <c>Retry-After</c>); a permanent one halves the batch until the refused events are alone, which
+    /// are then stored as dead letters (parser <c>sink:NAME</c>). Default <see cref="Sinks.ResilientSink.DefaultRetry"/>:
+    /// 61 attempts, 200 ms doubling up to 5 s.
+    /// </summary>
+    public RetryOptions Retry { get; set; } = Sinks.ResilientSink.DefaultRetry();
+
     /// <summary>A <c>duckdb:</c> sink's memory limit and threads (<c>sinks:N:duckdb:memoryLimit</c>, <c>:threads</c>). Default 256 MiB, processor count up to 4.</summary>
     public Sinks.DuckDb.DuckDbSettings DuckDb { get; set; } = new();
 

@@ -90,6 +90,16 @@ public static class PipelineOptionsValidator
                 errors.Add($"{key}:batchLinger: must be 0-00:01:00 (was {sink.BatchLinger})");
             }
 
+            if (sink.Retry.MaxAttempts is < 1 or > 1_000_000)
+            {
+                errors.Add($"{key}:retry:maxAttempts: must be 1-1000000, the first attempt included (was {sink.Retry.MaxAttempts})");
+            }
+
+            if (sink.Retry.BaseDelay < TimeSpan.Zero || sink.Retry.MaxDelay < sink.Retry.BaseDelay)
+            {
+                errors.Add($"{key}:retry:baseDelay: must be >= 0 and <= retry:maxDelay (were {sink.Retry.BaseDelay} and {sink.Retry.MaxDelay})");
+            }
+
             if (sink.DuckDb.MemoryLimit < 16L << 20)
             {
                 errors.Add($"{key}:duckdb:memoryLimit: must be at least 16777216 bytes (was {sink.DuckDb.MemoryLimit})");

@@ -1,90 +1,52 @@
+using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using Conveyor.Diagnostics;
 using Conveyor.Logs.Model;
 using Conveyor.Logs.Pipeline;
-using Conveyor.Logs.Sinks;
 
 namespace Conveyor.Logs.Diagnostics;
 
-/// <summary>Names of the pipeline's own instruments on the <c>Conveyor</c> meter (the buffers and stages report theirs in the core library).</summary>
-public static class PipelineMetricNames
-{
-    /// <summary>Records a source took in (counter; tag <c>source</c>).</summary>
-    public const string SourceReceived = "conveyor.source.records.received";
-
-    /// <summary>Records a source wrote into the main buffer (counter; tag <c>source</c>).</summary>
-    public const string SourceAdmitted = "conveyor.source.records.admitted";
-
-    /// <summary>Records refused to a sender who was told, e.g. HTTP 429 (counter; tag <c>source</c>).</summary>
-    public const string SourceRefused = "conveyor.source.records.refused";
-
-    /// <summary>Records a source lost with no one told, e.g. UDP with a full buffer (counter; tag <c>source</c>).</summary>
-    public const string SourceDropped = "conveyor.source.records.dropped";
-
-    /// <summary>Faults clients caused: malformed requests or frames, resets, bodies sent too slowly (counter; tag <c>source</c>).</summary>
-    public const string SourceClientFaults = "conveyor.source.client_faults";
-
-    /// <summary>TCP: idle connections closed to admit a new one at the connection limit (counter; tag <c>source</c>).</summary>
-    public const string SourceConnectionsEvicted = "conveyor.source.connections.evicted";
-
-    /// <summary>TCP: connections refused at the limit with none idle (counter; tag <c>source</c>).</summary>
-    public const string SourceConnectionsRefused = "conveyor.source.connections.refused";
-
-    /// <summary>HTTP: request bodies refused unread over the in-flight budget (counter; tag <c>source</c>).</summary>
-    public const string SourceBodiesRefused = "conveyor.source.bodies.refused";
-
-    /// <summary>Records the parse workers turned into events (counter).</summary>
-    public const string ParsedEvents = "conveyor.parse.events";
-
-    /// <summary>Records that became dead letters at a source or a parser (counter).</summary>
-    public const string ParseDeadLetters = "conveyor.parse.dead_letters";
-
-    /// <summary>Records each sink stored: events and dead letters (counter; tag <c>sink</c>).</summary>
-    public const string SinkStored = "conveyor.pipeline.sink.stored";
-
-    /// <summary>
-    /// The conservation check (gauge, 1 = balanced): per stage, received = sent + dropped + dead-lettered + buffered;
-    /// per sink, admitted = stored + dead-lettered + dropped + in the pipeline. Tag <c>check</c> names the stage or sink.
-    /// </summary>
-    public const string Balanced = "conveyor.pipeline.balanced";
-
-    /// <summary>Tag naming a source.</summary>
-    public const string TagSource = "source";
-
-    /// <summary>Tag naming a sink.</summary>
-    public const string TagSink = "sink";
-
-    /// <summary>Tag naming what a conservation check covers.</summary>
-    public const string TagCheck = "check";
-}
-
 /// <summary>
-/// Observable instruments over the live topologies: read when a listener collects (a Prometheus scrape), so the
-/// hot path pays nothing. Topologies are held weakly.
+/// The log service's instruments, on the library's one meter (<see cref="ConveyorMeter.Meter"/>, names from
+/// <see cref="MetricNames"/>): observable, read over the live topologies when a listener collects (a Prometheus
+/// scrape), so the hot path pays nothing. Topologies are held weakly and leave when disposed.
 /// </summary>
+/// <remarks>
+/// The <c>conveyor.component.*</c> family is read from <see cref="PipelineSnapshot"/>, the same numbers as
+/// <c>/api/pipeline</c>: one entry per source, buffer, stage and sink, tagged alike, so what holds there
+/// (received = sent + dropped + dead-lettered + buffered + left) holds for the metrics too.
+/// </remarks>
 internal static class PipelineMetrics
 {
-    private static readonly Meter Meter = new(MetricNames.Meter);
+    private static Meter Meter => ConveyorMeter.Meter;
     private static readonly Lock Sync = new();
     private static readonly List<WeakReference<LogTopology>> Topologies = [];
 
     static PipelineMetrics()
     {
-        Meter.CreateObservableCounter(PipelineMetricNames.SourceReceived, () => Sources(static s => s.Received), "{record}", "Records a source took in.");
-        Meter.CreateObservableCounter(PipelineMetricNames.SourceAdmitted, () => Sources(static s => s.Admitted), "{record}", "Records written into the main buffer.");
-        Meter.CreateObservableCounter(PipelineMetricNames.SourceRefused, () => Sources(static s => s.Refused), "{record}", "Records refused to a sender who was told.");
-        Meter.CreateObservableCounter(PipelineMetricNames.SourceDropped, () => Sources(static s => s.Dropped), "{record}", "Records lost with no one told.");
-        Meter.CreateObservableCounter(PipelineMetricNames.SourceClientFaults, () => Sources(static s => s.ClientFaults), "{fault}", "Faults clients caused.");
-        Meter.CreateObservableCounter(PipelineMetricNames.SourceConnectionsEvicted, () => Sources(static s => s.ConnectionsEvicted), "{connection}", "Idle connections closed at the connection limit.");
-        Meter.CreateObservableCounter(PipelineMetricNames.SourceConnectionsRefused, () => Sources(static s => s.ConnectionsRefused), "{connection}", "Connections refused at the connection limit.");
-        Meter.CreateObservableCounter(PipelineMetricNames.SourceBodiesRefused, () => Sources(static s => s.BodiesRefused), "{request}", "Request bodies refused over the in-flight budget.");
-        Meter.CreateObservableCounter(PipelineMetricNames.ParsedEvents, () => Live().Select(static t => new Measurement<long>(t.ParsedEvents)), "{record}", "Records parsed into events.");
-        Meter.CreateObservableCounter(PipelineMetricNames.ParseDeadLetters, () => Live().Select(static t => new Measurement<long>(t.ParseDeadLetters)), "{record}", "Records that became dead letters.");
-        Meter.CreateObservableCounter(PipelineMetricNames.SinkStored, StoredBySink, "{record}", "Records each sink stored.");
+        Meter.CreateObservableCounter(MetricNames.SourceReceived, () => Sources(static s => s.Received), "{record}", "Records a source took in.");
+        Meter.CreateObservableCounter(MetricNames.SourceAdmitted, () => Sources(static s => s.Admitted), "{record}", "Records written into the main buffer.");
+        Meter.CreateObservableCounter(MetricNames.SourceRefused, () => Sources(static s => s.Refused), "{record}", "Records refused to a sender who was told.");
+        Meter.CreateObservableCounter(MetricNames.SourceDropped, () => Sources(static s => s.Dropped), "{record}", "Records lost with no one told.");
+        Meter.CreateObservableCounter(MetricNames.SourceClientFaults, () => Sources(static s => s.ClientFaults), "{fault}", "Faults clients caused.");
+        Meter.CreateObservableCounter(MetricNames.SourceConnectionsEvicted, () => Sources(static s => s.ConnectionsEvicted), "{connection}", "Idle connections closed at the connection limit.");
+        Meter.CreateObservableCounter(MetricNames.SourceConnectionsRefused, () => Sources(static s => s.ConnectionsRefused), "{connection}", "Connections refused at the connection limit.");
+        Meter.CreateObservableCounter(MetricNames.SourceBodiesRefused, () => Sources(static s => s.BodiesRefused), "{request}", "Request bodies refused over the in-flight budget.");
+        Meter.CreateObservableCounter(MetricNames.ParsedEvents, () => Live().Select(static t => new Measurement<long>(t.ParsedEvents)), "{record}", "Records parsed into events.");
+        Meter.CreateObservableCounter(MetricNames.ParseDeadLetters, () => Live().Select(static t => new Measurement<long>(t.ParseDeadLetters)), "{record}", "Records that became dead letters.");
+        Meter.CreateObservableCounter(MetricNames.PipelineSinkStored, StoredBySink, "{record}", "Records each sink stored.");
 
-        // The same count as /api/pipeline's dropped.failed and the shutdown report's "failed": one number, one source.
-        Meter.CreateObservableCounter(SinkInstrumentNames.Failed, FailedBySink, "{record}", "Records lost for good: neither stored nor kept as dead letters.");
-        Meter.CreateObservableGauge(PipelineMetricNames.Balanced, Balanced, "1", "1 when the conservation check holds.");
+        // The same counts as /api/pipeline's and the shutdown report's (dropped.failed is "failed"): one number, one source.
+        Meter.CreateObservableCounter(MetricNames.SinkWritten, () => Lanes(static l => l.StoredEvents), "{event}", "Events the store accepted.");
+        Meter.CreateObservableCounter(MetricNames.SinkDeadLettered, () => Lanes(static l => l.StoredDeadLetters + l.Rejected), "{record}", "Dead letters the sink stored.");
+        Meter.CreateObservableCounter(MetricNames.SinkErrors, () => Lanes(static l => l.Errors), "{attempt}", "Write attempts that failed transiently.");
+        Meter.CreateObservableCounter(MetricNames.SinkFailed, () => Lanes(static l => l.Failed), "{record}", "Records lost for good: neither stored nor kept as dead letters.");
+        Meter.CreateObservableCounter(MetricNames.ComponentReceived, () => Components(static c => c.Received), "{item}", "Items a source, buffer, stage or sink took in.");
+        Meter.CreateObservableCounter(MetricNames.ComponentSent, () => Components(static c => c.Sent), "{item}", "Items a source, buffer, stage or sink passed on (stored, for a sink).");
+        Meter.CreateObservableCounter(MetricNames.ComponentDropped, ComponentDrops, "{item}", "Items a source, buffer, stage or sink dropped, by reason.");
+        Meter.CreateObservableCounter(MetricNames.ComponentDeadLettered, () => Components(static c => c.DeadLettered), "{item}", "Items a stage or sink kept as dead letters.");
+        Meter.CreateObservableCounter(MetricNames.ComponentErrors, () => Components(static c => c.Errors), "{operation}", "Operations that failed: client faults, failed write attempts.");
+        Meter.CreateObservableGauge(MetricNames.PipelineBalanced, Balanced, "1", "1 when the conservation check holds.");
     }
 
     public static void Register(LogTopology topology)
@@ -93,6 +55,15 @@ internal static class PipelineMetrics
         {
             Topologies.RemoveAll(static w => !w.TryGetTarget(out _));
             Topologies.Add(new WeakReference<LogTopology>(topology));
+        }
+    }
+
+    /// <summary>Takes a disposed topology out of the metrics at once, instead of when it is collected.</summary>
+    public static void Unregister(LogTopology topology)
+    {
+        lock (Sync)
+        {
+            Topologies.RemoveAll(w => !w.TryGetTarget(out var t) || ReferenceEquals(t, topology));
         }
     }
 
@@ -114,13 +85,33 @@ internal static class PipelineMetrics
     }
 
     private static IEnumerable<Measurement<long>> Sources(Func<SourceInfo, long> select) =>
-        Live().SelectMany(static t => t.Sources).Select(s => new Measurement<long>(select(s), new KeyValuePair<string, object?>(PipelineMetricNames.TagSource, s.Name)));
+        Live().SelectMany(static t => t.Sources).Select(s => new Measurement<long>(select(s), new KeyValuePair<string, object?>(MetricNames.TagSource, s.Name)));
 
-    private static IEnumerable<Measurement<long>> StoredBySink() =>
-        Live().SelectMany(static t => t.Lanes).Select(static l => new Measurement<long>(l.StoredEvents + l.StoredDeadLetters, new KeyValuePair<string, object?>(PipelineMetricNames.TagSink, l.Name)));
+    private static IEnumerable<Measurement<long>> StoredBySink() => Lanes(static l => l.StoredEvents + l.StoredDeadLetters);
 
-    private static IEnumerable<Measurement<long>> FailedBySink() =>
-        Live().SelectMany(static t => t.Lanes).Select(static l => new Measurement<long>(l.Failed, new KeyValuePair<string, object?>(SinkInstrumentNames.SinkTag, l.Name)));
+    private static IEnumerable<Measurement<long>> Lanes(Func<SinkLane, long> select) =>
+        Live().SelectMany(static t => t.Lanes).Select(l => new Measurement<long>(select(l), new KeyValuePair<string, object?>(MetricNames.TagSink, l.Name)));
+
+    private static IEnumerable<Measurement<long>> Components(Func<StageState, long> select) =>
+        Live().SelectMany(static t => t.GetSnapshot().Stages).Select(c => new Measurement<long>(select(c), ComponentTags(c)));
+
+    private static IEnumerable<Measurement<long>> ComponentDrops()
+    {
+        foreach (var c in Live().SelectMany(static t => t.GetSnapshot().Stages))
+        {
+            // A component that cannot drop (the parse stage) still has the series, as reason "none" at 0, so every
+            // component answers the same four questions.
+            IEnumerable<KeyValuePair<string, long>> drops = c.Dropped.Count > 0 ? c.Dropped : [new("none", 0)];
+            foreach (var (reason, count) in drops)
+            {
+                var tags = ComponentTags(c);
+                tags.Add(MetricNames.TagReason, reason);
+                yield return new Measurement<long>(count, tags);
+            }
+        }
+    }
+
+    private static TagList ComponentTags(StageState c) => new() { { MetricNames.TagComponent, c.Kind }, { MetricNames.TagName, c.Name } };
 
     private static IEnumerable<Measurement<int>> Balanced()
     {
@@ -129,12 +120,12 @@ internal static class PipelineMetrics
             var snapshot = t.GetSnapshot();
             foreach (var s in snapshot.Stages)
             {
-                yield return new Measurement<int>(s.Balanced ? 1 : 0, new KeyValuePair<string, object?>(PipelineMetricNames.TagCheck, s.Name));
+                yield return new Measurement<int>(s.Balanced ? 1 : 0, new KeyValuePair<string, object?>(MetricNames.TagCheck, s.Name));
             }
 
             foreach (var s in snapshot.Sinks)
             {
-                yield return new Measurement<int>(s.Balanced ? 1 : 0, new KeyValuePair<string, object?>(PipelineMetricNames.TagCheck, "end-to-end:" + s.Sink));
+                yield return new Measurement<int>(s.Balanced ? 1 : 0, new KeyValuePair<string, object?>(MetricNames.TagCheck, "end-to-end:" + s.Sink));
             }
         }
     }

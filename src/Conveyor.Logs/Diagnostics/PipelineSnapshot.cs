@@ -49,6 +49,7 @@ public sealed record PipelineSnapshot
                 Received = s.Received,
                 Sent = s.Admitted,
                 Dropped = new Dictionary<string, long> { ["refused"] = s.Refused, ["dropped"] = s.Dropped },
+                Errors = s.ClientFaults,
                 Buffered = s.Pending,
                 Formats = s.ParsedByFormat,
                 Link = s.Link?.GetLinkStatus(),
@@ -99,6 +100,7 @@ public sealed record PipelineSnapshot
                 Sent = stored,
                 DeadLettered = lane.Rejected,
                 Dropped = new Dictionary<string, long> { ["failed"] = lane.Failed },
+                Errors = lane.Errors,
                 Buffered = ss.InFlight,
                 Left = ss.Left,
                 Link = lane.Link?.GetLinkStatus(),
@@ -224,6 +226,12 @@ public sealed record StageState
 
     /// <summary>Items turned into dead letters here.</summary>
     public long DeadLettered { get; init; }
+
+    /// <summary>
+    /// Operations that failed here, counted since start: a source's client faults, a sink's failed write attempts
+    /// (retried or not); 0 for buffers and the parse stage, whose refusals are drops or dead letters.
+    /// </summary>
+    public long Errors { get; init; }
 
     /// <summary>Items held here now (queued or in a handler).</summary>
     public long Buffered { get; init; }

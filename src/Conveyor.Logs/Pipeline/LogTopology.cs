@@ -298,6 +298,7 @@ public sealed partial class LogTopology : IAsyncDisposable
         }
 
         _sampler?.Dispose();
+        PipelineMetrics.Unregister(this);
         await _stop.CancelAsync().ConfigureAwait(false);
         if (_parse is not null)
         {

@@ -23,6 +23,7 @@ internal sealed partial class SinkLane : IAsyncDisposable
     private long _rejected;
     private long _failed;
     private long _notOffered;
+    private long _errors;
     private volatile bool _up = true;
     private int _disposed;
 
@@ -51,7 +52,7 @@ internal sealed partial class SinkLane : IAsyncDisposable
     /// <summary>False while the sink's writes are failing (even during retries) or its last probe or write failed.</summary>
     public bool IsUp => _up && CurrentFailure is null;
 
-    /// <summary>The write failure in progress, as the sink's resilient wrapper reports it; null while writes succeed.</summary>
+    /// <summary>The write failure in progress, as the sink's wrapper reports it (during retries too); null while writes succeed.</summary>
     public SinkFailure? CurrentFailure => (_sink.Sink as IReportsSinkFailure)?.CurrentFailure;
 
     /// <summary>The sink as opened (its wrappers included), for maintenance that looks inside it.</summary>
@@ -66,6 +67,9 @@ internal sealed partial class SinkLane : IAsyncDisposable
 
     /// <summary>Events the sink refused and that were stored as dead letters instead.</summary>
     public long Rejected => Interlocked.Read(ref _rejected);
+
+    /// <summary>Write attempts (of events or dead letters) that failed transiently, retried or not.</summary>
+    public long Errors => Interlocked.Read(ref _errors);
 
     /// <summary>Records neither stored nor dead-lettered, because the sink failed for good (after its retries).</summary>
     public long Failed => Interlocked.Read(ref _failed);
@@ -84,9 +88,11 @@ internal sealed partial class SinkLane : IAsyncDisposable
                 BatchMaxBytes = 16L << 20,
                 BatchLinger = _sink.Options.BatchLinger,
 
-                // The store's resilient wrapper already retries with back-off and isolates poison events; a second
-                // layer of retries here would only multiply the wait.
-                Retry = new RetryOptions { MaxAttempts = 1 },
+                // The one failure path of sink writes: transient failures are retried here with back-off (attempts
+                // in all, the first included: RetryOptions.MaxAttempts), a permanent failure halves the batch until
+                // the refused records are alone, and those are dead-lettered by OnSinkFailedAsync. The sink itself
+                // makes one attempt per call (ResilientSink classifies its errors and reports the failing store).
+                Retry = _sink.Options.Retry,
                 DeadLetter = OnSinkFailedAsync,
                 TimeProvider = time,
             },
@@ -263,9 +269,15 @@ internal sealed partial class SinkLane : IAsyncDisposable
                 await _sink.Sink.WriteDeadLettersAsync(dead, cancellationToken).ConfigureAwait(false);
             }
         }
-        catch (Exception) when (!cancellationToken.IsCancellationRequested)
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
         {
-            _up = false;
+            // A refused record (permanent) says nothing about the store's health; a failing store does.
+            if (_sink.Options.Retry.IsTransient(ex))
+            {
+                _up = false;
+                Interlocked.Increment(ref _errors);
+            }
+
             throw;
         }
 
@@ -279,9 +291,10 @@ internal sealed partial class SinkLane : IAsyncDisposable
     }
 
     /// <summary>
-    /// A batch the sink could not store even after its retries: its events are offered to the sink once more as
-    /// dead letters (a store that refuses a record may still keep it as text); if that fails too they are counted as
-    /// failed and logged, never silently lost.
+    /// A record the sink could not store: an event the store refuses (alone after bisection), or a record of a batch
+    /// whose transient failures outlasted the retries. It is offered to the sink once more as a dead letter (parser
+    /// <c>sink:NAME</c>: a store that refuses a record may still keep it as text), in one attempt; if that fails too it
+    /// is counted as failed and logged, never silently lost.
     /// </summary>
     private async ValueTask OnSinkFailedAsync(DeadLetter<PipelineRecord> failed, CancellationToken cancellationToken)
     {
@@ -301,6 +314,11 @@ internal sealed partial class SinkLane : IAsyncDisposable
         }
         catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
         {
+            if (_sink.Options.Retry.IsTransient(ex))
+            {
+                Interlocked.Increment(ref _errors);
+            }
+
             Interlocked.Increment(ref _failed);
             record.Complete(Index, DeliveryOutcome.Failed);
             if (_logger is not null)

@@ -1,23 +1,20 @@
-using System.Diagnostics.Metrics;
 using Conveyor.Logs.Model;
 using Microsoft.Extensions.Logging;
-using Polly;
-using Polly.Retry;
 
 namespace Conveyor.Logs.Sinks;
 
 /// <summary>
-/// Wraps a sink with the failure handling every sink needs, in one place: transient failures are retried with
-/// exponential back-off and jitter; a batch refused permanently is bisected until the poison events are isolated,
-/// which are then dead-lettered (with the reason) while the rest of the batch is stored; and the per-sink counters
-/// of <see cref="SinkInstrumentNames"/> are kept.
+/// Wraps a store sink with what the failure path needs from it, one write attempt at a time: it classifies the
+/// store's errors as transient or permanent for the retry policy (<see cref="IsTransient"/>, <see cref="RetryAfter"/>,
+/// <see cref="DefaultRetry"/>) and reports a store whose writes are failing. Its counters are the sink lane's
+/// (<c>conveyor.sink.*</c> in <see cref="Conveyor.Diagnostics.MetricNames"/>). It does not retry or bisect: the sink lane's stage does that (the core
+/// <see cref="ConsumerStage{TIn}"/>: retry with back-off, halve a permanently failing batch, dead-letter what is left),
+/// so there is one failure path and one attempts convention (<see cref="RetryOptions.MaxAttempts"/>: attempts in all).
 /// </summary>
 /// <remarks>
-/// <para>Bisection costs O(k log n) extra writes for k poison events in a batch of n; it relies on the inner sink
-/// storing a batch all-or-nothing or idempotently, which every Conveyor sink does.
-/// Disposal disposes the inner sink (which flushes it).</para>
+/// <para>Disposal disposes the inner sink (which flushes it).</para>
 /// <para>A store that keeps failing shows at once, while its batch is still being retried: the first failed attempt
-/// logs a warning, further ones at most every <see cref="ResilientSinkOptions.WarningInterval"/> with their count;
+/// logs a warning, further ones at most every <c>warningInterval</c> with their count;
 /// <see cref="CurrentFailure"/> and <see cref="CheckHealthAsync"/> report it until a write succeeds, which logs the
 /// recovery. What holds: <see cref="CurrentFailure"/> is non-null exactly when the latest write attempt failed
 /// transiently. Poison (a permanent refusal of the data) says nothing about the store's health and is not counted.</para>
@@ -26,8 +23,6 @@ public sealed partial class ResilientSink : ILogSink, IReportsSinkFailure
 {
     private readonly ILogSink _inner;
     private readonly TimeProvider _time;
-    private readonly ResiliencePipeline _pipeline;
-    private readonly SinkMetrics _metrics;
     private readonly ILogger? _logger;
     private readonly TimeSpan _warningInterval;
     private readonly Lock _failureLock = new();
@@ -36,46 +31,49 @@ public sealed partial class ResilientSink : ILogSink, IReportsSinkFailure
     private long _failuresSinceWarning;
 
     /// <summary>Wraps <paramref name="inner"/>.</summary>
-    /// <param name="inner">The sink to protect; disposed with this one.</param>
-    /// <param name="options">Retry settings; defaults when null.</param>
-    /// <param name="timeProvider">The clock for back-off and dead-letter times; <see cref="TimeProvider.System"/> when null.</param>
-    /// <param name="meterFactory">Where the counters live; a private <c>Conveyor</c> meter when null.</param>
+    /// <param name="inner">The sink to watch; disposed with this one.</param>
+    /// <param name="timeProvider">The clock for failure times and warning intervals; <see cref="TimeProvider.System"/> when null.</param>
     /// <param name="logger">Where failing and recovered writes are reported; nowhere when null.</param>
-    public ResilientSink(ILogSink inner, ResilientSinkOptions? options = null, TimeProvider? timeProvider = null, IMeterFactory? meterFactory = null, ILogger? logger = null)
+    /// <param name="warningInterval">While writes keep failing, the shortest time between two warnings. Default 10 s.</param>
+    public ResilientSink(ILogSink inner, TimeProvider? timeProvider = null, ILogger? logger = null, TimeSpan? warningInterval = null)
     {
         ArgumentNullException.ThrowIfNull(inner);
-        options = (options ?? new ResilientSinkOptions()).Validate();
-        _inner = inner;
-        _time = timeProvider ?? TimeProvider.System;
-        _metrics = new SinkMetrics(inner.Name, meterFactory);
-        _logger = logger;
-        _warningInterval = options.WarningInterval;
-        var builder = new ResiliencePipelineBuilder { TimeProvider = _time };
-        if (options.MaxRetryAttempts > 0)
+        if (warningInterval <= TimeSpan.Zero)
         {
-            builder.AddRetry(new RetryStrategyOptions
-            {
-                ShouldHandle = new PredicateBuilder().Handle<SinkException>(e => e.IsTransient),
-                MaxRetryAttempts = options.MaxRetryAttempts,
-                BackoffType = DelayBackoffType.Exponential,
-                UseJitter = true,
-                Delay = options.BaseDelay,
-                MaxDelay = options.MaxDelay,
-
-                // A store that says when to come back (Retry-After) is believed, within the longest delay allowed.
-                DelayGenerator = args => ValueTask.FromResult(args.Outcome.Exception is SinkException { RetryAfter: { } after }
-                    ? (TimeSpan?)(after < options.MaxDelay ? after : options.MaxDelay)
-                    : null),
-                OnRetry = _ =>
-                {
-                    _metrics.Retried();
-                    return default;
-                },
-            });
+            throw new ArgumentOutOfRangeException(nameof(warningInterval), warningInterval, "must be positive");
         }
 
-        _pipeline = builder.Build();
+        _inner = inner;
+        _time = timeProvider ?? TimeProvider.System;
+        _logger = logger;
+        _warningInterval = warningInterval ?? TimeSpan.FromSeconds(10);
     }
+
+    /// <summary>
+    /// Whether a sink write that threw <paramref name="error"/> may succeed if tried again: a
+    /// <see cref="SinkException"/> says so itself (<see cref="SinkException.IsTransient"/>: false for data the store
+    /// refuses); any other error is judged by <see cref="RetryOptions.IsTransientByDefault"/> (an I/O error is worth
+    /// retrying, a format error is not).
+    /// </summary>
+    public static bool IsTransient(Exception error) =>
+        error is SinkException s ? s.IsTransient : RetryOptions.IsTransientByDefault(error);
+
+    /// <summary>The wait a store asked for (<see cref="SinkException.RetryAfter"/>, an HTTP <c>Retry-After</c>), else null.</summary>
+    public static TimeSpan? RetryAfter(Exception error) => (error as SinkException)?.RetryAfter;
+
+    /// <summary>
+    /// The retry policy of sink writes when <c>sinks:N:retry</c> does not say: 61 attempts in all (the first and 60
+    /// retries), 200 ms doubling with jitter up to 5 s between them (a few minutes of outage), sink errors classified
+    /// by <see cref="IsTransient"/>, and a store's <c>Retry-After</c> believed up to the longest delay.
+    /// </summary>
+    public static RetryOptions DefaultRetry() => new()
+    {
+        MaxAttempts = 61,
+        BaseDelay = TimeSpan.FromMilliseconds(200),
+        MaxDelay = TimeSpan.FromSeconds(5),
+        IsTransient = IsTransient,
+        RetryAfter = RetryAfter,
+    };
 
     /// <inheritdoc />
     public string Name => _inner.Name;
@@ -96,39 +94,20 @@ public sealed partial class ResilientSink : ILogSink, IReportsSinkFailure
     }
 
     /// <summary>
-    /// Stores the batch, dead-lettering events the store refuses. Throws only when transient failures outlast the
-    /// retries (or on cancellation); the events of that batch are then counted as failed.
+    /// One attempt to store the batch. A failure is thrown as is, for the caller's retry policy to classify; a
+    /// transient one marks the store failing, a success clears that.
     /// </summary>
-    /// <exception cref="SinkException">Retries were exhausted; <see cref="SinkException.IsTransient"/> is true.</exception>
-    public async ValueTask WriteBatchAsync(IReadOnlyList<LogEvent> batch, CancellationToken cancellationToken)
+    public ValueTask WriteBatchAsync(IReadOnlyList<LogEvent> batch, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(batch);
-        if (batch.Count == 0)
-        {
-            return;
-        }
-
-        // Whatever part of the batch was stored before a failure is idempotent to store again, so the caller may
-        // replay the whole batch. Whether its events are lost is the caller's to know (it may retry, or keep them
-        // as dead letters): the count of lost records is kept where that is decided (conveyor.sink.failed).
-        _metrics.Received(batch.Count);
-        await WriteIsolatingAsync(batch, cancellationToken).ConfigureAwait(false);
+        return batch.Count == 0 ? default : AttemptAsync(static (sink, batch, ct) => sink.WriteBatchAsync(batch, ct), batch, cancellationToken);
     }
 
-    /// <inheritdoc />
-    public async ValueTask WriteDeadLettersAsync(IReadOnlyList<DeadLetter> batch, CancellationToken cancellationToken)
+    /// <summary>One attempt to store dead letters, watched like <see cref="WriteBatchAsync"/>.</summary>
+    public ValueTask WriteDeadLettersAsync(IReadOnlyList<DeadLetter> batch, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(batch);
-        if (batch.Count == 0)
-        {
-            return;
-        }
-
-        await _pipeline.ExecuteAsync(
-            static (state, ct) => state.Self.AttemptAsync(static (sink, batch, ct) => sink.WriteDeadLettersAsync(batch, ct), state.Batch, ct),
-            (Self: this, Batch: batch),
-            cancellationToken).ConfigureAwait(false);
-        _metrics.DeadLettered(batch.Count);
+        return batch.Count == 0 ? default : AttemptAsync(static (sink, batch, ct) => sink.WriteDeadLettersAsync(batch, ct), batch, cancellationToken);
     }
 
     /// <summary>Unhealthy while writes are failing (with how long and how many attempts), else the store's own probe.</summary>
@@ -138,45 +117,7 @@ public sealed partial class ResilientSink : ILogSink, IReportsSinkFailure
             : _inner.CheckHealthAsync(cancellationToken);
 
     /// <inheritdoc />
-    public async ValueTask DisposeAsync()
-    {
-        try
-        {
-            await _inner.DisposeAsync().ConfigureAwait(false);
-        }
-        finally
-        {
-            _metrics.Dispose();
-        }
-    }
-
-    private async ValueTask WriteIsolatingAsync(IReadOnlyList<LogEvent> batch, CancellationToken cancellationToken)
-    {
-        try
-        {
-            await _pipeline.ExecuteAsync(
-                static (state, ct) => state.Self.AttemptAsync(static (sink, batch, ct) => sink.WriteBatchAsync(batch, ct), state.Batch, ct),
-                (Self: this, Batch: batch),
-                cancellationToken).ConfigureAwait(false);
-            _metrics.Written(batch.Count);
-            return;
-        }
-        catch (SinkException e) when (!e.IsTransient)
-        {
-            if (batch.Count == 1)
-            {
-                var poison = batch[0];
-                var letter = new DeadLetter(poison.Id, poison.Source, "sink:" + _inner.Name, e.Message, poison.Body, _time.GetUtcNow());
-                await WriteDeadLettersAsync([letter], cancellationToken).ConfigureAwait(false);
-                return;
-            }
-        }
-
-        // The batch holds at least one event the store refuses: halve it until each refusal is one event.
-        var half = batch.Count / 2;
-        await WriteIsolatingAsync(Slice(batch, 0, half), cancellationToken).ConfigureAwait(false);
-        await WriteIsolatingAsync(Slice(batch, half, batch.Count - half), cancellationToken).ConfigureAwait(false);
-    }
+    public ValueTask DisposeAsync() => _inner.DisposeAsync();
 
     /// <summary>One attempt: a transient failure (thrown at once or later) marks the store failing; a success clears it.</summary>
     private async ValueTask AttemptAsync<T>(Func<ILogSink, T, CancellationToken, ValueTask> write, T batch, CancellationToken cancellationToken)
@@ -185,7 +126,7 @@ public sealed partial class ResilientSink : ILogSink, IReportsSinkFailure
         {
             await write(_inner, batch, cancellationToken).ConfigureAwait(false);
         }
-        catch (SinkException e) when (e.IsTransient)
+        catch (Exception e) when (e is not OperationCanceledException && IsTransient(e))
         {
             OnAttemptFailed(e);
             throw;
@@ -194,9 +135,8 @@ public sealed partial class ResilientSink : ILogSink, IReportsSinkFailure
         OnAttemptSucceeded();
     }
 
-    private void OnAttemptFailed(SinkException e)
+    private void OnAttemptFailed(Exception e)
     {
-        _metrics.Error();
         var now = _time.GetUtcNow();
         var timestamp = _time.GetTimestamp();
         bool first;
@@ -259,20 +199,4 @@ public sealed partial class ResilientSink : ILogSink, IReportsSinkFailure
 
     [LoggerMessage(EventId = 2103, Level = LogLevel.Information, Message = "Sink {Sink} recovered: writing again after {Seconds:0} s and {Attempts} failed attempts")]
     private static partial void LogRecovered(ILogger logger, string sink, double seconds, long attempts);
-
-    private static ArraySegment<LogEvent> Slice(IReadOnlyList<LogEvent> batch, int start, int count)
-    {
-        if (batch is ArraySegment<LogEvent> segment)
-        {
-            return segment.Slice(start, count);
-        }
-
-        var copy = new LogEvent[count];
-        for (var i = 0; i < count; i++)
-        {
-            copy[i] = batch[start + i];
-        }
-
-        return copy;
-    }
 }

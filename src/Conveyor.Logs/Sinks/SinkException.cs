@@ -33,7 +33,8 @@ public sealed class SinkException : Exception
 
     /// <summary>
     /// How long the store asked to be left alone before the next attempt (HTTP <c>Retry-After</c>); null when it did
-    /// not say. <see cref="ResilientSink"/> waits this long instead of its own back-off, at most its <c>MaxDelay</c>.
+    /// not say. The sink lane's retry waits this long instead of its back-off, at most <c>MaxDelay</c>
+    /// (<see cref="ResilientSink.RetryAfter"/>).
     /// </summary>
     public TimeSpan? RetryAfter { get; init; }
 }

@@ -1,4 +1,3 @@
-using System.Diagnostics.Metrics;
 using Conveyor.Logs.Sinks.Amqp;
 using Conveyor.Logs.Sinks.DuckDb;
 using Conveyor.Logs.Sinks.Flaky;
@@ -14,9 +13,7 @@ namespace Conveyor.Logs.Sinks;
 
 /// <summary>What a sink factory is given besides its URI.</summary>
 /// <param name="TimeProvider">The clock; the system clock when null.</param>
-/// <param name="Retry">The retry settings of the <see cref="ResilientSink"/> around a store sink; its defaults when null.</param>
-/// <param name="MeterFactory">Where a store sink's metrics go; the shared meter when null.</param>
-public sealed record SinkContext(TimeProvider? TimeProvider = null, ResilientSinkOptions? Retry = null, IMeterFactory? MeterFactory = null)
+public sealed record SinkContext(TimeProvider? TimeProvider = null)
 {
     /// <summary>A <c>duckdb:</c> store's engine settings (<c>sinks:N:duckdb</c>); its defaults when null.</summary>
     public DuckDbSettings? DuckDb { get; init; }
@@ -30,9 +27,9 @@ public sealed record SinkContext(TimeProvider? TimeProvider = null, ResilientSin
     /// <summary>The store's full-text index by name (<c>sinks:N:fullText</c>); null: the store's default.</summary>
     public string? FullText { get; init; }
 
-    /// <summary>Wraps a store sink in a <see cref="ResilientSink"/> (retry, poison isolation, metrics, failure reports) with these settings.</summary>
+    /// <summary>Wraps a store sink in a <see cref="ResilientSink"/> (error classification, metrics, failure reports); the sink lane retries.</summary>
     public ILogSink Resilient(ILogSink inner) =>
-        new ResilientSink(inner, Retry, TimeProvider, MeterFactory, LoggerFactory?.CreateLogger("Conveyor.Sinks." + inner.Name));
+        new ResilientSink(inner, TimeProvider, LoggerFactory?.CreateLogger("Conveyor.Sinks." + inner.Name));
 
     /// <summary><see cref="FullText"/> as one of <typeparamref name="T"/>'s names (case-insensitive), or null when not set.</summary>
     /// <exception cref="ArgumentException">Not one of them (the message lists them).</exception>
@@ -128,8 +125,8 @@ public static class SinkRegistry
     }
 
     /// <summary>
-    /// Opens the sink for <paramref name="uri"/>. Store sinks come wrapped in a <see cref="ResilientSink"/> (retry,
-    /// poison isolation, metrics) built from <paramref name="context"/>, which also carries the store settings
+    /// Opens the sink for <paramref name="uri"/>. Store sinks come wrapped in a <see cref="ResilientSink"/> (error
+    /// classification, metrics, failure reports; retries and poison isolation are the sink lane's) built from <paramref name="context"/>, which also carries the store settings
     /// (full-text index, retention); other per-sink settings come from the options classes (use the sinks' own
     /// <c>OpenAsync</c> for those). A store that can check itself (<see cref="IStoreIntegrityCheck"/>) is checked here,
     /// and refused if it fails, before anyone writes to it.

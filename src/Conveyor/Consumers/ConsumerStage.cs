@@ -40,6 +40,7 @@ public class ConsumerStage<TIn> : IAsyncDisposable
     private long _processed;
     private long _deadLettered;
     private long _retries;
+    private long _resubmitted;
     private long _leftCount;
 
     private protected ConsumerStage(BufferReader<TIn> input, StageOptions<TIn> options, CancellationToken cancellationToken)
@@ -82,6 +83,7 @@ public class ConsumerStage<TIn> : IAsyncDisposable
             Processed = Interlocked.Read(ref _processed),
             DeadLettered = Interlocked.Read(ref _deadLettered),
             Retries = Interlocked.Read(ref _retries),
+            Resubmitted = Interlocked.Read(ref _resubmitted),
             Left = Interlocked.Read(ref _leftCount),
             InFlight = inFlight,
             Workers = Volatile.Read(ref _target),
@@ -263,6 +265,12 @@ public class ConsumerStage<TIn> : IAsyncDisposable
             if (batch.Count > 1 && !_options.Retry.IsTransient(error))
             {
                 // A permanent failure of a batch says nothing about which items are bad: halve until they are alone.
+                // Both halves go to the handler again, and only the half that fails is split further: one poison item
+                // in n costs n + n/2 + ... ~ 2n items handed again over log2(n) levels, k of them at most n * log2(n);
+                // the good half of each level is written once more, never again. Counted, so a handler that refuses
+                // whole batches for a reason no item causes (Resubmitted ~ Received * log2(n)) shows.
+                Interlocked.Add(ref _resubmitted, batch.Count);
+                ConveyorMeter.StageResubmitted.Add(batch.Count, _tags);
                 var half = batch.Count / 2;
                 await ProcessAsync(batch.GetRange(0, half), attempt, cancellationToken).ConfigureAwait(false);
                 await ProcessAsync(batch.GetRange(half, batch.Count - half), attempt, cancellationToken).ConfigureAwait(false);
@@ -312,6 +320,7 @@ public class ConsumerStage<TIn> : IAsyncDisposable
             }
 
             Interlocked.Add(ref _received, count);
+            ConveyorMeter.StageReceived.Add(count, _tags);
             if (_options.BatchMaxItems > 1)
             {
                 ConveyorMeter.StageBatchSize.Record(count, _tags);
@@ -412,6 +421,11 @@ public class ConsumerStage<TIn> : IAsyncDisposable
                 MaxDelay = retry.MaxDelay,
                 BackoffType = DelayBackoffType.Exponential,
                 UseJitter = retry.UseJitter,
+                DelayGenerator = retry.RetryAfter is { } asked
+                    ? args => ValueTask.FromResult(args.Outcome.Exception is { } e && asked(e) is { } after
+                        ? (TimeSpan?)(after < retry.MaxDelay ? after : retry.MaxDelay)
+                        : null)
+                    : null,
                 ShouldHandle = args => ValueTask.FromResult(
                     args.Outcome.Exception is { } e
                     && !(e is OperationCanceledException && args.Context.CancellationToken.IsCancellationRequested)

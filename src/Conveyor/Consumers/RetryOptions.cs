@@ -3,7 +3,10 @@ namespace Conveyor;
 /// <summary>How a stage retries a handler that failed with a transient error before it dead-letters the items.</summary>
 public sealed class RetryOptions
 {
-    /// <summary>Attempts in all, the first included. Default 3; 1 disables retries; <see cref="int.MaxValue"/> retries until cancelled.</summary>
+    /// <summary>
+    /// Attempts in all, the first included (so 1 disables retries and N allows N - 1 retries), counted per batch:
+    /// each half of a bisected batch starts again at 1. Default 3; <see cref="int.MaxValue"/> retries until cancelled.
+    /// </summary>
     public int MaxAttempts { get; set; } = 3;
 
     /// <summary>The delay before the first retry; it doubles on each further retry. Default 100 ms.</summary>
@@ -21,6 +24,12 @@ public sealed class RetryOptions
     /// A permanent error goes to the dead-letter handler at once.
     /// </summary>
     public Func<Exception, bool> IsTransient { get; set; } = IsTransientByDefault;
+
+    /// <summary>
+    /// How long an error asks to be left alone before the next attempt (an HTTP <c>Retry-After</c>, say), or null to
+    /// use the back-off. A delay asked for is believed, up to <see cref="MaxDelay"/>. Default none: always the back-off.
+    /// </summary>
+    public Func<Exception, TimeSpan?>? RetryAfter { get; set; }
 
     /// <summary>The default <see cref="IsTransient"/>.</summary>
     public static bool IsTransientByDefault(Exception error) => error is not (PermanentFailureException

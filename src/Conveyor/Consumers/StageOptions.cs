@@ -114,6 +114,13 @@ public readonly record struct StageStatistics
     /// <summary>Handler attempts that were retried.</summary>
     public long Retries { get; init; }
 
+    /// <summary>
+    /// Items handed to the handler again because their batch failed permanently and was halved (bisection): the
+    /// sum over every split of the split batch's size. Near zero when poison is rare; near <see cref="Received"/> times
+    /// log2 of the batch size when a handler refuses every batch for a reason no single item causes.
+    /// </summary>
+    public long Resubmitted { get; init; }
+
     /// <summary>Items taken and not yet finished (processed, dead-lettered or left at a drain deadline).</summary>
     public long InFlight { get; init; }
 

@@ -4,18 +4,24 @@ using System.Diagnostics.Metrics;
 namespace Conveyor.Diagnostics;
 
 /// <summary>
-/// The one owner of the <c>Conveyor</c> meter and its instruments. Buffer instruments are observable: they read
-/// each live buffer's <see cref="BufferStatistics"/> when a listener collects, so the hot path pays nothing for them.
+/// The one owner of the <c>Conveyor</c> meter: every Conveyor instrument, the library's here and the log service's
+/// (<c>Conveyor.Logs</c>), is created on <see cref="Meter"/>, under a name from <see cref="MetricNames"/>. A host
+/// exports it by name (<c>AddMeter(MetricNames.Meter)</c>); there is no second meter instance to find. Buffer
+/// instruments are observable: they read each live buffer's <see cref="BufferStatistics"/> when a listener
+/// collects, so the hot path pays nothing for them.
 /// </summary>
-internal static class ConveyorMeter
+public static class ConveyorMeter
 {
-    public static readonly Meter Meter = new(MetricNames.Meter, typeof(ConveyorMeter).Assembly.GetName().Version?.ToString());
+    /// <summary>The meter every Conveyor instrument lives on.</summary>
+    public static Meter Meter { get; } = new(MetricNames.Meter, typeof(ConveyorMeter).Assembly.GetName().Version?.ToString());
 
-    public static readonly Counter<long> StageProcessed = Meter.CreateCounter<long>(MetricNames.StageItemsProcessed, "{item}", "Items a stage's handler finished.");
-    public static readonly Counter<long> StageDeadLettered = Meter.CreateCounter<long>(MetricNames.StageItemsDeadLettered, "{item}", "Items sent to a dead-letter handler.");
-    public static readonly Counter<long> StageRetries = Meter.CreateCounter<long>(MetricNames.StageRetries, "{attempt}", "Handler attempts that were retried.");
-    public static readonly Histogram<double> StageHandlerDuration = Meter.CreateHistogram<double>(MetricNames.StageHandlerDuration, "s", "Handler call duration.");
-    public static readonly Histogram<int> StageBatchSize = Meter.CreateHistogram<int>(MetricNames.StageBatchSize, "{item}", "Items per batch handed to a batch handler.");
+    internal static readonly Counter<long> StageReceived = Meter.CreateCounter<long>(MetricNames.StageItemsReceived, "{item}", "Items a stage's workers took from its input.");
+    internal static readonly Counter<long> StageProcessed = Meter.CreateCounter<long>(MetricNames.StageItemsProcessed, "{item}", "Items a stage's handler finished.");
+    internal static readonly Counter<long> StageDeadLettered = Meter.CreateCounter<long>(MetricNames.StageItemsDeadLettered, "{item}", "Items sent to a dead-letter handler.");
+    internal static readonly Counter<long> StageRetries = Meter.CreateCounter<long>(MetricNames.StageRetries, "{attempt}", "Handler attempts that were retried.");
+    internal static readonly Counter<long> StageResubmitted = Meter.CreateCounter<long>(MetricNames.StageItemsResubmitted, "{item}", "Items handed to a handler again after their batch was halved.");
+    internal static readonly Histogram<double> StageHandlerDuration = Meter.CreateHistogram<double>(MetricNames.StageHandlerDuration, "s", "Handler call duration.");
+    internal static readonly Histogram<int> StageBatchSize = Meter.CreateHistogram<int>(MetricNames.StageBatchSize, "{item}", "Items per batch handed to a batch handler.");
 
     static ConveyorMeter()
     {
@@ -30,7 +36,7 @@ internal static class ConveyorMeter
     }
 
     /// <summary>Makes sure the static constructor ran, so the observable instruments exist before the first buffer.</summary>
-    public static void EnsureCreated()
+    internal static void EnsureCreated()
     {
     }
 

@@ -51,6 +51,27 @@ public sealed class ConfigLoaderTests
     }
 
     [Fact]
+    public void Load_SinkRetry_BindsOntoTheSinkDefaultsAndKeepsTheirErrorClassification()
+    {
+        var env = new Dictionary<string, string?>
+        {
+            ["CONVEYOR__SINKS__0__URI"] = "null:",
+            ["CONVEYOR__SINKS__0__RETRY__MAXATTEMPTS"] = "5",
+            ["CONVEYOR__SINKS__0__RETRY__BASEDELAY"] = "50ms",
+            ["CONVEYOR__SINKS__1__URI"] = "null:",
+            ["CONVEYOR__SINKS__1__RETRY__MAXATTEMPTS"] = "0",
+        };
+        var (options, errors) = ConfigLoader.Load(new RunRequest(null, [], [], null, false), env);
+
+        var retry = options.Sinks[0].Retry;
+        Assert.Equal((5, TimeSpan.FromMilliseconds(50), TimeSpan.FromSeconds(5)), (retry.MaxAttempts, retry.BaseDelay, retry.MaxDelay));
+        Assert.Equal(61, new SinkOptions().Retry.MaxAttempts);
+        Assert.False(retry.IsTransient(new Conveyor.Logs.Sinks.SinkException("refused", isTransient: false)));
+        Assert.True(retry.IsTransient(new Conveyor.Logs.Sinks.SinkException("down", isTransient: true)));
+        Assert.Equal(["sinks:1:retry:maxAttempts: must be 1-1000000, the first attempt included (was 0)"], errors);
+    }
+
+    [Fact]
     public void Load_BadValuesAndUnknownKeys_NameTheKey()
     {
         var env = new Dictionary<string, string?> { ["CONVEYOR__BUFFER__CAPACITTY"] = "5", ["CONVEYOR__PARSE__WORKERS"] = "many" };

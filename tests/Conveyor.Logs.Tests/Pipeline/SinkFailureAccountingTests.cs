@@ -1,5 +1,5 @@
-using System.Diagnostics.Metrics;
 using System.Text;
+using Conveyor.Diagnostics;
 using Conveyor.Logs.Model;
 using Conveyor.Logs.Parsing;
 using Conveyor.Logs.Sinks;
@@ -33,8 +33,10 @@ public sealed class SinkFailureAccountingTests
     {
         const int Lines = 37;
         var name = "broken-" + Guid.NewGuid().ToString("N")[..8];
-        var sink = new ResilientSink(new BrokenStore(), new ResilientSinkOptions { MaxRetryAttempts = 0 });
-        var options = new SinkOptions { Uri = "null:", BatchMaxItems = 10 };
+        var sink = new ResilientSink(new BrokenStore());
+        var retry = ResilientSink.DefaultRetry();
+        retry.MaxAttempts = 1;
+        var options = new SinkOptions { Uri = "null:", BatchMaxItems = 10, Retry = retry };
         var pipeline = new PipelineOptions { Sources = [new SourceOptions { Type = SourceType.Tcp, Port = 1 }], Sinks = [options] };
         await using var topology = new LogTopology(pipeline, [new TopologySink(name, options, sink)], NullLogger.Instance);
         var source = new SourceInfo("test", "tcp", LogParsers.Create("json"));
@@ -56,32 +58,7 @@ public sealed class SinkFailureAccountingTests
         Assert.Equal(Lines, FailedMetric(name));
     }
 
-    /// <summary>The observable <c>conveyor.sink.failed</c> for one sink, read the way an exporter reads it.</summary>
-    private static long FailedMetric(string sink)
-    {
-        long value = -1;
-        using var listener = new MeterListener
-        {
-            InstrumentPublished = (instrument, l) =>
-            {
-                if (instrument.Meter.Name == SinkInstrumentNames.MeterName && instrument.Name == SinkInstrumentNames.Failed)
-                {
-                    l.EnableMeasurementEvents(instrument);
-                }
-            },
-        };
-        listener.SetMeasurementEventCallback<long>((_, v, tags, _) =>
-        {
-            foreach (var t in tags)
-            {
-                if (t.Key == SinkInstrumentNames.SinkTag && (string?)t.Value == sink)
-                {
-                    value = v;
-                }
-            }
-        });
-        listener.Start();
-        listener.RecordObservableInstruments();
-        return value;
-    }
+    /// <summary>The observable <c>conveyor.sink.failed</c> for one sink, read the way an exporter reads it; -1 when absent.</summary>
+    private static long FailedMetric(string sink) =>
+        MetricsReader.Observe(MetricNames.SinkFailed).SingleOrDefault(p => p.Tag(MetricNames.TagSink) == sink)?.Value ?? -1;
 }

@@ -49,6 +49,53 @@ public sealed class DuckDbSinkTests
         return await store.CountAsync(new LogQuery(null));
     }
 
+    /// <summary>Counts what the failure path hands the store: events in every attempt, and in the attempts that succeeded.</summary>
+    private sealed class CountingSink(ILogSink inner) : ILogSink
+    {
+        private long _handed;
+        private long _stored;
+
+        public long Handed => Interlocked.Read(ref _handed);
+
+        public long Stored => Interlocked.Read(ref _stored);
+
+        public string Name => inner.Name;
+
+        public async ValueTask WriteBatchAsync(IReadOnlyList<LogEvent> batch, CancellationToken cancellationToken)
+        {
+            Interlocked.Add(ref _handed, batch.Count);
+            await inner.WriteBatchAsync(batch, cancellationToken);
+            Interlocked.Add(ref _stored, batch.Count);
+        }
+
+        public ValueTask WriteDeadLettersAsync(IReadOnlyList<DeadLetter> batch, CancellationToken cancellationToken) => inner.WriteDeadLettersAsync(batch, cancellationToken);
+
+        public ValueTask<SinkHealth> CheckHealthAsync(CancellationToken cancellationToken) => inner.CheckHealthAsync(cancellationToken);
+
+        public ValueTask DisposeAsync() => inner.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task SinkLane_DefaultBatchOf20000WithOnePoison_WritesEachGoodEventOnceAndBoundsTheRewrites()
+    {
+        const int n = 20_000;
+        var batch = Stream("tcp:1", 0, n);
+        batch[12_345] = new LogEvent("tcp:1:12345", "tcp", new string('x', 10_000), TestEvents.Base);
+        var counting = new CountingSink(await DuckDbSink.OpenAsync(new DuckDbSinkOptions { Path = _path, MaxEventBytes = 4096 }));
+        await using (var sink = new ResilientSink(counting))
+        {
+            var report = await SinkLaneHarness.WriteAsync(sink, batch, batchMaxItems: SinkRegistry.DefaultBatchMaxItems("duckdb:" + _path));
+            Assert.Equal((n - 1L, 1L, 0L), (report.StoredEvents, report.Rejected, report.Failed));
+        }
+
+        // Bisection writes each good half once: no good event is stored twice, and what the store is handed again
+        // is the halves on the poison's path, n + n/2 + ... < 3n in all (the first attempt included), 15 levels deep.
+        Assert.Equal(n - 1, counting.Stored);
+        Assert.InRange(counting.Handed, n, 3L * n);
+        Assert.Equal(n - 1, DuckDbTestDb.Scalar(_path, "SELECT count(*) FROM events"));
+        Assert.Equal(1, DuckDbTestDb.Scalar(_path, "SELECT count(*) FROM dead_letters WHERE id = 'tcp:1:12345' AND parser = 'sink:duckdb'"));
+    }
+
     [Fact]
     public async Task OpenAsync_CheckpointThreshold_IsTheDatabasesOwnSetting()
     {

@@ -8,7 +8,10 @@ namespace Conveyor.Logs.Tests.Sinks;
 
 public sealed class ResilientSinkFailureTests
 {
-    /// <summary>Fails the first <c>failures</c> writes transiently, like a full disk that is then freed; records what the wrapper reported meanwhile.</summary>
+    /// <summary>
+    /// Fails the first <c>failures</c> writes (events and dead letters alike) transiently, like a full disk that is
+    /// then freed; records what the wrapper reported meanwhile.
+    /// </summary>
     private sealed class FlakySink(int failures) : ILogSink
     {
         private int _calls;
@@ -33,7 +36,8 @@ public sealed class ResilientSinkFailureTests
             Stored += batch.Count;
         }
 
-        public ValueTask WriteDeadLettersAsync(IReadOnlyList<DeadLetter> batch, CancellationToken cancellationToken) => default;
+        public ValueTask WriteDeadLettersAsync(IReadOnlyList<DeadLetter> batch, CancellationToken cancellationToken) =>
+            ++_calls <= failures ? throw new SinkException("database or disk is full", isTransient: true) : default;
 
         public ValueTask<SinkHealth> CheckHealthAsync(CancellationToken cancellationToken) => ValueTask.FromResult(SinkHealth.Healthy);
 
@@ -41,15 +45,16 @@ public sealed class ResilientSinkFailureTests
     }
 
     [Fact]
-    public async Task WriteBatchAsync_StoreFailsThenRecovers_ReportsFailingAtOnceThenRecoveredAndLosesNothing()
+    public async Task SinkLane_StoreFailsThenRecovers_ReportsFailingAtOnceThenRecoveredAndLosesNothing()
     {
         var logger = new FakeLogger();
         var inner = new FlakySink(failures: 3);
-        var options = new ResilientSinkOptions { BaseDelay = TimeSpan.FromMilliseconds(1), MaxDelay = TimeSpan.FromMilliseconds(2), WarningInterval = TimeSpan.FromHours(1) };
-        await using var sink = new ResilientSink(inner, options, logger: logger);
+        await using var sink = new ResilientSink(inner, logger: logger, warningInterval: TimeSpan.FromHours(1));
         inner.Outer = sink;
 
-        await sink.WriteBatchAsync(TestEvents.Batch("f", 10), default);
+        // The lane's stage retries (4 attempts in all); the wrapper sees each attempt.
+        var report = await SinkLaneHarness.WriteAsync(sink, TestEvents.Batch("f", 10), SinkLaneHarness.QuickRetry(maxAttempts: 4));
+        Assert.Equal(10, report.StoredEvents);
 
         // Before each attempt: healthy, then failing with 1, 2, 3 failed attempts, then the write that succeeds.
         Assert.Equal([(null, true), (1, false), (2, false), (3, false)], inner.SeenDuringCalls);
@@ -64,23 +69,26 @@ public sealed class ResilientSinkFailureTests
     }
 
     [Fact]
-    public async Task WriteBatchAsync_KeepsFailing_WarnsAgainOnlyAfterTheIntervalWithTheCount()
+    public async Task SinkLane_KeepsFailing_WarnsAgainOnlyAfterTheIntervalWithTheCountAndCountsEveryRecordFailed()
     {
         var logger = new FakeLogger();
         var inner = new FlakySink(failures: 1000);
-        var options = new ResilientSinkOptions { MaxRetryAttempts = 20, BaseDelay = TimeSpan.FromMilliseconds(1), MaxDelay = TimeSpan.FromMilliseconds(1), WarningInterval = TimeSpan.FromMilliseconds(1) };
-        await using var sink = new ResilientSink(inner, options, logger: logger);
+        await using var sink = new ResilientSink(inner, logger: logger, warningInterval: TimeSpan.FromMilliseconds(1));
         inner.Outer = sink;
+        var retry = SinkLaneHarness.QuickRetry(maxAttempts: 21);
+        retry.BaseDelay = retry.MaxDelay = TimeSpan.FromMilliseconds(1);
 
-        var e = await Assert.ThrowsAsync<SinkException>(async () => await sink.WriteBatchAsync(TestEvents.Batch("f", 5), default));
+        var report = await SinkLaneHarness.WriteAsync(sink, TestEvents.Batch("f", 5), retry);
 
-        Assert.True(e.IsTransient);
-        Assert.Equal(21, sink.CurrentFailure!.Value.Attempts);
+        // 21 attempts at the batch (the first and 20 retries), then one dead-letter attempt per record, all failing:
+        // every record is counted failed, none stored.
+        Assert.Equal((0L, 0L, 5L), (report.StoredEvents, report.Rejected, report.Failed));
+        Assert.Equal(21 + 5, sink.CurrentFailure!.Value.Attempts);
         var health = await sink.CheckHealthAsync(default);
         Assert.False(health.IsHealthy);
-        Assert.Contains("21 failed attempts", health.Description, StringComparison.Ordinal);
+        Assert.Contains("26 failed attempts", health.Description, StringComparison.Ordinal);
         var warnings = logger.Collector.GetSnapshot().Where(r => r.Level == LogLevel.Warning).ToList();
-        Assert.InRange(warnings.Count, 2, 21);
+        Assert.InRange(warnings.Count, 2, 26);
         Assert.Contains(warnings, w => w.Message.Contains("still retrying", StringComparison.Ordinal));
     }
 }

@@ -57,21 +57,7 @@ public sealed class ConsumerStageTests
     [Fact]
     public async Task Handler_TransientFailure_IsRetriedWithBackoffThenSucceeds()
     {
-        var time = new TimerCountingTime();
-        var buffer = new BoundedBuffer<int>(8);
-        var attempts = new ConcurrentQueue<DateTimeOffset>();
-        var done = new TaskCompletionSource();
-        var stage = Stage.ForEach(buffer.Reader, (_, _) =>
-        {
-            attempts.Enqueue(time.GetUtcNow());
-            if (attempts.Count < 3)
-            {
-                throw new IOException("database unavailable");
-            }
-
-            done.TrySetResult();
-            return ValueTask.CompletedTask;
-        }, new StageOptions<int> { TimeProvider = time, Retry = new RetryOptions { MaxAttempts = 5, BaseDelay = TimeSpan.FromSeconds(1), UseJitter = false } });
+        var (time, buffer, attempts, done, stage) = FailingFirst(2, () => new IOException("database unavailable"), new RetryOptions { MaxAttempts = 5, BaseDelay = TimeSpan.FromSeconds(1), UseJitter = false });
 
         var start = time.GetUtcNow();
         buffer.Writer.TryWrite(1);
@@ -98,6 +84,27 @@ public sealed class ConsumerStageTests
         Assert.Equal(2, s.Retries);
         Assert.Equal(1, s.Processed);
         Assert.Equal(0, s.DeadLettered);
+    }
+
+    /// <summary>A per-item stage on a timer-counting fake clock whose handler throws <paramref name="error"/> on its first <paramref name="failures"/> attempts, noting when each attempt ran.</summary>
+    private static (TimerCountingTime Time, BoundedBuffer<int> Buffer, ConcurrentQueue<DateTimeOffset> Attempts, TaskCompletionSource Done, ConsumerStage<int> Stage) FailingFirst(int failures, Func<Exception> error, RetryOptions retry)
+    {
+        var time = new TimerCountingTime();
+        var buffer = new BoundedBuffer<int>(8);
+        var attempts = new ConcurrentQueue<DateTimeOffset>();
+        var done = new TaskCompletionSource();
+        var stage = Stage.ForEach(buffer.Reader, (_, _) =>
+        {
+            attempts.Enqueue(time.GetUtcNow());
+            if (attempts.Count <= failures)
+            {
+                throw error();
+            }
+
+            done.TrySetResult();
+            return ValueTask.CompletedTask;
+        }, new StageOptions<int> { TimeProvider = time, Retry = retry });
+        return (time, buffer, attempts, done, stage);
     }
 
     /// <summary>A fake clock that counts the timers created on it (a retry delay is one), so a test can advance it only once a delay is armed.</summary>
@@ -183,6 +190,37 @@ public sealed class ConsumerStageTests
         Assert.Equal(64, stored.Count + dead.Count);
         Assert.Equal(62, stage.GetStatistics().Processed);
         Assert.Equal(2, stage.GetStatistics().DeadLettered);
+
+        // Every split hands its batch again: 64, both 32s, both 16s and so on down to the pairs holding 13 and 40.
+        Assert.Equal(64 + 32 + 32 + 16 + 16 + 8 + 8 + 4 + 4 + 2 + 2, stage.GetStatistics().Resubmitted);
+    }
+
+    [Theory]
+    [InlineData(7, 7)]
+    [InlineData(600, 30)]
+    public async Task Handler_ErrorAsksForADelay_RetriesAfterItUpToMaxDelay(int askedSeconds, int waitedSeconds)
+    {
+        var (time, buffer, attempts, done, stage) = FailingFirst(1, () => new TimeoutException("busy, come back later"), new RetryOptions
+        {
+            MaxAttempts = 3,
+            BaseDelay = TimeSpan.FromSeconds(1),
+            MaxDelay = TimeSpan.FromSeconds(30),
+            UseJitter = false,
+            RetryAfter = e => e is TimeoutException ? TimeSpan.FromSeconds(askedSeconds) : null,
+        });
+
+        var start = time.GetUtcNow();
+        buffer.Writer.TryWrite(1);
+        await TestWait.UntilAsync(() => time.Timers == 1, "the retry's delay is armed");
+
+        // The back-off alone would retry after 1 s; the error's own delay (capped at MaxDelay) is what counts.
+        time.Advance(TimeSpan.FromSeconds(waitedSeconds) - TimeSpan.FromMilliseconds(1));
+        Assert.Single(attempts);
+        time.Advance(TimeSpan.FromMilliseconds(1));
+        await TestWait.Within(done.Task);
+        Assert.Equal([start, start.AddSeconds(waitedSeconds)], attempts);
+        buffer.Writer.Complete();
+        await TestWait.Within(stage.Completion);
     }
 
     [Fact]

@@ -3,6 +3,7 @@ using System.Text.Json;
 using Conveyor.Logs.Model;
 using Conveyor.Logs.Sinks;
 using Conveyor.Logs.Sinks.Otlp;
+using Conveyor.Logs.Tests.Support;
 using Conveyor.Logs.Configuration;
 using Conveyor.Logs.Sources.Otlp;
 using Conveyor.Logs.Tests.Sources.Otlp;
@@ -102,7 +103,7 @@ public sealed class OtlpSinkTests
     }
 
     [Fact]
-    public async Task ResilientSink_TransientWithRetryAfter_WaitsWhatTheReceiverAsked()
+    public async Task SinkLane_TransientWithRetryAfter_WaitsWhatTheReceiverAsked()
     {
         var attempts = 0;
         var handler = new AnswerHandler(_ =>
@@ -116,14 +117,16 @@ public sealed class OtlpSinkTests
 
             return new HttpResponseMessage(HttpStatusCode.OK) { Content = new ByteArrayContent([]) };
         });
-        await using var sink = new ResilientSink(
-            OtlpSink.Open(new OtlpSinkOptions { Endpoint = new Uri("http://127.0.0.1:9/v1/logs") }, handler),
-            new ResilientSinkOptions { BaseDelay = TimeSpan.FromMilliseconds(10), MaxDelay = TimeSpan.FromSeconds(30) });
+        await using var sink = new ResilientSink(OtlpSink.Open(new OtlpSinkOptions { Endpoint = new Uri("http://127.0.0.1:9/v1/logs") }, handler));
+        var retry = SinkLaneHarness.QuickRetry();
+        retry.MaxDelay = TimeSpan.FromSeconds(30);
 
-        // The sink's own back-off would retry after ~10 ms; the receiver asked for 1 s, and that is what counts.
+        // The lane's back-off would retry after ~10 ms; the receiver asked for 1 s, and that is what counts.
+        var events = RichEvents();
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        await sink.WriteBatchAsync(RichEvents(), CancellationToken.None);
+        var report = await SinkLaneHarness.WriteAsync(sink, events, retry);
         Assert.Equal(2, attempts);
+        Assert.Equal(events.Count, report.StoredEvents);
         Assert.True(clock.Elapsed >= TimeSpan.FromMilliseconds(950), $"retried after {clock.Elapsed}");
     }
 

@@ -21,14 +21,16 @@ public sealed class PostgresOutageTests
         var cs = await PostgresTestServer.CreateSchemaAsync(PostgresTestServer.Outage);
         const int batches = 400, perBatch = 200;
         var written = 0;
-        var sink = new ResilientSink(
-            await PostgresSink.OpenAsync(new PostgresSinkOptions { ConnectionString = cs }),
-            new ResilientSinkOptions { MaxRetryAttempts = 200, BaseDelay = TimeSpan.FromMilliseconds(100), MaxDelay = TimeSpan.FromSeconds(1) });
+        var sink = new ResilientSink(await PostgresSink.OpenAsync(new PostgresSinkOptions { ConnectionString = cs }));
+        var retry = ResilientSink.DefaultRetry();
+        (retry.MaxAttempts, retry.BaseDelay, retry.MaxDelay) = (201, TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(1));
         var producer = Task.Run(async () =>
         {
             for (var b = 0; b < batches; b++)
             {
-                await sink.WriteBatchAsync(TestEvents.Batch("o", perBatch, b * perBatch), default);
+                // One batch at a time through the sink lane, whose stage retries through the outage.
+                var report = await SinkLaneHarness.WriteAsync(sink, TestEvents.Batch("o", perBatch, b * perBatch), retry, deadline: TimeSpan.FromMinutes(5));
+                Assert.Equal(perBatch, report.StoredEvents);
                 Interlocked.Increment(ref written);
             }
         });
