@@ -109,6 +109,34 @@ internal sealed class ConveyorProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Waits until every one of <paramref name="ports"/> on 127.0.0.1 accepts a TCP connection: "Pipeline started" can
+    /// be logged a moment before the last HTTP listener is bound, and a refused connection then only means "not yet".
+    /// </summary>
+    public async Task WaitForListeningAsync(TimeSpan timeout, params int[] ports)
+    {
+        foreach (var port in ports)
+        {
+            await TestWait.UntilAsync(async () => _process.HasExited || await AcceptsAsync(port), timeout, $"127.0.0.1:{port} listening");
+        }
+
+        Assert.False(_process.HasExited, "conveyor exited before it listened: " + string.Join(Environment.NewLine, _stderr.TakeLast(10)));
+    }
+
+    private static async Task<bool> AcceptsAsync(int port)
+    {
+        using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+        try
+        {
+            await socket.ConnectAsync(System.Net.IPAddress.Loopback, port);
+            return true;
+        }
+        catch (System.Net.Sockets.SocketException)
+        {
+            return false;
+        }
+    }
+
     public StreamWriter StandardInput => _process.StandardInput;
 
     /// <summary>Waits until a stderr line contains <paramref name="text"/>.</summary>

@@ -24,6 +24,7 @@ public sealed class DurableRequestTests
         await using (var first = ConveyorProcess.Start(dir, ["run", .. sources, "--to", "slow:1h+sqlite:logs.db"]))
         {
             await first.WaitForLogAsync("Pipeline started", TimeSpan.FromSeconds(60));
+            await first.WaitForListeningAsync(TimeSpan.FromSeconds(30), otlp, es, http);
             for (var r = 0; r < 2; r++)
             {
                 using var otlpBody = new StringContent(OtlpRequest(r), Encoding.UTF8, new MediaTypeHeaderValue("application/json"));
@@ -49,6 +50,7 @@ public sealed class DurableRequestTests
         // Second life, over the same disk buffer: every record comes back from disk and is stored, each once.
         await using var second = ConveyorProcess.Start(dir, ["run", .. sources, "--to", "sqlite:logs.db"]);
         await second.WaitForLogAsync("Pipeline started", TimeSpan.FromSeconds(60));
+        await second.WaitForListeningAsync(TimeSpan.FromSeconds(30), otlp, es, http);
         using var api = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{http}") };
         await TestWait.UntilAsync(async () => await RunEndToEndTests.PipelineValue(api, "write:sqlite", "sent") >= 4 * PerRequest, TimeSpan.FromSeconds(30), "the replayed records stored");
         Assert.Equal(0, await second.TerminateAsync(TimeSpan.FromSeconds(60)));
