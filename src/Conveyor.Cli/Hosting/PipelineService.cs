@@ -93,7 +93,10 @@ internal sealed partial class PipelineService : IHostedService, IAsyncDisposable
         }
 
         topology.SourcesReady();
-        LogStarted(_logger, _options.Sources.Count, string.Join(", ", sinks.Select(static s => s.Name)), _options.Buffer.Capacity ?? PipelineOptions.DefaultMainCapacity, _options.Buffer.MaxBytes >> 20);
+        // The HTTP sources are served by the host's own web server, which binds after this hosted service started:
+        // "Pipeline started" waits for it, so whoever waits for the line (a script, a test) finds every port listening.
+        var sinkNames = string.Join(", ", sinks.Select(static s => s.Name));
+        _lifetime.ApplicationStarted.Register(() => LogStarted(_logger, _options.Sources.Count, sinkNames, _options.Buffer.Capacity ?? PipelineOptions.DefaultMainCapacity, _options.Buffer.MaxBytes >> 20));
         _ready.TrySetResult(topology);
         if (HttpSources.Count == 0 && _sources.Count > 0 && _sources.All(static s => s.EndsByItself))
         {

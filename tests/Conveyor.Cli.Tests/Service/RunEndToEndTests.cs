@@ -7,6 +7,20 @@ namespace Conveyor.Cli.Tests.Service;
 public sealed class RunEndToEndTests
 {
     [Fact]
+    public async Task Run_PipelineStartedLogged_EveryHttpPortAlreadyAnswers()
+    {
+        // Scripts wait for "Pipeline started" and then send: the line must mean every listener is bound. No retry here.
+        var dir = ConveyorProcess.TempDirectory();
+        int http = ConveyorProcess.FreePort(), otlp = ConveyorProcess.FreePort();
+        await using var p = await ConveyorProcess.StartPipelineAsync(dir, ["run", "--from", $"http://127.0.0.1:{http}", "--from", $"otlp://127.0.0.1:{otlp}", "--to", "null:"]);
+        using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{http}") };
+        Assert.Equal(HttpStatusCode.OK, await TryGet(client, "/health"));
+        using var ingest = await client.PostAsync("/ingest", new StringContent("a line\n"));
+        Assert.Equal(HttpStatusCode.Accepted, ingest.StatusCode);
+        Assert.Equal(0, await p.TerminateAsync(TimeSpan.FromSeconds(60)));
+    }
+
+    [Fact]
     public async Task Run_LinesOverEverySource_SentEqualsStoredPlusDeadLetteredPlusDropped()
     {
         var dir = ConveyorProcess.TempDirectory();
