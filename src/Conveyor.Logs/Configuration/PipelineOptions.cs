@@ -151,6 +151,9 @@ public sealed class SinkOptions
     /// <summary>Most events per write. Default: the sink's own (20,000 for <c>duckdb:</c>, 1,000 for the others).</summary>
     public int? BatchMaxItems { get; set; }
 
+    /// <summary>The batch size the sink writes: <see cref="BatchMaxItems"/>, else the sink's own default for its URI.</summary>
+    public int EffectiveBatchMaxItems => BatchMaxItems ?? SinkRegistry.DefaultBatchMaxItems(Uri);
+
     /// <summary>How long a partial batch waits for more before it is written. Default 100 ms.</summary>
     public TimeSpan BatchLinger { get; set; } = TimeSpan.FromMilliseconds(100);
 

@@ -3,7 +3,6 @@ using Conveyor.Logs.Diagnostics;
 using Conveyor.Logs.Enrichment;
 using Conveyor.Logs.Model;
 using Conveyor.Logs.Parsing;
-using Conveyor.Logs.Sinks;
 using Microsoft.Extensions.Logging;
 
 namespace Conveyor.Logs.Pipeline;
@@ -85,7 +84,7 @@ public sealed partial class LogTopology : IAsyncDisposable
             var mode = sink.Options.Mode == SinkMode.Auto ? (sinks.Count == 1 ? SinkMode.Pace : SinkMode.Isolate) : sink.Options.Mode;
             var q = sink.Options.Queue;
             var capacity = q.Capacity ?? (mode == SinkMode.Pace
-                ? Math.Max(SinkOptions.PacedQueueMinCapacity, sink.Options.BatchMaxItems ?? SinkRegistry.DefaultBatchMaxItems(sink.Options.Uri))
+                ? Math.Max(SinkOptions.PacedQueueMinCapacity, sink.Options.EffectiveBatchMaxItems)
                 : SinkOptions.IsolatedQueueCapacity);
             var queue = new BoundedBuffer<PipelineRecord>(new BufferOptions<PipelineRecord>
             {

@@ -87,7 +87,7 @@ internal sealed partial class SinkLane : IAsyncDisposable
             new StageOptions<PipelineRecord>
             {
                 Name = "sink:" + Name,
-                BatchMaxItems = _sink.Options.BatchMaxItems ?? SinkRegistry.DefaultBatchMaxItems(_sink.Options.Uri),
+                BatchMaxItems = _sink.Options.EffectiveBatchMaxItems,
                 BatchMaxBytes = 16L << 20,
                 BatchLinger = _sink.Options.BatchLinger,
 
