@@ -47,8 +47,11 @@ public sealed class TcpFaultTests
     {
         var tcp = ConveyorProcess.FreePort();
 
-        // A small main buffer: most of what the sender wrote still waits in the socket when SIGTERM arrives.
-        await using var service = await FaultService.StartAsync($$"""{ "type": "tcp", "port": {{tcp}} }""", extra: """, "buffer": { "capacity": 100 }""");
+        // A small main buffer: most of what the sender wrote still waits in the socket when SIGTERM arrives. Reading
+        // on gets half the drain deadline; the default 30 s (15 s of reading on) was not enough for 20,000 lines into
+        // SQLite when two test runs shared the two cores (19,675 read), so the deadline is not what this test is about.
+        await using var service = await FaultService.StartAsync(
+            $$"""{ "type": "tcp", "port": {{tcp}} }""", extra: """, "buffer": { "capacity": 100 }, "shutdown": { "drainTimeout": "00:02:00" }""");
         using var client = new TcpClient();
         await client.ConnectAsync("127.0.0.1", tcp);
         var stream = client.GetStream();
@@ -56,7 +59,7 @@ public sealed class TcpFaultTests
         await stream.WriteAsync(Encoding.UTF8.GetBytes(string.Concat(Enumerable.Range(0, Lines).Select(i => Senders.AccessLine("inflight", i) + "\n"))));
 
         // The sender keeps its connection open, like rsyslog; the service is stopped under it.
-        Assert.Equal(0, await service.Process.TerminateAsync(TimeSpan.FromSeconds(90)));
+        Assert.Equal(0, await service.Process.TerminateAsync(TimeSpan.FromSeconds(150)));
         var (events, dead) = await Senders.CountAsync(service.Db);
         Assert.Equal(Lines, events + dead + service.Process.Report("dropped at sources"));
         Assert.Equal(Lines, events);
