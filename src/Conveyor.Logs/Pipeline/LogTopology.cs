@@ -82,22 +82,7 @@ public sealed partial class LogTopology : IAsyncDisposable
         {
             var lane = _lanes.Count;
             var mode = sink.Options.Mode == SinkMode.Auto ? (sinks.Count == 1 ? SinkMode.Pace : SinkMode.Isolate) : sink.Options.Mode;
-            var q = sink.Options.Queue;
-            var capacity = q.Capacity ?? (mode == SinkMode.Pace
-                ? Math.Max(SinkOptions.PacedQueueMinCapacity, sink.Options.EffectiveBatchMaxItems)
-                : SinkOptions.IsolatedQueueCapacity);
-            var queue = new BoundedBuffer<PipelineRecord>(new BufferOptions<PipelineRecord>
-            {
-                Name = "sink:" + sink.Name,
-                Capacity = capacity,
-                MaxBytes = q.MaxBytes,
-                SizeOf = static r => r.Size,
-                FullMode = mode == SinkMode.Pace ? FullMode.Block : q.FullMode,
-                BlockTimeout = mode == SinkMode.Pace ? null : q.BlockTimeout,
-                TimeProvider = _time,
-                OnDropped = (r, _) => r.Complete(lane, DeliveryOutcome.Dropped),
-            });
-            _lanes.Add(new SinkLane(sink, mode, queue, lane));
+            _lanes.Add(SinkLane.Create(sink, mode, lane, _time));
         }
     }
 
