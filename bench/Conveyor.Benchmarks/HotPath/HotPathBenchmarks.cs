@@ -35,6 +35,10 @@ public class HotPathBenchmarks
     [Params(1, 2)]
     public int Workers { get; set; }
 
+    /// <summary>parse:ordered, the hand-off in take order (the service default is on); no effect with one worker.</summary>
+    [Params(true, false)]
+    public bool Ordered { get; set; }
+
     [GlobalSetup]
     public void Setup()
     {
@@ -44,7 +48,7 @@ public class HotPathBenchmarks
         {
             Sources = [new SourceOptions { Type = SourceType.Tcp, Port = 1 }],
             Sinks = [sinkOptions],
-            Parse = new ParseSettings { Workers = Workers },
+            Parse = new ParseSettings { Workers = Workers, Ordered = Ordered },
         };
         var sink = new TopologySink("ndjson", sinkOptions, NdjsonSink.ForStream(Stream.Null));
         _topology = new LogTopology(options, [sink], NullLogger.Instance);

@@ -1,10 +1,14 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
+using Conveyor.Logs.Configuration;
+using Conveyor.Logs.Diagnostics;
 using Conveyor.Logs.Model;
+using Conveyor.Logs.Pipeline;
 using Conveyor.Logs.Query;
 using Conveyor.Logs.Sinks;
 using Conveyor.Logs.Sinks.DuckDb;
+using Microsoft.Extensions.Logging.Console;
 
 namespace Conveyor.Cli.Commands;
 
@@ -145,34 +149,15 @@ internal static class StoreCommand
             return QueryCommand.UsageError;
         }
 
+        // Diagnostics (a failing store's warnings, records lost) go to stderr through ILogger, as in the service.
+        using var loggers = LoggerFactory.Create(static b => b
+            .AddSimpleConsole(static o => o.SingleLine = true)
+            .Services.Configure<ConsoleLoggerOptions>(static o => o.LogToStandardErrorThreshold = LogLevel.Trace));
         try
         {
             await using var store = LogStore.Open(fromUri);
-            await using var sink = await SinkRegistry.OpenAsync(toUri, new SinkContext(time), ct).ConfigureAwait(false);
-            var events = new Progress(stderr, "events copied", time);
-            await CopyEventsAsync(store, sink, null, null, events, ct).ConfigureAwait(false);
-            events.Done();
-            var letters = new Progress(stderr, "dead letters copied", time);
-            var batch = new List<DeadLetter>(BatchSize);
-            await foreach (var d in store.ReadDeadLettersAsync(null, null, ct).ConfigureAwait(false))
-            {
-                batch.Add(d);
-                if (batch.Count == BatchSize)
-                {
-                    await sink.WriteDeadLettersAsync(batch, ct).ConfigureAwait(false);
-                    letters.Add(batch.Count);
-                    batch.Clear();
-                }
-            }
-
-            if (batch.Count > 0)
-            {
-                await sink.WriteDeadLettersAsync(batch, ct).ConfigureAwait(false);
-                letters.Add(batch.Count);
-            }
-
-            letters.Done();
-            return 0;
+            await using var sink = await SinkRegistry.OpenAsync(toUri, new SinkContext(time) { LoggerFactory = loggers }, ct).ConfigureAwait(false);
+            return await CopyAsync(store, sink, new SinkOptions { Uri = toUri }, loggers.CreateLogger("Conveyor.Store.Copy"), stderr, time, ct).ConfigureAwait(false);
         }
         catch (Exception e) when (e is LogStoreNotFoundException or LogStoreUnavailableException or ArgumentException or IOException or System.Data.Common.DbException or SinkException)
         {
@@ -181,7 +166,77 @@ internal static class StoreCommand
         }
     }
 
-    private static async Task CopyEventsAsync(ILogStore store, ILogSink sink, DateTimeOffset? from, DateTimeOffset? to, Progress progress, CancellationToken ct)
+    /// <summary>
+    /// Copies every event, then every dead letter, of <paramref name="store"/> into <paramref name="sink"/> through the
+    /// service's sink lane (<see cref="SinkWriter"/>: retry, then halve a refused batch, then store what the sink refuses
+    /// as a dead letter with its reason), so one refused event costs itself, not the copy. What holds at the end, and
+    /// is printed: read = copied + dead-lettered + failed; the exit code is 0 unless a record was failed (neither
+    /// stored nor kept as a dead letter). <paramref name="sink"/> is the caller's to dispose.
+    /// </summary>
+    internal static async Task<int> CopyAsync(ILogStore store, ILogSink sink, SinkOptions options, ILogger logger, TextWriter stderr, TimeProvider time, CancellationToken ct)
+    {
+        await using var writer = SinkWriter.Start(sink, options, logger, time, ct);
+        var progress = new Progress(stderr, "read", time, () => CopyCounts(writer.Report()));
+        var events = await OfferAllAsync(store.ReadEventsAsync(null, null, ct), writer.WriteAsync, progress, ct).ConfigureAwait(false);
+        var letters = await OfferAllAsync(store.ReadDeadLettersAsync(null, null, ct), writer.WriteDeadLettersAsync, progress, ct).ConfigureAwait(false);
+
+        // The copy waits for the sink as long as its retries take; Ctrl-C (ct) cancels the writes.
+        var (r, left) = await writer.CompleteAsync(Timeout.InfiniteTimeSpan).ConfigureAwait(false);
+        progress.Done();
+        await stderr.WriteLineAsync(string.Create(
+            CultureInfo.InvariantCulture,
+            $"{r.StoredEvents:N0} events copied, {r.StoredDeadLetters:N0} dead letters copied, {r.Rejected:N0} events dead-lettered (refused by the destination), {r.Failed + left:N0} failed; {events + letters:N0} read ({events:N0} events, {letters:N0} dead letters)")).ConfigureAwait(false);
+        if (r.Failed + left > 0)
+        {
+            await stderr.WriteLineAsync($"error: {r.Failed + left:N0} records were neither stored nor kept as dead letters").ConfigureAwait(false);
+            return QueryCommand.StoreError;
+        }
+
+        return 0;
+    }
+
+    /// <summary>Reads <paramref name="items"/> and hands them to <paramref name="write"/> in batches; returns how many were read.</summary>
+    private static async Task<long> OfferAllAsync<T>(IAsyncEnumerable<T> items, Func<IReadOnlyList<T>, CancellationToken, ValueTask<bool>> write, Progress progress, CancellationToken ct)
+    {
+        long read = 0;
+        var batch = new List<T>(BatchSize);
+        await foreach (var item in items.ConfigureAwait(false))
+        {
+            batch.Add(item);
+            if (batch.Count == BatchSize)
+            {
+                await OfferAsync(batch).ConfigureAwait(false);
+
+                // The lane keeps the list's items until they are written; a new list, not Clear().
+                batch = new List<T>(BatchSize);
+            }
+        }
+
+        if (batch.Count > 0)
+        {
+            await OfferAsync(batch).ConfigureAwait(false);
+        }
+
+        return read;
+
+        async ValueTask OfferAsync(List<T> full)
+        {
+            // False only when ct fired: the copy stops as a cancelled command does.
+            if (!await write(full, ct).ConfigureAwait(false))
+            {
+                throw new OperationCanceledException(ct);
+            }
+
+            read += full.Count;
+            progress.Add(full.Count);
+        }
+    }
+
+    private static string CopyCounts(SinkReport r) => string.Create(
+        CultureInfo.InvariantCulture,
+        $"{r.StoredEvents + r.StoredDeadLetters:N0} copied, {r.Rejected:N0} dead-lettered, {r.Failed:N0} failed");
+
+    private static async Task CopyEventsAsync(ILogStore store, DuckDbSink sink, DateTimeOffset? from, DateTimeOffset? to, Progress progress, CancellationToken ct)
     {
         var batch = new List<LogEvent>(BatchSize);
         await foreach (var e in store.ReadEventsAsync(from, to, ct).ConfigureAwait(false))
@@ -233,8 +288,8 @@ internal static class StoreCommand
         return true;
     }
 
-    /// <summary>Counts what was moved and prints it to stderr at most once a second, then a last line.</summary>
-    private sealed class Progress(TextWriter stderr, string what, TimeProvider time)
+    /// <summary>Counts what was moved and prints it to stderr at most once a second, then a last line; <c>detail</c> adds what became of it.</summary>
+    private sealed class Progress(TextWriter stderr, string what, TimeProvider time, Func<string>? detail = null)
     {
         private readonly long _started = time.GetTimestamp();
         private long _lastPrinted = time.GetTimestamp();
@@ -255,7 +310,8 @@ internal static class StoreCommand
         private void Print()
         {
             var seconds = Math.Max(time.GetElapsedTime(_started).TotalSeconds, 0.001);
-            stderr.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{_count:N0} {what} ({_count / seconds:N0}/s)"));
+            var more = detail is null ? string.Empty : ": " + detail();
+            stderr.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{_count:N0} {what} ({_count / seconds:N0}/s){more}"));
         }
     }
 }

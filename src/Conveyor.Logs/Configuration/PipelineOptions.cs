@@ -96,6 +96,14 @@ public sealed class ParseSettings
     /// <summary>Lines a worker takes at once. Default 512.</summary>
     public int BatchSize { get; set; } = 512;
 
+    /// <summary>
+    /// Hand parsed batches to the sink queues in the order the workers took them from the main buffer, so the lines of
+    /// one connection or file reach every sink in the order they arrived, whatever the worker count (the core stage's
+    /// <c>StageOptions.Ordered</c>). Default true. False lets a worker hand its batch on as soon as it is parsed: two
+    /// batches of one connection may then reach a sink in either order.
+    /// </summary>
+    public bool Ordered { get; set; } = true;
+
     /// <summary>Which enrichers run. Default: status class, severity from status and user agent.</summary>
     public EnricherOptions Enrichers { get; set; } = new();
 

@@ -82,22 +82,7 @@ public sealed partial class LogTopology : IAsyncDisposable
         {
             var lane = _lanes.Count;
             var mode = sink.Options.Mode == SinkMode.Auto ? (sinks.Count == 1 ? SinkMode.Pace : SinkMode.Isolate) : sink.Options.Mode;
-            var q = sink.Options.Queue;
-            var capacity = q.Capacity ?? (mode == SinkMode.Pace
-                ? Math.Max(SinkOptions.PacedQueueMinCapacity, sink.Options.EffectiveBatchMaxItems)
-                : SinkOptions.IsolatedQueueCapacity);
-            var queue = new BoundedBuffer<PipelineRecord>(new BufferOptions<PipelineRecord>
-            {
-                Name = "sink:" + sink.Name,
-                Capacity = capacity,
-                MaxBytes = q.MaxBytes,
-                SizeOf = static r => r.Size,
-                FullMode = mode == SinkMode.Pace ? FullMode.Block : q.FullMode,
-                BlockTimeout = mode == SinkMode.Pace ? null : q.BlockTimeout,
-                TimeProvider = _time,
-                OnDropped = (r, _) => r.Complete(lane, DeliveryOutcome.Dropped),
-            });
-            _lanes.Add(new SinkLane(sink, mode, queue, lane));
+            _lanes.Add(SinkLane.Create(sink, mode, lane, _time));
         }
     }
 
@@ -152,13 +137,17 @@ public sealed partial class LogTopology : IAsyncDisposable
     /// <summary>Starts the workers and the rate sampler.</summary>
     public void Start()
     {
-        _parse = Stage.ForEachBatch<RawLine>(
+        // Parsing runs on every worker at once; the fan-out into the sink queues runs in take order (parse:ordered), so
+        // a connection's lines, which enter the main buffer in order, leave it for each sink in order.
+        _parse = Stage.ForEachBatch<RawLine, PipelineRecord[]>(
             Main.Reader,
-            ParseAndFanOutAsync,
+            ParseBatch,
+            FanOutAsync,
             new StageOptions<RawLine>
             {
                 Name = "parse",
                 Workers = _options.Parse.Workers,
+                Ordered = _options.Parse.Ordered,
                 BatchMaxItems = _options.Parse.BatchSize,
                 Retry = new RetryOptions { MaxAttempts = 1 },
                 TimeProvider = _time,
@@ -333,12 +322,8 @@ public sealed partial class LogTopology : IAsyncDisposable
 
     internal DateTimeOffset Now => _time.GetUtcNow();
 
-    /// <summary>
-    /// Parses a batch and writes the records, as one batch, into every sink queue: the only hand-off between the main
-    /// buffer and the sinks. Never throws: a record that cannot reach a lane (drain deadline, completed queue) has
-    /// that lane's acknowledgement reference completed as failed and is counted as not offered.
-    /// </summary>
-    private async ValueTask ParseAndFanOutAsync(IReadOnlyList<RawLine> batch, CancellationToken cancellationToken)
+    /// <summary>Parses a batch into records (events or dead letters), on any worker, in parallel with the others.</summary>
+    private ValueTask<PipelineRecord[]> ParseBatch(IReadOnlyList<RawLine> batch, CancellationToken cancellationToken)
     {
         var records = new PipelineRecord[batch.Count];
         long events = 0;
@@ -351,6 +336,19 @@ public sealed partial class LogTopology : IAsyncDisposable
 
         Interlocked.Add(ref _parsedEvents, events);
         Interlocked.Add(ref _parseDeadLetters, records.Length - events);
+        return ValueTask.FromResult(records);
+    }
+
+    /// <summary>
+    /// Writes a parsed batch, as one batch, into every sink queue: the only hand-off between the main buffer and the
+    /// sinks, run in take order when <c>parse:ordered</c> is on. Never throws: a record that cannot reach a lane (drain
+    /// deadline, completed queue) has that lane's acknowledgement reference completed as failed and is counted as not
+    /// offered; so each record's reference is completed once per lane whether it was handed on, dropped by a queue or
+    /// refused, and the batch's turn ends when this returns (or the worker is cancelled while waiting for it: then the
+    /// lines are left with their single reference, completed by <see cref="DrainAsync"/>).
+    /// </summary>
+    private async ValueTask FanOutAsync(PipelineRecord[] records, CancellationToken cancellationToken)
+    {
         if (_lanes.Count > 1)
         {
             // Each record's single reference becomes one per lane, before any lane can complete one.

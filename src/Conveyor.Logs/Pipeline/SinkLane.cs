@@ -37,6 +37,31 @@ internal sealed partial class SinkLane : IAsyncDisposable
         Index = index;
     }
 
+    /// <summary>
+    /// A lane with its queue sized from the sink's options: paced, a blocking queue holding at least one batch;
+    /// isolated, a deep queue whose own full policy drops (counted, and completed as dropped for lane
+    /// <paramref name="index"/>). Not started: <see cref="Start"/> starts its writer.
+    /// </summary>
+    public static SinkLane Create(TopologySink sink, SinkMode mode, int index, TimeProvider time)
+    {
+        var q = sink.Options.Queue;
+        var capacity = q.Capacity ?? (mode == SinkMode.Pace
+            ? Math.Max(SinkOptions.PacedQueueMinCapacity, sink.Options.EffectiveBatchMaxItems)
+            : SinkOptions.IsolatedQueueCapacity);
+        var queue = new BoundedBuffer<PipelineRecord>(new BufferOptions<PipelineRecord>
+        {
+            Name = "sink:" + sink.Name,
+            Capacity = capacity,
+            MaxBytes = q.MaxBytes,
+            SizeOf = static r => r.Size,
+            FullMode = mode == SinkMode.Pace ? FullMode.Block : q.FullMode,
+            BlockTimeout = mode == SinkMode.Pace ? null : q.BlockTimeout,
+            TimeProvider = time,
+            OnDropped = (r, _) => r.Complete(index, DeliveryOutcome.Dropped),
+        });
+        return new SinkLane(sink, mode, queue, index);
+    }
+
     /// <summary>The lane's number: its bit in <see cref="PipelineRecord.Complete"/>.</summary>
     public int Index { get; }
 

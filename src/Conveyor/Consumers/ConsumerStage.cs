@@ -15,6 +15,14 @@ namespace Conveyor;
 /// deadline) returned in <see cref="DrainResult{T}.Left"/>; so <c>Received = Processed + DeadLettered + InFlight + Left</c>.</para>
 /// <para>A failing item never stops the stage: a permanent failure of a batch is bisected until the poison items
 /// are alone, and only those are dead-lettered. Only a throwing dead-letter handler faults the stage.</para>
+/// <para>Ordered hand-off (<see cref="StageOptions{T}.Ordered"/> with more than one worker): each batch gets a sequence
+/// number under the same lock as its take, so numbers follow the input's order; workers handle batches in parallel,
+/// and the step that passes a batch's results on (a transform's output write, the second delegate of the two-step
+/// <see cref="Stage.ForEachBatch{T, TPrepared}"/>) waits, without polling, until every earlier batch has ended its
+/// turn. A batch ends its turn exactly once, whatever becomes of it — handed on, dead-lettered, dropped by the next
+/// buffer, cancelled at a drain deadline, or failed with the stage — when its worker is done with it, so no batch
+/// can hold its successors back longer than its own handling takes. At most one hand-on per worker waits at once, so a
+/// worker waiting for its turn takes no new batch: the reorder window is the worker count.</para>
 /// </remarks>
 /// <typeparam name="TIn">The input item type.</typeparam>
 public class ConsumerStage<TIn> : IAsyncDisposable
@@ -43,6 +51,16 @@ public class ConsumerStage<TIn> : IAsyncDisposable
     private long _resubmitted;
     private long _leftCount;
 
+    // Ordered hand-off (null when off): the take lock numbers batches in take order; under _turnLock, _turn is the
+    // number whose hand-on may run now, _endedEarly holds numbers above it already ended (they handed nothing on:
+    // cancelled, or dead-lettered whole), _turnWaiters the hand-ons waiting for their number to come up.
+    private readonly SemaphoreSlim? _takeLock;
+    private readonly Lock _turnLock = new();
+    private readonly HashSet<long> _endedEarly = [];
+    private readonly Dictionary<long, TaskCompletionSource> _turnWaiters = [];
+    private long _nextSequence;
+    private long _turn;
+
     private protected ConsumerStage(BufferReader<TIn> input, StageOptions<TIn> options, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(input);
@@ -57,6 +75,9 @@ public class ConsumerStage<TIn> : IAsyncDisposable
         _retire = new CancellationTokenSource?[most];
         _tags = new TagList { { MetricNames.TagStage, options.Name } };
         _retry = BuildRetry(options);
+
+        // One worker takes and hands on in order by itself; an adaptive stage may grow past one, so it counts.
+        _takeLock = options.Ordered && most > 1 ? new SemaphoreSlim(1, 1) : null;
     }
 
     /// <summary>The stage's name.</summary>
@@ -226,11 +247,104 @@ public class ConsumerStage<TIn> : IAsyncDisposable
     {
     }
 
-    /// <summary>Takes the next batch; ordered stages override this to number batches in the order they were read.</summary>
-    private protected virtual async ValueTask<(int Count, long Sequence)> ReadAsync(List<TIn> batch, CancellationToken cancellationToken)
+    /// <summary>
+    /// Waits until every batch taken before the one numbered <paramref name="sequence"/> has ended its turn; at once
+    /// when the stage is not ordered or the turn is already this batch's (so a retried attempt may call it again).
+    /// Cancelled by <paramref name="cancellationToken"/> (the drain deadline): the batch then ends its turn unhanded.
+    /// </summary>
+    internal ValueTask WaitTurnAsync(long sequence, CancellationToken cancellationToken)
     {
-        var n = await _input.ReadBatchAsync(batch, _options.BatchMaxItems, _options.BatchMaxBytes, _options.BatchLinger, cancellationToken).ConfigureAwait(false);
-        return (n, 0);
+        if (_takeLock is null)
+        {
+            return default;
+        }
+
+        TaskCompletionSource? waiter;
+        lock (_turnLock)
+        {
+            if (_turn == sequence)
+            {
+                return default;
+            }
+
+            if (!_turnWaiters.TryGetValue(sequence, out waiter))
+            {
+                // Completed outside the lock by the predecessor's EndTurn; continuations run on the pool, not there.
+                waiter = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                _turnWaiters.Add(sequence, waiter);
+            }
+
+            AssertTurnInvariants();
+        }
+
+        return new ValueTask(waiter.Task.WaitAsync(cancellationToken));
+    }
+
+    /// <summary>
+    /// Ends the turn of the batch numbered <paramref name="sequence"/>, once, when its worker is done with it. If it is
+    /// the current turn, the turn moves past it and past every later batch that already ended, and wakes the hand-on
+    /// waiting for the new turn; otherwise the batch ended before its turn came (cancelled, or nothing to hand on) and
+    /// is remembered so the turn skips it.
+    /// </summary>
+    private void EndTurn(long sequence)
+    {
+        TaskCompletionSource? next;
+        lock (_turnLock)
+        {
+            _turnWaiters.Remove(sequence);
+            if (_turn != sequence)
+            {
+                _endedEarly.Add(sequence);
+                AssertTurnInvariants();
+                return;
+            }
+
+            _turn++;
+            while (_endedEarly.Remove(_turn))
+            {
+                _turn++;
+            }
+
+            _turnWaiters.Remove(_turn, out next);
+            AssertTurnInvariants();
+        }
+
+        // Outside the lock: the woken hand-on may take it at once.
+        next?.TrySetResult();
+    }
+
+    [Conditional("DEBUG")]
+    private void AssertTurnInvariants()
+    {
+        // Numbers ended early are all still ahead of the turn; a hand-on waits only for a number that was given and is
+        // still ahead, one per worker at most.
+        Debug.Assert(_turnWaiters.Count <= _workers.Length, "more hand-ons waiting than workers");
+        Debug.Assert(_endedEarly.All(n => n > _turn), "an ended number at or below the turn");
+        Debug.Assert(_turnWaiters.Keys.All(n => n > _turn && n < _nextSequence), "a hand-on waiting for a turn that passed or was never given");
+    }
+
+    /// <summary>
+    /// Takes the next batch. Ordered, the take and its number are one step under the take lock, so numbers follow
+    /// the buffer's order; a worker waiting for the lock holds nothing, so cancelling it loses nothing.
+    /// </summary>
+    private async ValueTask<(int Count, long Sequence)> ReadAsync(List<TIn> batch, CancellationToken cancellationToken)
+    {
+        if (_takeLock is null)
+        {
+            var n = await _input.ReadBatchAsync(batch, _options.BatchMaxItems, _options.BatchMaxBytes, _options.BatchLinger, cancellationToken).ConfigureAwait(false);
+            return (n, -1);
+        }
+
+        await _takeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var n = await _input.ReadBatchAsync(batch, _options.BatchMaxItems, _options.BatchMaxBytes, _options.BatchLinger, cancellationToken).ConfigureAwait(false);
+            return (n, n > 0 ? _nextSequence++ : -1);
+        }
+        finally
+        {
+            _takeLock.Release();
+        }
     }
 
     private protected BufferReader<TIn> Input => _input;
@@ -342,6 +456,15 @@ public class ConsumerStage<TIn> : IAsyncDisposable
 
                 Volatile.Write(ref _inFlight[worker], null);
                 return;
+            }
+            finally
+            {
+                // Whatever became of the batch (handed on, dead-lettered, left, or a dead-letter handler that faulted
+                // the stage), its successors must not wait for it any longer.
+                if (_takeLock is not null)
+                {
+                    EndTurn(sequence);
+                }
             }
 
             Volatile.Write(ref _inFlight[worker], null);

@@ -3,10 +3,11 @@ namespace Conveyor;
 /// <summary>A stage that ends a flow: its handler consumes items (stores, sends) and produces nothing.</summary>
 internal sealed class HandlerStage<T> : ConsumerStage<T>
 {
-    private readonly Func<List<T>, CancellationToken, ValueTask> _attempt;
+    private readonly Func<List<T>, HandOnTurn<T>, CancellationToken, ValueTask> _attempt;
     private readonly bool _perItem;
 
-    public HandlerStage(BufferReader<T> input, Func<List<T>, CancellationToken, ValueTask> attempt, bool perItem, StageOptions<T> options, CancellationToken cancellationToken)
+    /// <param name="attempt">One try at a batch; a handler with a step that must run in take order awaits the turn before it.</param>
+    public HandlerStage(BufferReader<T> input, Func<List<T>, HandOnTurn<T>, CancellationToken, ValueTask> attempt, bool perItem, StageOptions<T> options, CancellationToken cancellationToken)
         : base(input, options, cancellationToken)
     {
         _attempt = attempt;
@@ -16,9 +17,10 @@ internal sealed class HandlerStage<T> : ConsumerStage<T>
 
     private protected override async ValueTask HandleAsync(List<T> batch, long sequence, int worker, CancellationToken cancellationToken)
     {
+        var turn = new HandOnTurn<T>(this, sequence);
         if (!_perItem || batch.Count == 1)
         {
-            await ProcessAsync(batch, _attempt, cancellationToken).ConfigureAwait(false);
+            await ProcessAsync(batch, (items, ct) => _attempt(items, turn, ct), cancellationToken).ConfigureAwait(false);
             return;
         }
 
@@ -27,7 +29,16 @@ internal sealed class HandlerStage<T> : ConsumerStage<T>
         foreach (var item in batch)
         {
             one[0] = item;
-            await ProcessAsync(one, _attempt, cancellationToken).ConfigureAwait(false);
+            await ProcessAsync(one, (items, ct) => _attempt(items, turn, ct), cancellationToken).ConfigureAwait(false);
         }
     }
+}
+
+/// <summary>
+/// A batch's place in its stage's hand-on order: <see cref="WaitAsync"/> returns once every batch taken before it has
+/// ended its turn (at once when the stage is not ordered). The batch ends its own turn when its handler returns.
+/// </summary>
+internal readonly record struct HandOnTurn<T>(ConsumerStage<T> Stage, long Sequence)
+{
+    public ValueTask WaitAsync(CancellationToken cancellationToken) => Stage.WaitTurnAsync(Sequence, cancellationToken);
 }

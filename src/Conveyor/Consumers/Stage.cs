@@ -11,7 +11,7 @@ public static class Stage
         CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(handler);
-        return new HandlerStage<T>(input, (batch, ct) => handler(batch[0], ct), perItem: true, options ?? new StageOptions<T>(), cancellationToken);
+        return new HandlerStage<T>(input, (batch, _, ct) => handler(batch[0], ct), perItem: true, options ?? new StageOptions<T>(), cancellationToken);
     }
 
     /// <summary>
@@ -25,7 +25,42 @@ public static class Stage
         CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(handler);
-        return new HandlerStage<T>(input, (batch, ct) => handler(batch, ct), perItem: false, options ?? new StageOptions<T>(), cancellationToken);
+        return new HandlerStage<T>(input, (batch, _, ct) => handler(batch, ct), perItem: false, options ?? new StageOptions<T>(), cancellationToken);
+    }
+
+    /// <summary>
+    /// Runs a batch handler in two steps: <paramref name="prepare"/> on batches of <paramref name="input"/> in parallel
+    /// across the workers, then <paramref name="handOn"/> with its result. With <see cref="StageOptions{T}.Ordered"/>,
+    /// <paramref name="handOn"/> runs for one batch at a time in the order the batches were taken (like TPL Dataflow's
+    /// <c>EnsureOrdered</c>): a worker whose batch is ready waits, without polling, for the batches taken before it.
+    /// </summary>
+    /// <remarks>
+    /// The two steps are one attempt for retries, bisection and dead-letters: a failure in either retries both, so
+    /// <paramref name="handOn"/> must undo its partial effects when it throws. A batch dead-lettered whole hands
+    /// nothing on and lets the batches after it go on at once; its dead letters are not ordered with the hand-ons.
+    /// </remarks>
+    /// <typeparam name="T">The input item type.</typeparam>
+    /// <typeparam name="TPrepared">What <paramref name="prepare"/> makes of a batch.</typeparam>
+    public static ConsumerStage<T> ForEachBatch<T, TPrepared>(
+        BufferReader<T> input,
+        Func<IReadOnlyList<T>, CancellationToken, ValueTask<TPrepared>> prepare,
+        Func<TPrepared, CancellationToken, ValueTask> handOn,
+        StageOptions<T>? options = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(prepare);
+        ArgumentNullException.ThrowIfNull(handOn);
+        return new HandlerStage<T>(
+            input,
+            async (batch, turn, ct) =>
+            {
+                var prepared = await prepare(batch, ct).ConfigureAwait(false);
+                await turn.WaitAsync(ct).ConfigureAwait(false);
+                await handOn(prepared, ct).ConfigureAwait(false);
+            },
+            perItem: false,
+            options ?? new StageOptions<T>(),
+            cancellationToken);
     }
 
     /// <summary>Turns each item of <paramref name="input"/> into one item written to <paramref name="output"/>.</summary>

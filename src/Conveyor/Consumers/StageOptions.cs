@@ -21,8 +21,11 @@ public sealed class StageOptions<T>
     public TimeSpan ScaleInterval { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>
-    /// Keep output in input order even with several workers (transform stages only). Default false. Costs a
-    /// reorder window of (<see cref="MaxWorkers"/> or <see cref="Workers"/>) × 2 batches: a slow item holds back the output behind it.
+    /// Hand batches on in the order they were taken, even with several workers: a transform writes its output in input
+    /// order, a two-step <see cref="Stage.ForEachBatch{T, TPrepared}"/> runs its hand-on step in take order. Default
+    /// false. The reorder window is one batch per worker: a worker whose batch is ready waits (no polling) for the
+    /// batches taken before it, so a slow batch holds back the hand-ons behind it, never longer than it takes itself.
+    /// No effect with one worker, whose order is the take order already.
     /// </summary>
     public bool Ordered { get; set; }
 

@@ -11,13 +11,6 @@ public sealed class TransformStage<TIn, TOut> : ConsumerStage<TIn>
 {
     private readonly Func<IReadOnlyList<TIn>, List<TOut>, CancellationToken, ValueTask> _transform;
     private readonly bool _completeOutput;
-    private readonly bool _ordered;
-    private readonly SemaphoreSlim? _readLock;
-    private readonly SemaphoreSlim? _window;
-    private readonly SemaphoreSlim? _emitLock;
-    private readonly Dictionary<long, List<TOut>>? _pending;
-    private long _nextSequence;
-    private long _nextEmit;
 
     internal TransformStage(
         BufferReader<TIn> input,
@@ -33,54 +26,11 @@ public sealed class TransformStage<TIn, TOut> : ConsumerStage<TIn>
         _transform = transform;
         Output = output;
         _completeOutput = completeOutput;
-        _ordered = options.Ordered && (options.MaxWorkers ?? options.Workers) > 1;
-        if (_ordered)
-        {
-            _readLock = new SemaphoreSlim(1, 1);
-            _emitLock = new SemaphoreSlim(1, 1);
-            var most = options.MaxWorkers ?? options.Workers;
-            _window = new SemaphoreSlim(most * 2, most * 2);
-            _pending = [];
-        }
-
         Start();
     }
 
     /// <summary>Where results go.</summary>
     public BufferWriter<TOut> Output { get; }
-
-    private protected override async ValueTask<(int Count, long Sequence)> ReadAsync(List<TIn> batch, CancellationToken cancellationToken)
-    {
-        if (!_ordered)
-        {
-            return await base.ReadAsync(batch, cancellationToken).ConfigureAwait(false);
-        }
-
-        // The window bounds how far finished batches may run ahead of the one the output waits for.
-        await _window!.WaitAsync(cancellationToken).ConfigureAwait(false);
-        var taken = false;
-        try
-        {
-            await _readLock!.WaitAsync(cancellationToken).ConfigureAwait(false);
-            try
-            {
-                var (count, _) = await base.ReadAsync(batch, cancellationToken).ConfigureAwait(false);
-                taken = count > 0;
-                return (count, taken ? _nextSequence++ : -1);
-            }
-            finally
-            {
-                _readLock.Release();
-            }
-        }
-        finally
-        {
-            if (!taken)
-            {
-                _window.Release();
-            }
-        }
-    }
 
     private protected override async ValueTask HandleAsync(List<TIn> batch, long sequence, int worker, CancellationToken cancellationToken)
     {
@@ -103,43 +53,11 @@ public sealed class TransformStage<TIn, TOut> : ConsumerStage<TIn>
             },
             cancellationToken).ConfigureAwait(false);
 
-        // The batch is processed; what remains is writing its results on, which may wait on the output's back-pressure.
+        // The batch is processed; what remains is writing its results on, which may wait on the output's back-pressure
+        // and, ordered, for the batches taken before it to be written first (the core stage's turn).
         HandledBatch(worker);
-        if (!_ordered)
-        {
-            await EmitAsync(results, cancellationToken).ConfigureAwait(false);
-            return;
-        }
-
-        lock (_pending!)
-        {
-            _pending.Add(sequence, results);
-        }
-
-        await _emitLock!.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            while (true)
-            {
-                List<TOut>? ready;
-                lock (_pending)
-                {
-                    if (!_pending.Remove(_nextEmit, out ready))
-                    {
-                        break;
-                    }
-
-                    _nextEmit++;
-                }
-
-                await EmitAsync(ready, cancellationToken).ConfigureAwait(false);
-                _window!.Release();
-            }
-        }
-        finally
-        {
-            _emitLock.Release();
-        }
+        await WaitTurnAsync(sequence, cancellationToken).ConfigureAwait(false);
+        await EmitAsync(results, cancellationToken).ConfigureAwait(false);
     }
 
     private protected override void OnWorkersDone(Exception? error)

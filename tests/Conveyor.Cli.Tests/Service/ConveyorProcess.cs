@@ -206,6 +206,24 @@ internal sealed class ConveyorProcess : IAsyncDisposable
         _process.Dispose();
     }
 
+    /// <summary>Runs a one-shot <c>conveyor ARGS</c> in <paramref name="dir"/> (at most 60 s); returns exit code, stdout, stderr.</summary>
+    public static async Task<(int Code, string Stdout, string Stderr)> RunOnceAsync(string dir, params string[] args)
+    {
+        var psi = new ProcessStartInfo("dotnet") { WorkingDirectory = dir, RedirectStandardOutput = true, RedirectStandardError = true };
+        psi.ArgumentList.Add(CliPath());
+        foreach (var a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        using var p = Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await p.WaitForExitAsync(cts.Token);
+        return (p.ExitCode, await stdout, await stderr);
+    }
+
     /// <summary>The CLI built beside this test assembly's configuration.</summary>
     public static string CliPath()
     {

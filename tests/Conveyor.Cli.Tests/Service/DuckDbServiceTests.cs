@@ -12,23 +12,7 @@ public sealed class DuckDbServiceTests
 {
     private static readonly TimeSpan Startup = TimeSpan.FromSeconds(60);
 
-    /// <summary>Runs a one-shot <c>conveyor ARGS</c> in <paramref name="dir"/>; returns exit code, stdout, stderr.</summary>
-    private static async Task<(int Code, string Stdout, string Stderr)> Cli(string dir, params string[] args)
-    {
-        var psi = new ProcessStartInfo("dotnet") { WorkingDirectory = dir, RedirectStandardOutput = true, RedirectStandardError = true };
-        psi.ArgumentList.Add(ConveyorProcess.CliPath());
-        foreach (var a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        await p.WaitForExitAsync(cts.Token);
-        return (p.ExitCode, await stdout, await stderr);
-    }
+    private static Task<(int Code, string Stdout, string Stderr)> Cli(string dir, params string[] args) => ConveyorProcess.RunOnceAsync(dir, args);
 
     private static async Task<long> Total(HttpClient client, string query)
     {

@@ -254,7 +254,47 @@ public sealed class LogTopologyTests
         Assert.Equal((5L * rounds, (long)rounds), (sink.Events, sink.DeadLetters));
     }
 
-    private static LogTopology Build(IReadOnlyList<TopologySink> sinks, SourceInfo? source = null, int? workers = null)
+    [Fact]
+    public async Task Ordered_FourWorkersFourConcurrentSources_EachSourceReachesTheSinkInOrder()
+    {
+        // A parser that takes a random time per line, so batches taken later are often parsed first.
+        const int perSource = 5_000;
+        var sources = Enumerable.Range(0, 4).Select(static k => new SourceInfo("s" + k, "tcp", new RandomDelayParser(LogParsers.Create("json")))).ToArray();
+        var sink = new OrderSink();
+        await using var topology = Build([new TopologySink("order", new SinkOptions { Uri = "null:", BatchMaxItems = 64 }, sink)], sources[0], workers: 4, batchSize: 16);
+        foreach (var source in sources.Skip(1))
+        {
+            topology.AddSource(source);
+        }
+
+        topology.Start();
+        var senders = sources.Select(source => Task.Run(async () =>
+        {
+            for (var n = 0; n < perSource; n++)
+            {
+                // Every 50th line was refused by its source (over-long): a dead letter, in order among the dead letters.
+                var refusal = n % 50 == 7 ? "too long" : null;
+                Assert.True(await topology.Main.Writer.WriteAsync(new RawLine(Encoding.UTF8.GetBytes("{\"n\":" + n + "}"), source, $"{source.Name}:{n}", DateTimeOffset.UtcNow, refusal)));
+            }
+        })).ToArray();
+        await Task.WhenAll(senders).WaitAsync(TimeSpan.FromSeconds(60));
+        var report = await topology.DrainAsync(TimeSpan.FromSeconds(60));
+
+        Assert.True(report.Completed);
+        const int sent = 4 * perSource;
+        var r = Assert.Single(report.Sinks);
+        Assert.Equal(sent, r.StoredEvents + r.StoredDeadLetters + r.DroppedAtQueue + report.DroppedAtMain + r.Failed);
+        Assert.Equal((sent - (4 * 100L), 4 * 100L, 0L), (r.StoredEvents, r.StoredDeadLetters, r.DroppedAtQueue + report.DroppedAtMain + r.Failed));
+        foreach (var source in sources)
+        {
+            var events = sink.Numbers(source.Name, deadLetters: false);
+            var dead = sink.Numbers(source.Name, deadLetters: true);
+            Assert.Equal(Enumerable.Range(0, perSource).Where(static n => n % 50 != 7), events);
+            Assert.Equal(Enumerable.Range(0, perSource).Where(static n => n % 50 == 7), dead);
+        }
+    }
+
+    private static LogTopology Build(IReadOnlyList<TopologySink> sinks, SourceInfo? source = null, int? workers = null, int? batchSize = null)
     {
         var options = new PipelineOptions
         {
@@ -262,9 +302,68 @@ public sealed class LogTopologyTests
             Sinks = [.. sinks.Select(static s => s.Options)],
         };
         options.Parse.Workers = workers ?? options.Parse.Workers;
+        options.Parse.BatchSize = batchSize ?? options.Parse.BatchSize;
         var topology = new LogTopology(options, sinks, NullLogger.Instance);
         topology.AddSource(source ?? Source);
         return topology;
+    }
+
+    /// <summary>Parses as <paramref name="inner"/> does, after spinning a random while (a line that is slow to parse).</summary>
+    private sealed class RandomDelayParser(ILogParser inner) : ILogParser
+    {
+        public string Name => inner.Name;
+
+        public ParseOutcome Parse(ReadOnlySpan<byte> line, in LineContext context)
+        {
+            if (Random.Shared.Next(8) == 0)
+            {
+                Thread.SpinWait(Random.Shared.Next(20_000));
+            }
+
+            return inner.Parse(line, context);
+        }
+    }
+
+    /// <summary>Records, per source, the line numbers of the events and dead letters it stores, in the order stored.</summary>
+    private sealed class OrderSink : ILogSink
+    {
+        private readonly List<string> _events = [];
+        private readonly List<string> _dead = [];
+
+        public string Name => "order";
+
+        public int[] Numbers(string source, bool deadLetters)
+        {
+            var ids = deadLetters ? _dead : _events;
+            lock (ids)
+            {
+                return [.. ids.Where(id => id.StartsWith(source + ":", StringComparison.Ordinal)).Select(static id => int.Parse(id[(id.IndexOf(':', StringComparison.Ordinal) + 1)..], System.Globalization.CultureInfo.InvariantCulture))];
+            }
+        }
+
+        public ValueTask WriteBatchAsync(IReadOnlyList<LogEvent> batch, CancellationToken cancellationToken)
+        {
+            lock (_events)
+            {
+                _events.AddRange(batch.Select(static e => e.Id));
+            }
+
+            return default;
+        }
+
+        public ValueTask WriteDeadLettersAsync(IReadOnlyList<DeadLetter> batch, CancellationToken cancellationToken)
+        {
+            lock (_dead)
+            {
+                _dead.AddRange(batch.Select(static d => d.Id));
+            }
+
+            return default;
+        }
+
+        public ValueTask<SinkHealth> CheckHealthAsync(CancellationToken cancellationToken) => ValueTask.FromResult(SinkHealth.Healthy);
+
+        public ValueTask DisposeAsync() => default;
     }
 
     private sealed class CountingSink : ILogSink

@@ -10,7 +10,8 @@ namespace Conveyor.Logs.Tests.Support;
 
 /// <summary>
 /// Writes events to a sink the way the service does: through a real <see cref="SinkLane"/> (its queue and its stage's
-/// retry, bisection and dead-letter path), so sink tests exercise the one failure path instead of calling the sink.
+/// retry, bisection and dead-letter path, by way of <see cref="SinkWriter"/>), so sink tests exercise the one failure
+/// path instead of calling the sink.
 /// </summary>
 internal static class SinkLaneHarness
 {
@@ -27,7 +28,7 @@ internal static class SinkLaneHarness
     /// <summary>
     /// Offers <paramref name="events"/> to a lane writing to <paramref name="sink"/> in batches of at most
     /// <paramref name="batchMaxItems"/>, drains it within <paramref name="deadline"/> (30 s by default) and returns
-    /// its report; the sink is not disposed. Each record's acknowledgement is checked to complete exactly once.
+    /// its report; the sink is not disposed (the writer stops only the lane's stage). Each record's acknowledgement is checked to complete exactly once.
     /// </summary>
     public static async Task<SinkReport> WriteAsync(
         ILogSink sink,
@@ -38,37 +39,23 @@ internal static class SinkLaneHarness
         TimeProvider? time = null,
         ILogger? logger = null)
     {
-        var options = new SinkOptions { Uri = "null:", BatchMaxItems = batchMaxItems, BatchLinger = TimeSpan.Zero, Retry = retry ?? QuickRetry() };
-        var queue = new BoundedBuffer<PipelineRecord>(new BufferOptions<PipelineRecord>
+        var options = new SinkOptions
         {
-            Name = "sink:" + sink.Name,
-            Capacity = Math.Max(events.Count, 1) * 2,
-            SizeOf = static r => r.Size,
-            FullMode = FullMode.Block,
-        });
+            Uri = "null:",
+            BatchMaxItems = batchMaxItems,
+            BatchLinger = TimeSpan.Zero,
+            Retry = retry ?? QuickRetry(),
+            Queue = new BufferSettings { Capacity = Math.Max(events.Count, 1) * 2 },
+        };
         var completions = 0;
-        var lane = new SinkLane(new TopologySink(sink.Name, options, sink), SinkMode.Pace, queue, 0);
-        lane.Start(time ?? TimeProvider.System, logger ?? NullLogger.Instance, CancellationToken.None);
-        try
-        {
-            var records = events.Select(e => PipelineRecord.ForEvent(e, e.Body.Length, Acknowledgement.Create(1, _ => Interlocked.Increment(ref completions)))).ToArray();
-            Assert.True(await lane.OfferAsync(records, CancellationToken.None));
-            queue.Writer.Complete();
-            var (left, _) = await lane.DrainAsync(deadline ?? TimeSpan.FromSeconds(30));
-            var report = lane.Report();
+        await using var writer = SinkWriter.Start(sink, options, logger ?? NullLogger.Instance, time);
+        var records = events.Select(e => PipelineRecord.ForEvent(e, e.Body.Length, Acknowledgement.Create(1, _ => Interlocked.Increment(ref completions)))).ToArray();
+        Assert.True(await writer.OfferAsync(records, CancellationToken.None));
+        var (report, left) = await writer.CompleteAsync(deadline ?? TimeSpan.FromSeconds(30));
 
-            // Every record is finished once: stored, refused into a dead letter, lost (counted) or left at the deadline.
-            Assert.Equal(records.Length, Volatile.Read(ref completions));
-            Assert.Equal(records.Length - left, report.StoredEvents + report.Rejected + report.Failed);
-            return report;
-        }
-        finally
-        {
-            // The lane's stage only: the sink belongs to the caller.
-            if (lane.Stage is { } stage)
-            {
-                await stage.DisposeAsync();
-            }
-        }
+        // Every record is finished once: stored, refused into a dead letter, lost (counted) or left at the deadline.
+        Assert.Equal(records.Length, Volatile.Read(ref completions));
+        Assert.Equal(records.Length - left, report.StoredEvents + report.Rejected + report.Failed);
+        return report;
     }
 }
