@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using Conveyor.Logs.Model;
@@ -39,6 +40,42 @@ public sealed class LogEventJsonTests
         Assert.Equal(JsonValueKind.Number, attrs.GetProperty("http.response.status_code").ValueKind);
         Assert.Equal(JsonValueKind.True, attrs.GetProperty("flag").ValueKind);
         Assert.Equal(["client.address", "http.response.status_code", "flag"], attrs.EnumerateObject().Select(p => p.Name));
+    }
+
+    /// <summary>The hand-written timestamp formatter writes exactly what the custom format string did.</summary>
+    [Fact]
+    public void FormatTimestamp_MatchesTheCustomFormat()
+    {
+        var offsets = new[] { TimeSpan.Zero, TimeSpan.FromHours(-7), TimeSpan.FromMinutes(330), TimeSpan.FromMinutes(-(14 * 60)), TimeSpan.FromHours(14), TimeSpan.FromMinutes(-30) };
+        var clocks = new List<DateTime>
+        {
+            new(1, 1, 1, 0, 0, 0),
+            new(9999, 12, 31, 23, 59, 59),
+            new DateTime(9999, 12, 31, 23, 59, 59).AddTicks(9_999_999),
+            new DateTime(2026, 3, 4, 5, 6, 7).AddTicks(1),
+            new DateTime(2026, 3, 4, 5, 6, 7).AddTicks(1_000_000),
+            new DateTime(2026, 3, 4, 5, 6, 7).AddTicks(1_234_560),
+            new(999, 10, 10, 13, 55, 36),
+        };
+        var random = new Random(11);
+        for (var i = 0; i < 2000; i++)
+        {
+            clocks.Add(new DateTime(random.NextInt64(TimeSpan.TicksPerDay, DateTime.MaxValue.Ticks - TimeSpan.TicksPerDay)));
+        }
+
+        foreach (var clock in clocks)
+        {
+            foreach (var offset in offsets)
+            {
+                if (clock.Ticks - offset.Ticks is < 0 or > 3_155_378_975_999_999_999)
+                {
+                    continue; // the UTC instant would fall outside DateTimeOffset's range
+                }
+
+                var value = new DateTimeOffset(DateTime.SpecifyKind(clock, DateTimeKind.Unspecified), offset);
+                Assert.Equal(value.ToString("yyyy-MM-dd'T'HH:mm:ss.FFFFFFFzzz", CultureInfo.InvariantCulture), LogEventJson.FormatTimestamp(value));
+            }
+        }
     }
 
     [Fact]
