@@ -119,7 +119,16 @@ public static class LogEventJson
         }
 
         writer.WriteNumber("severity_number"u8, e.SeverityNumber);
-        writer.WriteString("body"u8, e.Body);
+        if (e.TryGetBodyUtf8(out var body) && System.Text.Unicode.Utf8.IsValid(body))
+        {
+            // The received bytes, escaped exactly as their string would be. Invalid UTF-8 takes the string path: the
+            // writer would escape its U+FFFD as \uFFFD, where the decoded string writes the character itself.
+            writer.WriteString("body"u8, body);
+        }
+        else
+        {
+            writer.WriteString("body"u8, e.Body);
+        }
         if (e.TraceId is { } traceId)
         {
             writer.WriteString("trace_id"u8, traceId);

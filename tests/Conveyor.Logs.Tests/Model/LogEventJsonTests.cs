@@ -42,6 +42,42 @@ public sealed class LogEventJsonTests
         Assert.Equal(["client.address", "http.response.status_code", "flag"], attrs.EnumerateObject().Select(p => p.Name));
     }
 
+    /// <summary>
+    /// A body kept as the received UTF-8 bytes is written exactly as its decoded string would be: quotes, backslashes,
+    /// control characters escaped, text as written, invalid UTF-8 as U+FFFD.
+    /// </summary>
+    [Theory]
+    [InlineData(new byte[] { (byte)'a', (byte)'"', (byte)'\\', (byte)'b' })]
+    [InlineData(new byte[] { (byte)'x', 0x00, 0x01, 0x09, 0x0A, 0x1F, 0x7F, (byte)'<', (byte)'>', (byte)'&', (byte)'+', (byte)'\'' })]
+    [InlineData(new byte[] { 0xC3, 0xA9, 0xE2, 0x82, 0xAC, 0xF0, 0x9F, 0x98, 0x80, 0xE2, 0x80, 0xA8 })]
+    [InlineData(new byte[] { (byte)'a', 0xFF, (byte)'b', 0xC3, (byte)'c', 0xE2, 0x82, 0xF0, 0x9F, 0x98, 0xED, 0xA0, 0x80, 0xC0, 0xAF })]
+    [InlineData(new byte[] { 0xE2, 0x82 })]
+    [InlineData(new byte[0])]
+    public void Write_BodyFromBytes_IsTheBodyFromItsString(byte[] line)
+    {
+        var observed = new DateTimeOffset(2026, 1, 2, 3, 4, 5, TimeSpan.Zero);
+        var fromBytes = new LogEvent("f:1", "f", line, observed);
+        var fromString = new LogEvent("f:1", "f", Encoding.UTF8.GetString(line), observed);
+
+        Assert.True(fromBytes.TryGetBodyUtf8(out _));
+        Assert.False(fromString.TryGetBodyUtf8(out _));
+        var json = Serialize(fromBytes);
+        Assert.Equal(Serialize(fromString), json);
+        using var doc = JsonDocument.Parse(json);
+        Assert.Equal(Encoding.UTF8.GetString(line), doc.RootElement.GetProperty("body").GetString());
+        Assert.Equal(Encoding.UTF8.GetString(line), fromBytes.Body);
+    }
+
+    [Fact]
+    public void Body_SetOnAnEventFromBytes_ReplacesTheBytes()
+    {
+        var e = new LogEvent("f:1", "f", "old"u8.ToArray(), DateTimeOffset.UnixEpoch) { Body = "new" };
+
+        Assert.False(e.TryGetBodyUtf8(out _));
+        Assert.Equal("new", e.Body);
+        Assert.Contains("\"body\":\"new\"", Serialize(e), StringComparison.Ordinal);
+    }
+
     /// <summary>The hand-written timestamp formatter writes exactly what the custom format string did.</summary>
     [Fact]
     public void FormatTimestamp_MatchesTheCustomFormat()
