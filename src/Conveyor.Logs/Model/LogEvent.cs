@@ -12,19 +12,43 @@ public sealed class LogEvent
 {
     private LogAttributes? _resource;
 
+    // The body is either a string, or (from the line parsers) the received line's UTF-8 bytes, decoded on first read:
+    // the NDJSON writer copies the bytes straight out, so the UTF-16 copy, the event's largest allocation, is never
+    // made on that path. The bytes are the record's own array (RawLine.Data), which nothing changes after the source.
+    private string? _body;
+    private byte[]? _bodyUtf8;
+
     /// <summary>Creates an event whose body is the raw record and whose observed time is now.</summary>
     /// <param name="id">Stable per input record (source + position), so a replay yields the same id.</param>
     /// <param name="source">The name of the source that received the record.</param>
     /// <param name="body">The original line, or for syslog the MSG part.</param>
     /// <param name="observedTimestamp">When Conveyor received the record.</param>
     public LogEvent(string id, string source, string body, DateTimeOffset observedTimestamp)
+        : this(id, source, observedTimestamp)
+    {
+        ArgumentNullException.ThrowIfNull(body);
+        _body = body;
+    }
+
+    /// <summary>Creates an event whose body is the raw record given as UTF-8 and whose observed time is now.</summary>
+    /// <param name="id">Stable per input record (source + position), so a replay yields the same id.</param>
+    /// <param name="source">The name of the source that received the record.</param>
+    /// <param name="bodyUtf8">The whole original line as UTF-8; the event keeps the array, which must not change after
+    /// (invalid UTF-8 reads back as U+FFFD, as <see cref="System.Text.Encoding.UTF8"/> decodes it).</param>
+    /// <param name="observedTimestamp">When Conveyor received the record.</param>
+    public LogEvent(string id, string source, byte[] bodyUtf8, DateTimeOffset observedTimestamp)
+        : this(id, source, observedTimestamp)
+    {
+        ArgumentNullException.ThrowIfNull(bodyUtf8);
+        _bodyUtf8 = bodyUtf8;
+    }
+
+    private LogEvent(string id, string source, DateTimeOffset observedTimestamp)
     {
         ArgumentNullException.ThrowIfNull(id);
         ArgumentNullException.ThrowIfNull(source);
-        ArgumentNullException.ThrowIfNull(body);
         Id = id;
         Source = source;
-        Body = body;
         ObservedTimestamp = observedTimestamp;
     }
 
@@ -47,7 +71,30 @@ public sealed class LogEvent
     public int SeverityNumber { get; set; }
 
     /// <summary>The original line, or for syslog the MSG part.</summary>
-    public string Body { get; set; }
+    /// <remarks>
+    /// Reading it may decode the received bytes once. Two sinks reading it at once may both decode: each gets an equal
+    /// string and one of them is kept, so the race is harmless and needs no lock.
+    /// </remarks>
+    public string Body
+    {
+        get => _body ??= System.Text.Encoding.UTF8.GetString(_bodyUtf8!);
+        set
+        {
+            ArgumentNullException.ThrowIfNull(value);
+            _body = value;
+            _bodyUtf8 = null;
+        }
+    }
+
+    /// <summary>
+    /// The body as the received UTF-8 bytes, when it is still those (built from bytes and not replaced); false when the
+    /// body is a string (then read <see cref="Body"/>).
+    /// </summary>
+    public bool TryGetBodyUtf8(out ReadOnlySpan<byte> utf8)
+    {
+        utf8 = _bodyUtf8;
+        return _bodyUtf8 is not null;
+    }
 
     /// <summary>The W3C trace id the record belongs to, 32 lowercase hex digits; null when the record names none.</summary>
     public string? TraceId { get; set; }

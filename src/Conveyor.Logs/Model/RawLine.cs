@@ -4,7 +4,8 @@ namespace Conveyor.Logs.Model;
 /// One record as a source received it, on its way to the parse workers: the bytes without the line terminator,
 /// who sent it, its stable id and when it arrived.
 /// </summary>
-/// <param name="Data">The record's bytes; owned by this line (sources copy out of their receive buffers).</param>
+/// <param name="Data">The record's bytes; owned by this line (sources copy out of their receive buffers) and never changed or
+/// reused after: the parsed event may keep the array as its body (<see cref="LogEvent"/>).</param>
 /// <param name="Source">The source that received it; also names the parser to use.</param>
 /// <param name="Id">Stable per record: source name + position (docs/REFERENCE.md, "Event model").</param>
 /// <param name="ReceivedAt">When the source received it; the event's observed time.</param>

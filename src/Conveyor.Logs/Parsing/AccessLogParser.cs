@@ -145,7 +145,8 @@ internal sealed class AccessLogParser(AccessLogLayout layout) : ILogParser
             return "expected ' ' or end of line at column " + (pos + 1);
         }
 
-        e = new LogEvent(context.Id, context.Source, Utf8.Decode(line), context.ReceivedAt) { Timestamp = timestamp };
+        e = context.EventOfLine(line);
+        e.Timestamp = timestamp;
         var a = e.Attributes;
         var addressReason = SetAddresses(addresses, a);
         if (addressReason is not null)

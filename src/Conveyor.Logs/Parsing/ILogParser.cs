@@ -24,7 +24,17 @@ public interface ILogParser
 /// <param name="Id">Stable per record (source + position), so a replay yields the same id.</param>
 /// <param name="ReceivedAt">When Conveyor received the record; the event's observed time, and the clock that
 /// resolves the missing year of RFC 3164 timestamps.</param>
-public readonly record struct LineContext(string Source, string Id, DateTimeOffset ReceivedAt);
+/// <param name="Line">When set, the array holding exactly the bytes given to <see cref="ILogParser.Parse"/>, owned by the
+/// record and never changed after: a parser whose body is the whole line keeps it as the event's body instead of
+/// decoding a copy (<see cref="LogEvent(string, string, byte[], DateTimeOffset)"/>). Null when the bytes are borrowed.</param>
+public readonly record struct LineContext(string Source, string Id, DateTimeOffset ReceivedAt, byte[]? Line = null)
+{
+    /// <summary>A new event whose body is the whole <paramref name="line"/>: its array when <see cref="Line"/> holds it, else a decoded copy.</summary>
+    internal LogEvent EventOfLine(ReadOnlySpan<byte> line) =>
+        Line is { } owned && owned.Length == line.Length
+            ? new LogEvent(Id, Source, owned, ReceivedAt)
+            : new LogEvent(Id, Source, Utf8.Decode(line), ReceivedAt);
+}
 
 /// <summary>Either an event or a dead letter, never both.</summary>
 public readonly struct ParseOutcome

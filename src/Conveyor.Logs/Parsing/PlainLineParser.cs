@@ -18,7 +18,7 @@ internal sealed class PlainLineParser : ILogParser
 
     public ParseOutcome Parse(ReadOnlySpan<byte> line, in LineContext context)
     {
-        var e = new LogEvent(context.Id, context.Source, Utf8.Decode(line), context.ReceivedAt);
+        var e = context.EventOfLine(line);
         var word = LeadingLevelWord(line, out var number);
         if (number != Severity.Unspecified)
         {

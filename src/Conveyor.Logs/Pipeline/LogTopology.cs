@@ -382,7 +382,7 @@ public sealed partial class LogTopology : IAsyncDisposable
         ParseOutcome outcome;
         try
         {
-            outcome = line.Source.Parser.Parse(line.Data, new LineContext(line.Source.Name, line.Id, line.ReceivedAt));
+            outcome = line.Source.Parser.Parse(line.Data, new LineContext(line.Source.Name, line.Id, line.ReceivedAt, line.Data));
             if (outcome.Event is { } e)
             {
                 line.Source.OnParsed(outcome.Format ?? line.Source.Parser.Name);

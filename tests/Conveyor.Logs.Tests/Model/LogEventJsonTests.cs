@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using Conveyor.Logs.Model;
@@ -39,6 +40,78 @@ public sealed class LogEventJsonTests
         Assert.Equal(JsonValueKind.Number, attrs.GetProperty("http.response.status_code").ValueKind);
         Assert.Equal(JsonValueKind.True, attrs.GetProperty("flag").ValueKind);
         Assert.Equal(["client.address", "http.response.status_code", "flag"], attrs.EnumerateObject().Select(p => p.Name));
+    }
+
+    /// <summary>
+    /// A body kept as the received UTF-8 bytes is written exactly as its decoded string would be: quotes, backslashes,
+    /// control characters escaped, text as written, invalid UTF-8 as U+FFFD.
+    /// </summary>
+    [Theory]
+    [InlineData(new byte[] { (byte)'a', (byte)'"', (byte)'\\', (byte)'b' })]
+    [InlineData(new byte[] { (byte)'x', 0x00, 0x01, 0x09, 0x0A, 0x1F, 0x7F, (byte)'<', (byte)'>', (byte)'&', (byte)'+', (byte)'\'' })]
+    [InlineData(new byte[] { 0xC3, 0xA9, 0xE2, 0x82, 0xAC, 0xF0, 0x9F, 0x98, 0x80, 0xE2, 0x80, 0xA8 })]
+    [InlineData(new byte[] { (byte)'a', 0xFF, (byte)'b', 0xC3, (byte)'c', 0xE2, 0x82, 0xF0, 0x9F, 0x98, 0xED, 0xA0, 0x80, 0xC0, 0xAF })]
+    [InlineData(new byte[] { 0xE2, 0x82 })]
+    [InlineData(new byte[0])]
+    public void Write_BodyFromBytes_IsTheBodyFromItsString(byte[] line)
+    {
+        var observed = new DateTimeOffset(2026, 1, 2, 3, 4, 5, TimeSpan.Zero);
+        var fromBytes = new LogEvent("f:1", "f", line, observed);
+        var fromString = new LogEvent("f:1", "f", Encoding.UTF8.GetString(line), observed);
+
+        Assert.True(fromBytes.TryGetBodyUtf8(out _));
+        Assert.False(fromString.TryGetBodyUtf8(out _));
+        var json = Serialize(fromBytes);
+        Assert.Equal(Serialize(fromString), json);
+        using var doc = JsonDocument.Parse(json);
+        Assert.Equal(Encoding.UTF8.GetString(line), doc.RootElement.GetProperty("body").GetString());
+        Assert.Equal(Encoding.UTF8.GetString(line), fromBytes.Body);
+    }
+
+    [Fact]
+    public void Body_SetOnAnEventFromBytes_ReplacesTheBytes()
+    {
+        var e = new LogEvent("f:1", "f", "old"u8.ToArray(), DateTimeOffset.UnixEpoch) { Body = "new" };
+
+        Assert.False(e.TryGetBodyUtf8(out _));
+        Assert.Equal("new", e.Body);
+        Assert.Contains("\"body\":\"new\"", Serialize(e), StringComparison.Ordinal);
+    }
+
+    /// <summary>The hand-written timestamp formatter writes exactly what the custom format string did.</summary>
+    [Fact]
+    public void FormatTimestamp_MatchesTheCustomFormat()
+    {
+        var offsets = new[] { TimeSpan.Zero, TimeSpan.FromHours(-7), TimeSpan.FromMinutes(330), TimeSpan.FromMinutes(-(14 * 60)), TimeSpan.FromHours(14), TimeSpan.FromMinutes(-30) };
+        var clocks = new List<DateTime>
+        {
+            new(1, 1, 1, 0, 0, 0),
+            new(9999, 12, 31, 23, 59, 59),
+            new DateTime(9999, 12, 31, 23, 59, 59).AddTicks(9_999_999),
+            new DateTime(2026, 3, 4, 5, 6, 7).AddTicks(1),
+            new DateTime(2026, 3, 4, 5, 6, 7).AddTicks(1_000_000),
+            new DateTime(2026, 3, 4, 5, 6, 7).AddTicks(1_234_560),
+            new(999, 10, 10, 13, 55, 36),
+        };
+        var random = new Random(11);
+        for (var i = 0; i < 2000; i++)
+        {
+            clocks.Add(new DateTime(random.NextInt64(TimeSpan.TicksPerDay, DateTime.MaxValue.Ticks - TimeSpan.TicksPerDay)));
+        }
+
+        foreach (var clock in clocks)
+        {
+            foreach (var offset in offsets)
+            {
+                if (clock.Ticks - offset.Ticks is < 0 or > 3_155_378_975_999_999_999)
+                {
+                    continue; // the UTC instant would fall outside DateTimeOffset's range
+                }
+
+                var value = new DateTimeOffset(DateTime.SpecifyKind(clock, DateTimeKind.Unspecified), offset);
+                Assert.Equal(value.ToString("yyyy-MM-dd'T'HH:mm:ss.FFFFFFFzzz", CultureInfo.InvariantCulture), LogEventJson.FormatTimestamp(value));
+            }
+        }
     }
 
     [Fact]

@@ -46,4 +46,34 @@ public sealed class AllocationTests
         var storage = GC.GetAllocatedBytesForCurrentThread() - before;
         Assert.True(parsing <= storage, $"parsing allocated {parsing} B, the event's storage is {storage} B");
     }
+
+    /// <summary>
+    /// Given the line's own array (as the parse workers give RawLine.Data), a whole-line body keeps those bytes: the
+    /// event reads back the same body and is cheaper by at least the UTF-16 copy it no longer makes.
+    /// </summary>
+    [Theory]
+    [InlineData("combined", "83.149.9.216 - - [17/May/2015:10:05:03 +0000] \"GET /presentations/ HTTP/1.1\" 200 203023 \"-\" \"Mozilla/5.0 (X11; Linux x86_64) \u00e9t\u00e9\"")]
+    [InlineData("auto", "83.149.9.216 - - [17/May/2015:10:05:03 +0000] \"GET /presentations/ HTTP/1.1\" 200 203023 \"-\" \"curl/8.5.0\"")]
+    [InlineData("plain", "WARN disk almost full on /var")]
+    public void Parse_OwnedLine_KeepsItsBytesAsTheBody(string format, string text)
+    {
+        var parser = LogParsers.Create(format);
+        var line = Encoding.UTF8.GetBytes(text);
+        var owned = Context with { Line = line };
+        parser.Parse(line, owned);
+        parser.Parse(line, Context);
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        var kept = parser.Parse(line, owned).Event!;
+        var keeping = GC.GetAllocatedBytesForCurrentThread() - before;
+        before = GC.GetAllocatedBytesForCurrentThread();
+        var copied = parser.Parse(line, Context).Event!;
+        var copying = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.True(kept.TryGetBodyUtf8(out var body));
+        Assert.True(body.SequenceEqual(line));
+        Assert.False(copied.TryGetBodyUtf8(out _));
+        Assert.True(keeping <= copying - (2 * text.Length), $"keeping the bytes allocated {keeping} B, copying {copying} B");
+        Assert.Equal(copied.Body, kept.Body);
+    }
 }

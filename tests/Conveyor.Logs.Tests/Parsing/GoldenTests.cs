@@ -66,6 +66,21 @@ public sealed class GoldenTests
         Assert.Equal(body, e.Body);
         Assert.Equal(received, e.ObservedTimestamp);
         Assert.Equal(Canonical(expect.GetProperty("attributes")), Canonical(e.Attributes.ToDictionary(p => p.Key, p => p.Value)));
+
+        // The parse workers hand over the line's own array; the event it gives writes the same JSON.
+        var owned = parser.Parse(line, new LineContext("golden", "golden:" + caseNumber, received, line)).Event!;
+        Assert.Equal(Json(e), Json(owned));
+    }
+
+    private static string Json(LogEvent e)
+    {
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+        using (var writer = new Utf8JsonWriter(buffer, LogEventJson.WriterOptions))
+        {
+            LogEventJson.Write(writer, e);
+        }
+
+        return Encoding.UTF8.GetString(buffer.WrittenSpan);
     }
 
     private static string Preview(JsonElement c) =>

@@ -42,7 +42,7 @@ public sealed partial class StdinSource : LogSource
                 Source = Info,
                 Output = Output,
                 Framer = new LineFramer(Options.MaxLineBytes).TryRead,
-                IdFor = (line, _) => prefix + line.ToString(CultureInfo.InvariantCulture),
+                IdFor = (line, _) => string.Create(CultureInfo.InvariantCulture, $"{prefix}{line}"),
                 Time = Time,
                 MaxFrameBytes = Options.MaxLineBytes,
             };

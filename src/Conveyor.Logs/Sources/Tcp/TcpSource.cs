@@ -187,7 +187,8 @@ public sealed partial class TcpSource : LogSource
                     Source = Info,
                     Output = Output,
                     Framer = framer,
-                    IdFor = (line, _) => prefix + line.ToString(CultureInfo.InvariantCulture),
+                    // One string per line: the number is formatted into the id, not into a string of its own first.
+                    IdFor = (line, _) => string.Create(CultureInfo.InvariantCulture, $"{prefix}{line}"),
                     Time = Time,
                     MaxFrameBytes = Options.MaxLineBytes,
                     IdleTimeout = Options.IdleTimeout,
