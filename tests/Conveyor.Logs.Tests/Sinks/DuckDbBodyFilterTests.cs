@@ -56,6 +56,10 @@ public sealed class DuckDbBodyFilterTests
         Assert.Equal(["x3", "x2", "x1"], (await store.SearchAsync(new LogQuery("Zebrafish", Limit: 10))).Events.Select(e => e.Id));
         Assert.Equal(3, (await store.HistogramAsync(new LogQuery("body~ZEBRAFISH"), TimeSpan.FromMinutes(1))).Sum(b => b.Count));
         Assert.Equal((3, 12), store.BodyBlocksSeen);
+
+        // A word in every block (the 1,000 access lines and x1) is a plain scan: no lookup result, nothing counted.
+        Assert.Equal(1001, await store.CountAsync(new LogQuery("get")));
+        Assert.Equal((3, 12), store.BodyBlocksSeen);
     }
 
     [Fact]

@@ -166,8 +166,9 @@ internal sealed record BodyCandidates(IReadOnlyList<(DateTime Lo, DateTime Hi)> 
 
     /// <summary>
     /// Asks <c>body_filters</c> which blocks may hold <paramref name="term"/>; null when the filter cannot answer for the
-    /// term (<see cref="BodyFilter.Positions"/>) or the store has no filters table (a file opened read-only before its
-    /// migration), and then the search scans every row.
+    /// term (<see cref="BodyFilter.Positions"/>), the store has no filters table (a file opened read-only before its
+    /// migration), or most blocks may hold the term (a common word: the ranges would cost more to test than they save),
+    /// and then the search scans every row.
     /// </summary>
     public static BodyCandidates? Find(System.Data.Common.DbConnection connection, string term)
     {
@@ -215,6 +216,6 @@ internal sealed record BodyCandidates(IReadOnlyList<(DateTime Lo, DateTime Hi)> 
             return null;
         }
 
-        return ranges.Count > MaxRanges ? null : new BodyCandidates(ranges, blocks, all);
+        return ranges.Count > MaxRanges || blocks * 2 > all ? null : new BodyCandidates(ranges, blocks, all);
     }
 }

@@ -24,6 +24,12 @@ namespace Conveyor.Logs.Sinks.DuckDb;
 /// <para><b>Readers.</b> DuckDB admits one process per database file. <see cref="OpenStore"/> searches through this
 /// sink's own database instance (MVCC: readers see committed batches and never block the appender); other processes
 /// reach it through the service's <c>/api/search</c>, or open the file read-only when no service holds it.</para>
+/// <para><b>Body filters.</b> With each batch of events the sink writes, in the same transaction, one row of
+/// <c>body_filters</c>: the batch's time range and a Bloom filter of its lowercased bodies' trigrams
+/// (<see cref="BodyFilter"/>, about 0.6 bytes per access-log line). A bare word asks that table which blocks may hold
+/// it and tests the bodies only inside their time ranges, so a rare word reads a few row groups instead of every body;
+/// the substring test still decides each row, so the answer is exact. Retention deletes a block's row once every
+/// event it covered is gone.</para>
 /// <para>Calls are serialised by one gate: writes, dead letters, retention and disposal never overlap.</para>
 /// </remarks>
 public sealed class DuckDbSink : ILogSink, ILogRetention
