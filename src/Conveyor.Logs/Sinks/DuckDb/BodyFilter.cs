@@ -15,11 +15,13 @@ namespace Conveyor.Logs.Sinks.DuckDb;
 /// characters whose Unicode lowercase is ASCII (<c>U+0130</c> to <c>i</c>, the Kelvin sign <c>U+212A</c> to
 /// <c>k</c>) are lowered here as DuckDB's <c>lower()</c> does. Any other non-ASCII character enters the trigrams as
 /// itself, which no ASCII trigram equals. Trigrams do not span bodies.</para>
-/// <para><b>Size and false positives.</b> Each trigram sets two bits (k = 2). The batch is hashed into 2^20 bits, then
-/// folded (halves OR-ed: a position modulo a power of two) to the smallest power of two with at least
-/// <see cref="BitsPerTrigram"/> bits per distinct trigram (estimated from the fill), at least 64 bits: about 5 % false
+/// <para><b>Size and false positives.</b> Each trigram sets one bit (k = 1: one multiply per character, which keeps the
+/// writer's cost at about half of two hashed bits), at the top 20 bits of a Fibonacci hash. The batch is hashed into
+/// 2^20 bits, then folded (halves OR-ed: a position modulo a power of two) to the smallest power of two with at least
+/// <see cref="BitsPerTrigram"/> bits per distinct trigram (estimated from the fill), at least 64 bits: about 6 % false
 /// positives for one trigram, and roughly that to the power of the term's trigram count for longer terms (about
-/// 6e-8 for an eight-letter word), unless a batch has over 131k distinct trigrams and fills the largest filter.</para>
+/// 5e-8 for an eight-letter word), unless a batch has over 65k distinct trigrams and fills the largest filter (a
+/// 20,000-line batch of access logs has about 2k: a 4 KiB filter).</para>
 /// </remarks>
 internal sealed class BodyFilter
 {
@@ -29,7 +31,8 @@ internal sealed class BodyFilter
     private const int MaxBitsLog2 = 20;
     private const int MaxWords = (1 << MaxBitsLog2) / 64;
     private const int MinWords = 1;
-    private const int BitsPerTrigram = 8;
+    private const int BitsPerTrigram = 16;
+    private const ulong Fibonacci = 0x9E3779B97F4A7C15;
 
     private readonly ulong[] _bits = new ulong[MaxWords];
     private bool _dirty;
@@ -66,15 +69,14 @@ internal sealed class BodyFilter
         Lo = ts < Lo ? ts : Lo;
         Hi = ts > Hi ? ts : Hi;
         ulong key = 0;
+        var bits = _bits;
         for (var i = 0; i < body.Length; i++)
         {
-            key = ((key << 16) | Lower(body[i])) & 0xFFFF_FFFF_FFFF;
+            key = (key << 16) | Lower(body[i]);
             if (i >= 2)
             {
-                var h = Mix(key);
-                _bits[(int)((uint)h >> 6) & (MaxWords - 1)] |= 1UL << (int)h;
-                var h2 = (uint)(h >> 32);
-                _bits[(int)(h2 >> 6) & (MaxWords - 1)] |= 1UL << (int)h2;
+                var p = Position(key);
+                bits[p >> 6] |= 1UL << (int)p;
             }
         }
 
@@ -90,10 +92,10 @@ internal sealed class BodyFilter
             set += BitOperations.PopCount(w);
         }
 
-        // Distinct trigrams from the fill of m bits with k = 2: n = -(m / 2) ln(1 - fill).
+        // Distinct trigrams from the fill of m bits with k = 1: n = -m ln(1 - fill).
         const double M = 1 << MaxBitsLog2;
         var fill = Math.Min(set / M, 1 - (1 / M));
-        var distinct = -(M / 2) * Math.Log(1 - fill);
+        var distinct = -M * Math.Log(1 - fill);
         var words = MinWords;
         while (words < MaxWords && words * 64.0 < distinct * BitsPerTrigram)
         {
@@ -125,12 +127,10 @@ internal sealed class BodyFilter
         ulong key = 0;
         for (var i = 0; i < term.Length; i++)
         {
-            key = ((key << 16) | Lower(term[i])) & 0xFFFF_FFFF_FFFF;
+            key = (key << 16) | Lower(term[i]);
             if (i >= 2)
             {
-                var h = Mix(key);
-                positions.Add((uint)h & ((1 << MaxBitsLog2) - 1));
-                positions.Add((uint)(h >> 32) & ((1 << MaxBitsLog2) - 1));
+                positions.Add(Position(key));
             }
         }
 
@@ -146,13 +146,8 @@ internal sealed class BodyFilter
         _ => c,
     };
 
-    /// <summary>A 64-bit mix (splitmix64's finaliser): its low and high halves are the two positions.</summary>
-    private static ulong Mix(ulong x)
-    {
-        x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9;
-        x = (x ^ (x >> 27)) * 0x94D049BB133111EB;
-        return x ^ (x >> 31);
-    }
+    /// <summary>The trigram in the low 48 bits of <paramref name="key"/> (three UTF-16 units) to a bit of 2^20.</summary>
+    private static uint Position(ulong key) => (uint)(((key & 0xFFFF_FFFF_FFFF) * Fibonacci) >> (64 - MaxBitsLog2));
 }
 
 /// <summary>The time ranges of the blocks that may hold a term, merged where they overlap.</summary>
