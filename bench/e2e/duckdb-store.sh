@@ -25,7 +25,7 @@ gen=$!
 fifth=$((COUNT / 5)); mark1=""; mark4=""; t0=$(date +%s.%N)
 while kill -0 $gen 2>/dev/null || [ "$(stored)" -lt "$COUNT" ]; do
   n=$(stored); now=$(date +%s.%N)
-  [ -z "$mark1" ] && [ "$n" -ge "$fifth" ] && mark1=$now && echo "first fifth stored: $(echo "$fifth / ($now - $t0)" | bc) lines/s"
+  [ -z "$mark1" ] && [ "$n" -ge "$fifth" ] && mark1=$now && first=$(echo "$fifth / ($now - $t0)" | bc) && echo "first fifth stored: $first lines/s"
   [ -z "$mark4" ] && [ "$n" -ge $((4 * fifth)) ] && mark4=$now && t4=$n
   if [ -n "$mark1" ] && [ -z "$mark4" ]; then
     echo "while writing ($n rows): status=500 newest 100 $(search 'q=status%3D500&limit=100') s; common word newest 50 $(search 'q=Googlebot&limit=50') s; rare word total $(search 'q=zzqxrare&limit=1&total=1') s; per-minute histogram $(search 'q=&limit=1&histogram=1m') s"
@@ -34,7 +34,9 @@ while kill -0 $gen 2>/dev/null || [ "$(stored)" -lt "$COUNT" ]; do
   [ "$(date +%s)" -gt "$(printf '%.0f' "$(echo "$t0 + 3600" | bc)")" ] && break
 done
 end=$(date +%s.%N)
-echo "last fifth stored: $(echo "($COUNT - $t4) / ($end - $mark4)" | bc) lines/s; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+last=$(echo "($COUNT - $t4) / ($end - $mark4)" | bc)
+# Both rates again, side by side at the end: the first-fifth line above is printed mid-run and lost from a captured tail.
+echo "first fifth stored: $first lines/s; last fifth stored: $last lines/s; last/first $(echo "scale=2; $last / $first" | bc); load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "at $COUNT rows: status=500 newest 100 $(search 'q=status%3D500&limit=100') s; common word newest 50 $(search 'q=Googlebot&limit=50') s; rare word total $(search 'q=zzqxrare&limit=1&total=1') s; per-minute histogram $(search 'q=&limit=1&histogram=1m') s"
 kill -TERM $pid; wait $pid || true
 # gen's summary ends with the UTF-8 bytes of the lines it sent (newlines included): the raw size to compare with.

@@ -92,6 +92,7 @@ internal sealed class SqlLogStore(SqlDialect dialect, Func<DbConnection> connect
         var node = query.Parse();
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         var fullText = FullTextOf(connection);
+        var blocks = BodyBlocks(connection, node, query.DeadLetters);
         if (dialect == SqlDialect.Sqlite && !query.DeadLetters && QueryCompiler.HasOnlyAsciiFullText(node))
         {
             // A common word matches a large share of the rows, and the FTS index must hand over (and verify) all
@@ -106,7 +107,38 @@ internal sealed class SqlLogStore(SqlDialect dialect, Func<DbConnection> connect
             }
         }
 
-        return await ReadAsync(connection, query, QueryCompiler.Compile(node, dialect, query.DeadLetters, fullText: fullText), null, cancellationToken).ConfigureAwait(false);
+        return await ReadAsync(connection, query, QueryCompiler.Compile(node, dialect, query.DeadLetters, false, fullText, blocks), null, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Body filter blocks this store's searches kept and skipped (DuckDB), for tests and diagnostics.</summary>
+    internal (long Kept, long Skipped) BodyBlocksSeen => (Interlocked.Read(ref _blocksKept), Interlocked.Read(ref _blocksSkipped));
+
+    private long _blocksKept;
+    private long _blocksSkipped;
+
+    /// <summary>
+    /// DuckDB: per full-text term, the blocks whose body filter may hold it (<see cref="BodyCandidates"/>), so the
+    /// search reads only their rows' bodies; null elsewhere.
+    /// </summary>
+    private Dictionary<string, BodyCandidates>? BodyBlocks(DbConnection connection, QueryNode node, bool deadLetters)
+    {
+        if (dialect != SqlDialect.DuckDb || deadLetters)
+        {
+            return null;
+        }
+
+        var blocks = new Dictionary<string, BodyCandidates>(StringComparer.Ordinal);
+        foreach (var term in QueryCompiler.FullTextTerms(node))
+        {
+            if (BodyCandidates.Find(connection, term) is { } found)
+            {
+                blocks[term] = found;
+                Interlocked.Add(ref _blocksKept, found.Blocks);
+                Interlocked.Add(ref _blocksSkipped, found.AllBlocks - found.Blocks);
+            }
+        }
+
+        return blocks;
     }
 
     /// <summary>SQLite: the full-text index this database has (each store file says for itself); irrelevant elsewhere.</summary>
@@ -164,7 +196,8 @@ internal sealed class SqlLogStore(SqlDialect dialect, Func<DbConnection> connect
     {
         ArgumentNullException.ThrowIfNull(query);
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
-        var compiled = QueryCompiler.Compile(query.Parse(), dialect, query.DeadLetters, fullText: FullTextOf(connection));
+        var node = query.Parse();
+        var compiled = QueryCompiler.Compile(node, dialect, query.DeadLetters, false, FullTextOf(connection), BodyBlocks(connection, node, query.DeadLetters));
         var sql = new StringBuilder("SELECT count(*) FROM ").Append(query.DeadLetters ? "dead_letters" : "events").Append(" WHERE ").Append(compiled.Where);
         var parameters = new List<KeyValuePair<string, object>>(compiled.Parameters);
         AppendTimeRange(sql, parameters, query, query.DeadLetters ? "time" : "ts");
@@ -181,7 +214,8 @@ internal sealed class SqlLogStore(SqlDialect dialect, Func<DbConnection> connect
         }
 
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
-        var compiled = QueryCompiler.Compile(query.Parse(), dialect, query.DeadLetters, fullText: FullTextOf(connection));
+        var node = query.Parse();
+        var compiled = QueryCompiler.Compile(node, dialect, query.DeadLetters, false, FullTextOf(connection), BodyBlocks(connection, node, query.DeadLetters));
         var time = query.DeadLetters ? "time" : "ts";
         var micros = width.Ticks / 10;
 

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using Conveyor.Logs.Model;
 using Conveyor.Logs.Sinks;
+using Conveyor.Logs.Sinks.DuckDb;
 using Conveyor.Logs.Sinks.Sqlite;
 
 namespace Conveyor.Logs.Query;
@@ -45,13 +46,15 @@ public sealed class QueryCompiler
 
     private readonly bool _scanText;
     private readonly SqliteFullText _fullText;
+    private readonly IReadOnlyDictionary<string, BodyCandidates>? _bodyBlocks;
 
-    private QueryCompiler(SqlDialect dialect, bool deadLetters, bool scanText, SqliteFullText fullText)
+    private QueryCompiler(SqlDialect dialect, bool deadLetters, bool scanText, SqliteFullText fullText, IReadOnlyDictionary<string, BodyCandidates>? bodyBlocks)
     {
         _dialect = dialect;
         _deadLetters = deadLetters;
         _scanText = scanText;
         _fullText = fullText;
+        _bodyBlocks = bodyBlocks;
     }
 
     private bool Pg => _dialect == SqlDialect.Postgres;
@@ -70,10 +73,17 @@ public sealed class QueryCompiler
     /// bounded scan of the newest rows, where that is faster than collecting every match of a common word).</param>
     /// <param name="fullText">SQLite: the full-text index the database has (default trigram, the index of databases
     /// written before the choice existed).</param>
-    public static CompiledQuery Compile(QueryNode node, SqlDialect dialect, bool deadLetters = false, bool scanText = false, SqliteFullText fullText = SqliteFullText.Trigram)
+    public static CompiledQuery Compile(QueryNode node, SqlDialect dialect, bool deadLetters = false, bool scanText = false, SqliteFullText fullText = SqliteFullText.Trigram) =>
+        Compile(node, dialect, deadLetters, scanText, fullText, null);
+
+    /// <summary>As the public overload, with <paramref name="bodyBlocks"/>.</summary>
+    /// <param name="bodyBlocks">DuckDB: per full-text term, the time ranges of the blocks whose body filter may hold it
+    /// (<see cref="BodyCandidates.Find"/>); a term found there is tested only inside those ranges.</param>
+    internal static CompiledQuery Compile(
+        QueryNode node, SqlDialect dialect, bool deadLetters, bool scanText, SqliteFullText fullText, IReadOnlyDictionary<string, BodyCandidates>? bodyBlocks)
     {
         ArgumentNullException.ThrowIfNull(node);
-        var c = new QueryCompiler(dialect, deadLetters, scanText, fullText);
+        var c = new QueryCompiler(dialect, deadLetters, scanText, fullText, bodyBlocks);
         c.Emit(node);
         return new CompiledQuery(c._sql.ToString(), c._parameters);
     }
@@ -179,6 +189,10 @@ public sealed class QueryCompiler
             // ILIKE '%…%' is what the pg_trgm GIN index on body serves.
             _sql.Append("body ILIKE ").Append(Param("%" + EscapeLike(text) + "%"));
         }
+        else if (_dialect == SqlDialect.DuckDb && _bodyBlocks is not null && _bodyBlocks.TryGetValue(text, out var blocks))
+        {
+            EmitInBlocks(blocks, text);
+        }
         else if (_dialect != SqlDialect.Sqlite || _scanText || _fullText == SqliteFullText.None)
         {
             EmitContains("body", text);
@@ -204,6 +218,65 @@ public sealed class QueryCompiler
         {
             EmitContains("body", text);
         }
+    }
+
+    /// <summary>
+    /// DuckDB: the substring test, inside the time ranges of the blocks that may hold the term. Every row holding it lies
+    /// in such a block, so the range test is implied by the substring test and the two together match exactly the rows
+    /// the substring test alone does (under NOT and OR too); the ranges are constants, so DuckDB's zone maps skip the row
+    /// groups outside them without reading their bodies. No block at all: FALSE, and nothing is read.
+    /// </summary>
+    private void EmitInBlocks(BodyCandidates blocks, string text)
+    {
+        if (blocks.Ranges.Count == 0)
+        {
+            _sql.Append(False);
+            return;
+        }
+
+        _sql.Append("((");
+        for (var i = 0; i < blocks.Ranges.Count; i++)
+        {
+            var (lo, hi) = blocks.Ranges[i];
+            _sql.Append(i == 0 ? string.Empty : " OR ").Append("ts BETWEEN ").Append(Param(lo)).Append(" AND ").Append(Param(hi));
+        }
+
+        _sql.Append(") AND ");
+        EmitContains("body", text);
+        _sql.Append(')');
+    }
+
+    /// <summary>The full-text terms of <paramref name="node"/> (bare words and <c>body~</c> values), each once.</summary>
+    public static HashSet<string> FullTextTerms(QueryNode node)
+    {
+        var terms = new HashSet<string>(StringComparer.Ordinal);
+        var pending = new Stack<QueryNode>();
+        pending.Push(node);
+        while (pending.TryPop(out var n))
+        {
+            switch (n)
+            {
+                case AndNode a:
+                    pending.Push(a.Left);
+                    pending.Push(a.Right);
+                    break;
+                case OrNode o:
+                    pending.Push(o.Left);
+                    pending.Push(o.Right);
+                    break;
+                case NotNode x:
+                    pending.Push(x.Operand);
+                    break;
+                case TextNode t:
+                    terms.Add(t.Text);
+                    break;
+                case CompareNode { Operator: QueryOperator.Contains } c when c.Field.Equals("body", StringComparison.OrdinalIgnoreCase):
+                    terms.Add(c.Value);
+                    break;
+            }
+        }
+
+        return terms;
     }
 
     /// <summary>

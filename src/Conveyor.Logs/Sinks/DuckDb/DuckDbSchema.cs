@@ -23,6 +23,7 @@ internal static class DuckDbSchema
     /// <summary>
     /// 1: times are UTC <c>TIMESTAMP</c>s (microseconds) plus the record's offset in minutes; attributes not held in a
     /// typed column are a JSON object. 2: body and attributes are ZSTD-compressed (<see cref="CompressTextColumns"/>).
+    /// 3: <c>body_filters</c>, a token filter per appended batch (<see cref="AddBodyFilters"/>).
     /// </summary>
     private static readonly Action<DuckDBConnection>[] Migrations =
     [
@@ -42,6 +43,7 @@ internal static class DuckDbSchema
             written TIMESTAMP NOT NULL);
         """),
         CompressTextColumns,
+        AddBodyFilters,
     ];
 
     /// <summary>The version a database has after <see cref="Migrate(DuckDBConnection)"/>.</summary>
@@ -92,6 +94,20 @@ internal static class DuckDbSchema
             ALTER TABLE events_v2 RENAME TO events;
             """);
     }
+
+    /// <summary>
+    /// Migration 3. One row per appended batch of events: its time range, row count and <see cref="BodyFilter"/> bits
+    /// (a power-of-two count of 64-bit words). The rows already stored get one row over their whole time range with no
+    /// bits, which every search scans: the filter only prunes, so an unfiltered range is always a candidate.
+    /// </summary>
+    private static void AddBodyFilters(DuckDBConnection connection) => Execute(connection, """
+        CREATE TABLE body_filters (
+            ts_lo TIMESTAMP NOT NULL,
+            ts_hi TIMESTAMP NOT NULL,
+            row_count INTEGER NOT NULL,
+            bits UBIGINT[]);
+        INSERT INTO body_filters SELECT min(ts), max(ts), count(*), NULL FROM events HAVING count(*) > 0;
+        """);
 
     /// <summary>
     /// The events table, columns in the appender's order; <paramref name="textCompression"/> follows the body and

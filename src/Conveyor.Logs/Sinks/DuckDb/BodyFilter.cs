@@ -1,0 +1,216 @@
+using System.Numerics;
+
+namespace Conveyor.Logs.Sinks.DuckDb;
+
+/// <summary>
+/// A per-block token filter over the body (a Bloom filter of the lowercased body's character trigrams) so a rare word
+/// skips the blocks that cannot hold it. A block is one appended batch; its row in <c>body_filters</c> holds the
+/// block's time range and the filter, written in the batch's transaction. The filter only prunes: the search still
+/// tests <c>contains(lower(body), …)</c> on every row of the blocks it keeps, so the answer stays exact.
+/// </summary>
+/// <remarks>
+/// <para><b>What holds.</b> A body containing a term (case-insensitively) contains every trigram of the lowercased
+/// term in its lowercased text, so every bit the term's trigrams hash to is set in its block's filter. Only ASCII terms
+/// of three or more characters use the filter: lowercasing ASCII is the same in .NET and DuckDB, and the only other
+/// characters whose Unicode lowercase is ASCII (<c>U+0130</c> to <c>i</c>, the Kelvin sign <c>U+212A</c> to
+/// <c>k</c>) are lowered here as DuckDB's <c>lower()</c> does. Any other non-ASCII character enters the trigrams as
+/// itself, which no ASCII trigram equals. Trigrams do not span bodies.</para>
+/// <para><b>Size and false positives.</b> Each trigram sets one bit (k = 1: one multiply per character, which keeps the
+/// writer's cost at about half of two hashed bits), at the top 20 bits of a Fibonacci hash. The batch is hashed into
+/// 2^20 bits, then folded (halves OR-ed: a position modulo a power of two) to the smallest power of two with at least
+/// <see cref="BitsPerTrigram"/> bits per distinct trigram (estimated from the fill), at least 64 bits: about 6 % false
+/// positives for one trigram, and roughly that to the power of the term's trigram count for longer terms (about
+/// 5e-8 for an eight-letter word), unless a batch has over 65k distinct trigrams and fills the largest filter (a
+/// 20,000-line batch of access logs has about 2k: a 4 KiB filter).</para>
+/// </remarks>
+internal sealed class BodyFilter
+{
+    /// <summary>The shortest term the filter answers for; shorter terms scan every block.</summary>
+    public const int MinTermLength = 3;
+
+    private const int MaxBitsLog2 = 20;
+    private const int MaxWords = (1 << MaxBitsLog2) / 64;
+    private const int MinWords = 1;
+    private const int BitsPerTrigram = 16;
+    private const ulong Fibonacci = 0x9E3779B97F4A7C15;
+
+    private readonly ulong[] _bits = new ulong[MaxWords];
+    private bool _dirty;
+
+    public BodyFilter() => Clear();
+
+    /// <summary>Rows added since <see cref="Clear"/>.</summary>
+    public int Rows { get; private set; }
+
+    /// <summary>The earliest time added since <see cref="Clear"/>.</summary>
+    public DateTime Lo { get; private set; }
+
+    /// <summary>The latest time added since <see cref="Clear"/>.</summary>
+    public DateTime Hi { get; private set; }
+
+    /// <summary>Starts a new block.</summary>
+    public void Clear()
+    {
+        if (_dirty)
+        {
+            Array.Clear(_bits);
+            _dirty = false;
+        }
+
+        Rows = 0;
+        Lo = DateTime.MaxValue;
+        Hi = DateTime.MinValue;
+    }
+
+    /// <summary>Adds one row: its body's trigrams and its time (UTC, the <c>ts</c> column's value).</summary>
+    public void Add(string body, DateTime ts)
+    {
+        Rows++;
+        Lo = ts < Lo ? ts : Lo;
+        Hi = ts > Hi ? ts : Hi;
+        ulong key = 0;
+        var bits = _bits;
+        for (var i = 0; i < body.Length; i++)
+        {
+            key = (key << 16) | Lower(body[i]);
+            if (i >= 2)
+            {
+                var p = Position(key);
+                bits[p >> 6] |= 1UL << (int)p;
+            }
+        }
+
+        _dirty = true;
+    }
+
+    /// <summary>The filter of the rows added since <see cref="Clear"/>, folded to its size (see the remarks).</summary>
+    public ulong[] Build()
+    {
+        long set = 0;
+        foreach (var w in _bits)
+        {
+            set += BitOperations.PopCount(w);
+        }
+
+        // Distinct trigrams from the fill of m bits with k = 1: n = -m ln(1 - fill).
+        const double M = 1 << MaxBitsLog2;
+        var fill = Math.Min(set / M, 1 - (1 / M));
+        var distinct = -M * Math.Log(1 - fill);
+        var words = MinWords;
+        while (words < MaxWords && words * 64.0 < distinct * BitsPerTrigram)
+        {
+            words *= 2;
+        }
+
+        var folded = new ulong[words];
+        for (var i = 0; i < MaxWords; i++)
+        {
+            folded[i & (words - 1)] |= _bits[i];
+        }
+
+        return folded;
+    }
+
+    /// <summary>
+    /// The bit positions (before folding: modulo 2^20, and modulo any filter's size after) every body containing
+    /// <paramref name="term"/> sets; null when the filter cannot answer for the term (shorter than
+    /// <see cref="MinTermLength"/>, or not ASCII), and then every block is scanned.
+    /// </summary>
+    public static IReadOnlyList<long>? Positions(string term)
+    {
+        if (term.Length < MinTermLength || !System.Text.Ascii.IsValid(term))
+        {
+            return null;
+        }
+
+        var positions = new SortedSet<long>();
+        ulong key = 0;
+        for (var i = 0; i < term.Length; i++)
+        {
+            key = (key << 16) | Lower(term[i]);
+            if (i >= 2)
+            {
+                positions.Add(Position(key));
+            }
+        }
+
+        return [.. positions];
+    }
+
+    /// <summary>DuckDB's <c>lower()</c> for the characters an ASCII term can match: A-Z, U+0130 and U+212A.</summary>
+    private static ulong Lower(char c) => c switch
+    {
+        >= 'A' and <= 'Z' => (ulong)(c | 0x20),
+        '\u0130' => 'i',
+        '\u212A' => 'k',
+        _ => c,
+    };
+
+    /// <summary>The trigram in the low 48 bits of <paramref name="key"/> (three UTF-16 units) to a bit of 2^20.</summary>
+    private static uint Position(ulong key) => (uint)(((key & 0xFFFF_FFFF_FFFF) * Fibonacci) >> (64 - MaxBitsLog2));
+}
+
+/// <summary>The time ranges of the blocks that may hold a term, merged where they overlap.</summary>
+/// <param name="Ranges">Inclusive time ranges, in order, not overlapping.</param>
+/// <param name="Blocks">Blocks kept (unfiltered ones included).</param>
+/// <param name="AllBlocks">Blocks in <c>body_filters</c>.</param>
+internal sealed record BodyCandidates(IReadOnlyList<(DateTime Lo, DateTime Hi)> Ranges, int Blocks, int AllBlocks)
+{
+    /// <summary>More ranges than this and the search scans everything instead: the OR of ranges would cost more than it saves.</summary>
+    public const int MaxRanges = 512;
+
+    /// <summary>
+    /// Asks <c>body_filters</c> which blocks may hold <paramref name="term"/>; null when the filter cannot answer for the
+    /// term (<see cref="BodyFilter.Positions"/>), the store has no filters table (a file opened read-only before its
+    /// migration), or most blocks may hold the term (a common word: the ranges would cost more to test than they save),
+    /// and then the search scans every row.
+    /// </summary>
+    public static BodyCandidates? Find(System.Data.Common.DbConnection connection, string term)
+    {
+        if (BodyFilter.Positions(term) is not { } positions)
+        {
+            return null;
+        }
+
+        // The positions are numbers computed here, not text the user typed: they are written into the SQL as literals.
+        var test = new System.Text.StringBuilder("bits IS NULL OR (TRUE");
+        foreach (var p in positions)
+        {
+            test.Append(System.Globalization.CultureInfo.InvariantCulture, $" AND ((bits[({p} % (64 * len(bits))) // 64 + 1] >> ({p} % 64)) & 1) = 1");
+        }
+
+        using var cmd = connection.CreateCommand();
+        cmd.CommandText = "SELECT ts_lo, ts_hi, " + test + ") AS keep FROM body_filters ORDER BY ts_lo";
+        var ranges = new List<(DateTime Lo, DateTime Hi)>();
+        int blocks = 0, all = 0;
+        try
+        {
+            using var r = cmd.ExecuteReader();
+            while (r.Read())
+            {
+                all++;
+                if (!r.GetBoolean(2))
+                {
+                    continue;
+                }
+
+                blocks++;
+                var (lo, hi) = (r.GetDateTime(0), r.GetDateTime(1));
+                if (ranges.Count > 0 && lo <= ranges[^1].Hi)
+                {
+                    ranges[^1] = (ranges[^1].Lo, hi > ranges[^1].Hi ? hi : ranges[^1].Hi);
+                }
+                else
+                {
+                    ranges.Add((lo, hi));
+                }
+            }
+        }
+        catch (DuckDB.NET.Data.DuckDBException e) when (e.Message.Contains("body_filters", StringComparison.Ordinal))
+        {
+            return null;
+        }
+
+        return ranges.Count > MaxRanges || blocks * 2 > all ? null : new BodyCandidates(ranges, blocks, all);
+    }
+}
