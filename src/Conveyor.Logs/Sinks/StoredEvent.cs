@@ -24,17 +24,23 @@ internal static class StoredEvent
     /// <summary>The offset of <paramref name="t"/> in whole minutes (all real offsets are).</summary>
     public static int OffsetMinutes(DateTimeOffset t) => (int)t.Offset.TotalMinutes;
 
-    public static string? GetString(LogEvent e, string key) =>
-        e.Attributes.TryGetValue(key, out var v) && v is not null ? v as string ?? Convert.ToString(v, System.Globalization.CultureInfo.InvariantCulture) : null;
+    public static string? GetString(LogEvent e, string key) => e.Attributes.TryGetValue(key, out var v) ? AsText(v) : null;
 
-    public static long? GetInt(LogEvent e, string key) => e.Attributes.TryGetValue(key, out var v) ? v switch
+    public static long? GetInt(LogEvent e, string key) => e.Attributes.TryGetValue(key, out var v) ? AsInt(v) : null;
+
+    /// <summary>An attribute value as a text column holds it (null stays null).</summary>
+    public static string? AsText(object? v) =>
+        v is null ? null : v as string ?? Convert.ToString(v, System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>An attribute value as an integer column holds it: integers, integral doubles and integer text; else null.</summary>
+    public static long? AsInt(object? v) => v switch
     {
         long l => l,
         int i => i,
         double d when double.IsInteger(d) && Math.Abs(d) < 1e15 => (long)d,
         string s when long.TryParse(s, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var p) => p,
         _ => null,
-    } : null;
+    };
 
     /// <summary>Serialises attributes as one JSON object; <paramref name="buffer"/> is reused between calls.</summary>
     public static string AttributesJson(IEnumerable<KeyValuePair<string, object?>> attributes, ArrayBufferWriter<byte> buffer)
@@ -64,6 +70,9 @@ internal static class StoredEvent
     }
 
     /// <summary>A rough size of the event (characters of its text columns), to size transactions and refuse oversized events.</summary>
-    public static long ApproximateBytes(LogEvent e, string attributesJson) =>
-        (long)e.Body.Length + attributesJson.Length + e.Id.Length + e.Source.Length;
+    public static long ApproximateBytes(LogEvent e, string attributesJson) => ApproximateBytes(e, attributesJson.Length);
+
+    /// <summary>The same, given the length of the attributes' JSON (characters, or UTF-8 bytes where the sink writes bytes).</summary>
+    public static long ApproximateBytes(LogEvent e, int attributesLength) =>
+        (long)e.Body.Length + attributesLength + e.Id.Length + e.Source.Length;
 }

@@ -179,6 +179,22 @@ public sealed class DuckDbSinkTests
     }
 
     [Fact]
+    public async Task WriteBatchAsync_InOrderRunThenRepeats_StoresEachEventOnce()
+    {
+        // The sink checks for repeats inside a batch only once the batch leaves "one stream, rising positions": the
+        // repeats here come after such a run (the same position again, an earlier one, and one after another stream).
+        var run = Stream("tcp:5:1", 0, 10);
+        await using var sink = await DuckDbSink.OpenAsync(new DuckDbSinkOptions { Path = _path });
+        await sink.WriteBatchAsync([.. run, run[9], run[3]], default);
+        Assert.Equal(10, await CountAsync(sink));
+        var other = Stream("tcp:5:2", 0, 3);
+        var more = Stream("tcp:5:1", 10, 5);
+        await sink.WriteBatchAsync([.. more, other[0], more[1], other[0], .. other, more[4]], default);
+        Assert.Equal(18, await CountAsync(sink));
+        Assert.Equal(2, sink.RememberedRanges);
+    }
+
+    [Fact]
     public async Task WriteBatchAsync_ConcurrentStreamsShuffled_StoresExactlyTheDistinctEvents()
     {
         // Stress: 20 streams of 1,000 lines cut into random batches, each batch written twice in random order.

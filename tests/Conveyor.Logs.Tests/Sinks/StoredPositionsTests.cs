@@ -39,6 +39,20 @@ public sealed class StoredPositionsTests
         Assert.False(set.Contains("t", 3));
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Coalesce_InOrderOrShuffled_GivesTheSameSortedRuns(bool shuffled)
+    {
+        List<(string, long)> positions = [("a", 1), ("a", 2), ("a", 3), ("a", 5), ("b", 0), ("b", 1), ("b", 9)];
+        if (shuffled)
+        {
+            positions.Reverse();
+        }
+
+        Assert.Equal([new StreamRange("a", 1, 3), new StreamRange("a", 5, 5), new StreamRange("b", 0, 1), new StreamRange("b", 9, 9)], StoredPositions.Coalesce(positions));
+    }
+
     [Fact]
     public void Add_RandomRuns_ContainsExactlyWhatWasAdded()
     {
