@@ -21,6 +21,8 @@ Latency (--latency-db): every 100 ms a reader selects the rows committed since i
 (rowid > last) from the SQLite store; a row's stored time is taken as the moment it became visible to that
 reader, so latency = that moment - the row's observed_ts (set by conveyor when it received the line). This is an
 upper bound, late by at most the polling interval plus the query time (both recorded), never early.
+With --latency-api URL instead (a store only the service can read, such as DuckDB): the admitted and stored curves
+of /api/pipeline's first sink, polled every 100 ms, give each 500th line's latency (see ApiLatencyProbe).
 
 Writes DIR/result.json (one JSON object, also printed) and DIR/timeline.csv. Stops CMD by its PID (SIGTERM, then
 SIGKILL after 20 s). Loopback only. Modelled on /work/shared/peers/bench.py (same sender and counting method).
@@ -380,6 +382,57 @@ class LatencyProbe(threading.Thread):
                 self.samples.extend((q0, (seen_us - obs) / 1000.0) for _, obs in rows)
 
 
+class ApiLatencyProbe(threading.Thread):
+    """Ingest->stored latency for a store no second process can read (DuckDB admits one): every 100 ms it reads
+    /api/pipeline's first sink, lines admitted to the main buffer A(t) and records stored or dead-lettered S(t). The
+    pipeline is first in, first out (one main buffer, parse hand-off in take order, one sink queue), so the k-th
+    admitted line is the k-th stored: its latency is S^-1(k) - A^-1(k), each read off the polled curves by linear
+    interpolation. An estimate, good to about one polling interval either way, not a per-row measurement."""
+
+    def __init__(self, url, interval=0.1):
+        super().__init__(daemon=True)
+        self.url, self.interval, self.stop_flag = url, interval, False
+        self.points, self.samples, self.query_ms_max, self.polls = [], [], 0.0, 0   # (t, admitted, done); (t, ms)
+        self.every = 500   # one sample per this many lines: latency_rows counts the lines the samples stand for
+
+    def run(self):
+        while not self.stop_flag:
+            time.sleep(self.interval)
+            q0 = time.time()
+            try:
+                sink = http_json(self.url)["sinks"][0]
+            except (OSError, ValueError, KeyError, IndexError):
+                continue
+            q1 = time.time()
+            self.polls += 1
+            self.query_ms_max = max(self.query_ms_max, (q1 - q0) * 1000)
+            self.points.append(((q0 + q1) / 2, sink["admitted"], sink["stored"] + sink["dead_lettered"]))
+        self.samples = self._latencies()
+
+    def _latencies(self):
+        import bisect
+        every = self.every
+        pts = self.points
+        if len(pts) < 2:
+            return []
+        ts = [p[0] for p in pts]
+
+        def when(col, k):   # first moment the curve reaches k, interpolated between the two polls around it
+            vals = [p[col] for p in pts]
+            i = bisect.bisect_left(vals, k)
+            if i == 0 or i >= len(vals):
+                return None
+            v0, v1 = vals[i - 1], vals[i]
+            return ts[i - 1] + (ts[i] - ts[i - 1]) * (k - v0) / (v1 - v0)
+
+        out = []
+        for k in range(every, pts[-1][2] + 1, every):
+            ta, ts_ = when(1, k), when(2, k)
+            if ta is not None and ts_ is not None:
+                out.append((ts_, max(0.0, (ts_ - ta) * 1000.0)))
+        return out
+
+
 def pct(values, p):
     if not values:
         return None
@@ -402,7 +455,7 @@ def scenario(a, cmd):
                     time.sleep(0.2)
         time.sleep(a.settle)
         cpu0 = proc_cpu(proc.pid)
-        probe = LatencyProbe(a.latency_db) if a.latency_db else None
+        probe = LatencyProbe(a.latency_db) if a.latency_db else ApiLatencyProbe(a.latency_api) if a.latency_api else None
         if probe:
             probe.start()
         t0 = time.monotonic()
@@ -459,7 +512,7 @@ def scenario(a, cmd):
             "rss_last30_max_mib": round(max(last30), 1) if last30 else None,
             "rss_growth_last30_mib": round(last30[-1] - last30[0], 1) if last30 else None,
             "rss_max_before_last30_mib": round(max(first_half), 1) if first_half else None,
-            "latency_rows": len(lat), "latency_p50_ms": pct(lat, 50), "latency_p99_ms": pct(lat, 99), "latency_max_ms": pct(lat, 100),
+            "latency_rows": len(lat) * getattr(probe, "every", 1), "latency_p50_ms": pct(lat, 50), "latency_p99_ms": pct(lat, 99), "latency_max_ms": pct(lat, 100),
             "latency_poll_ms": 100, "latency_query_ms_max": round(probe.query_ms_max, 1) if probe else None,
             "senders": [open(os.path.join(a.rundir, "sender-%d.log" % i), errors="replace").read()[-2000:] for i in range(len(senders))],
             "pipeline_end": final_snap,
@@ -517,6 +570,7 @@ def main():
     ap.add_argument("--sender-grace", type=float, default=30)
     ap.add_argument("--api")
     ap.add_argument("--latency-db")
+    ap.add_argument("--latency-api", help="/api/pipeline URL: latency from the admitted and stored curves (ApiLatencyProbe)")
     ap.add_argument("cmd", nargs=argparse.REMAINDER)
     a = ap.parse_args()
     cmd = a.cmd[1:] if a.cmd and a.cmd[0] == "--" else a.cmd

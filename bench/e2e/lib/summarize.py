@@ -214,7 +214,7 @@ if seed:
          "peak_rss_mib": med([r["peak_rss_mib"] for r in reps]), "sender_rate": med([x.get("rate") for x in g]),
          "rows": med([r["latency_rows"] for r in reps]), "runs": len(reps)}
     summary["seed"] = s
-    md.append("\n### Seed scenario: 3 web servers, 50,000 lines/s offered, sink costing 5 ms per call, then SQLite\n")
+    md.append("\n### Seed scenario: 3 web servers, 50,000 lines/s offered, a step costing 5 ms per call, then the default store (DuckDB)\n")
     md.append("| runs | offered → achieved by senders, lines/s | rows stored in the window | conveyor CPU, cores | p50 / p99 / max ingest→stored, ms | peak RSS MiB |")
     md.append("|---|---|---|---|---|---|")
     md.append("| {} | 50,000 → {} | {} | {} | {} / {} / {} | {} |".format(
