@@ -68,11 +68,11 @@ public sealed class SourceInfo
     public IReadOnlyDictionary<string, long> ParsedByFormat =>
         new SortedDictionary<string, long>(_formats.ToDictionary(static f => f.Key, static f => Interlocked.Read(ref f.Value.Value)), StringComparer.Ordinal);
 
-    /// <summary>Counts one event parsed from this source by <paramref name="format"/>.</summary>
-    public void OnParsed(string format)
+    /// <summary>Counts <paramref name="count"/> events (default one) parsed from this source by <paramref name="format"/>.</summary>
+    public void OnParsed(string format, long count = 1)
     {
         ArgumentNullException.ThrowIfNull(format);
-        Interlocked.Increment(ref _formats.GetOrAdd(format, static _ => new StrongBox<long>()).Value);
+        Interlocked.Add(ref _formats.GetOrAdd(format, static _ => new StrongBox<long>()).Value, count);
     }
 
     /// <summary>Faults a client caused: a malformed request or frame, a connection reset, a body sent too slowly.</summary>

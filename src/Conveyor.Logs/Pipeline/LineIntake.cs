@@ -21,6 +21,12 @@ public abstract class LineIntake
     /// <summary>Admits all of <paramref name="lines"/> or none without waiting; a durable intake cannot, and returns false.</summary>
     public abstract bool TryWriteAll(ReadOnlySpan<RawLine> lines);
 
+    /// <summary>
+    /// Admits all of <paramref name="lines"/> when they fit now, without waiting and without the buffer's full policy:
+    /// false leaves every line with the caller and nothing counted. A durable intake returns false (its batches wait for the disk).
+    /// </summary>
+    public virtual bool TryWriteAllIfRoom(ReadOnlySpan<RawLine> lines) => false;
+
     /// <summary>Admits all of <paramref name="lines"/> or none, waiting for room (and, durable, for the disk).</summary>
     public abstract ValueTask<bool> WriteAllAsync(IReadOnlyList<RawLine> lines, CancellationToken cancellationToken);
 
@@ -37,6 +43,8 @@ public abstract class LineIntake
         public override ValueTask<bool> WriteAsync(RawLine line, CancellationToken cancellationToken) => writer.WriteAsync(line, cancellationToken);
 
         public override bool TryWriteAll(ReadOnlySpan<RawLine> lines) => writer.TryWriteAll(lines);
+
+        public override bool TryWriteAllIfRoom(ReadOnlySpan<RawLine> lines) => writer.TryWriteAllIfRoom(lines);
 
         public override ValueTask<bool> WriteAllAsync(IReadOnlyList<RawLine> lines, CancellationToken cancellationToken) => writer.WriteAllAsync(lines, cancellationToken);
     }

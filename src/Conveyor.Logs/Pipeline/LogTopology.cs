@@ -327,12 +327,33 @@ public sealed partial class LogTopology : IAsyncDisposable
     {
         var records = new PipelineRecord[batch.Count];
         long events = 0;
+
+        // Per-format counts are added once per run of lines with the same source and format, not once per line: two
+        // workers incrementing one shared counter per line kept its cache line moving between the cores.
+        SourceInfo? runSource = null;
+        string? runFormat = null;
+        long run = 0;
         for (var i = 0; i < records.Length; i++)
         {
-            var record = Parse(batch[i]);
-            events += record.Event is null ? 0 : 1;
+            var line = batch[i];
+            var record = Parse(line, out var format);
             records[i] = record;
+            if (format is null)
+            {
+                continue;
+            }
+
+            events++;
+            if (!ReferenceEquals(line.Source, runSource) || !string.Equals(format, runFormat, StringComparison.Ordinal))
+            {
+                runSource?.OnParsed(runFormat!, run);
+                (runSource, runFormat, run) = (line.Source, format, 0);
+            }
+
+            run++;
         }
+
+        runSource?.OnParsed(runFormat!, run);
 
         Interlocked.Add(ref _parsedEvents, events);
         Interlocked.Add(ref _parseDeadLetters, records.Length - events);
@@ -372,8 +393,10 @@ public sealed partial class LogTopology : IAsyncDisposable
         }
     }
 
-    private PipelineRecord Parse(in RawLine line)
+    /// <summary>Parses one line; <paramref name="format"/> is the format that read it, null when it became a dead letter.</summary>
+    private PipelineRecord Parse(in RawLine line, out string? format)
     {
+        format = null;
         if (line.Refusal is { } reason)
         {
             return PipelineRecord.ForDeadLetter(new DeadLetter(line.Id, line.Source.Name, "source:" + line.Source.Kind, reason, Utf8.Decode(line.Data), line.ReceivedAt), line.Ack);
@@ -385,8 +408,8 @@ public sealed partial class LogTopology : IAsyncDisposable
             outcome = line.Source.Parser.Parse(line.Data, new LineContext(line.Source.Name, line.Id, line.ReceivedAt, line.Data));
             if (outcome.Event is { } e)
             {
-                line.Source.OnParsed(outcome.Format ?? line.Source.Parser.Name);
                 _enrichers.Apply(e);
+                format = outcome.Format ?? line.Source.Parser.Name;
                 return PipelineRecord.ForEvent(e, line.Data.Length, line.Ack);
             }
         }

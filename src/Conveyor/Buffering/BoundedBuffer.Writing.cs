@@ -118,6 +118,18 @@ public sealed partial class BoundedBuffer<T>
         return status == WriteStatus.Written;
     }
 
+    internal bool TryWriteAllIfRoom(ReadOnlySpan<T> items)
+    {
+        if (items.IsEmpty)
+        {
+            return !IsWriterCompletedUnsafe;
+        }
+
+        var entries = MeasureAll(items, out var bytes);
+        var status = WriteAllCore(items, entries, bytes, canWait: false, out _, onlyIfRoom: true);
+        return status == WriteStatus.Written;
+    }
+
     internal ValueTask<bool> WriteAllAsync(IReadOnlyList<T> items, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(items);
@@ -165,7 +177,8 @@ public sealed partial class BoundedBuffer<T>
         return entries;
     }
 
-    private WriteStatus WriteAllCore(ReadOnlySpan<T> items, Entry[] entries, long bytes, bool canWait, out WriterWaiter? waiter)
+    /// <param name="onlyIfRoom">Write only when all fit now: otherwise nothing is written, dropped or counted, whatever the mode.</param>
+    private WriteStatus WriteAllCore(ReadOnlySpan<T> items, Entry[] entries, long bytes, bool canWait, out WriterWaiter? waiter, bool onlyIfRoom = false)
     {
         waiter = null;
         var count = items.Length;
@@ -183,7 +196,11 @@ public sealed partial class BoundedBuffer<T>
                 return WriteStatus.Closed;
             }
 
-            if (count > _capacity || bytes > _maxBytes)
+            if (onlyIfRoom && (_writers.Count > 0 || !Fits(count, bytes)))
+            {
+                status = WriteStatus.Full;
+            }
+            else if (count > _capacity || bytes > _maxBytes)
             {
                 dropped = _counters.Drop(DropReason.TooLarge, count);
                 status = WriteStatus.Dropped;

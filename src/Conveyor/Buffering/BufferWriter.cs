@@ -32,6 +32,14 @@ public sealed class BufferWriter<T>
     public bool TryWriteAll(ReadOnlySpan<T> items) => _buffer.TryWriteAll(items);
 
     /// <summary>
+    /// Writes all of <paramref name="items"/> when they fit now and no writer is waiting, whatever the full mode: true
+    /// when all are in the buffer; false when none are, and then nothing was dropped or counted, so the caller still
+    /// holds every item and may write them one by one under the buffer's policy. One lock and one wake of the readers
+    /// for the whole span, where writing items one by one wakes a reader at the first and hands it a batch of one.
+    /// </summary>
+    public bool TryWriteAllIfRoom(ReadOnlySpan<T> items) => _buffer.TryWriteAllIfRoom(items);
+
+    /// <summary>
     /// Writes all of <paramref name="items"/> or none, waiting under <see cref="FullMode.Block"/> until there is room
     /// for all of them at once. Completes with true when all are in the buffer, false when none are (counted).
     /// A batch larger than the whole buffer is refused at once as <see cref="DropReason.TooLarge"/>.

@@ -297,6 +297,69 @@ public abstract class BufferContractTests
         Assert.Equal(Room, b.Count);
     }
 
+    [Theory]
+    [InlineData(FullMode.Block)]
+    [InlineData(FullMode.Reject)]
+    [InlineData(FullMode.DropNewest)]
+    [InlineData(FullMode.DropOldest)]
+    public void TryWriteAllIfRoom_NoRoom_WritesDropsAndCountsNothingWhateverTheMode(FullMode mode)
+    {
+        var b = Create(mode);
+        Assert.True(b.Writer.TryWriteAllIfRoom([1, 2, 3]));
+        var before = b.GetStatistics();
+
+        // Two do not fit beside three: under every mode the call is a no-op the caller can follow with per-item writes.
+        Assert.False(b.Writer.TryWriteAllIfRoom([4, 5]));
+        Assert.False(b.Writer.TryWriteAllIfRoom(Enumerable.Repeat(1, Room + 1).ToArray()));
+        var after = b.GetStatistics();
+        Assert.Equal(before.Written, after.Written);
+        Assert.Equal(0, after.Dropped);
+        Assert.Equal([1, 2, 3], Drain(b));
+
+        Assert.True(b.Writer.TryWriteAllIfRoom([4, 5]));
+        Assert.Equal([4, 5], Drain(b));
+    }
+
+    [Fact]
+    public async Task TryWriteAllIfRoom_WriterWaiting_DoesNotOvertakeIt()
+    {
+        var b = Create();
+        Fill(b);
+        var pending = b.Writer.WriteAsync(9).AsTask();
+        await TestWait.UntilAsync(() => b.GetStatistics().BlockedWriters == 1, "the writer is blocked");
+        Assert.True(b.Reader.TryRead(out _));
+        Assert.True(await TestWait.Within(pending));
+
+        // Room for one again, and a blocked writer would take it first: the span must not jump the queue.
+        var second = b.Writer.WriteAsync(10).AsTask();
+        await TestWait.UntilAsync(() => b.GetStatistics().BlockedWriters == 1, "the second writer is blocked");
+        Assert.True(b.Reader.TryRead(out _));
+        Assert.True(await TestWait.Within(second));
+        Assert.False(b.Writer.TryWriteAllIfRoom([11]));
+        Assert.Equal([3, 4, 9, 10], Drain(b));
+    }
+
+    [Fact]
+    public async Task TryWriteAllIfRoom_ReaderWaiting_WakesItWithTheWholeSpan()
+    {
+        var b = Create();
+        var batch = new List<int>();
+        var read = b.Reader.ReadBatchAsync(batch, Room, TimeSpan.Zero).AsTask();
+        await TestWait.UntilAsync(() => b.GetStatistics().WaitingReaders == 1, "the reader waits");
+        Assert.True(b.Writer.TryWriteAllIfRoom([1, 2, 3]));
+        Assert.Equal(3, await TestWait.Within(read));
+        Assert.Equal([1, 2, 3], batch);
+    }
+
+    [Fact]
+    public void TryWriteAllIfRoom_Completed_ReturnsFalse()
+    {
+        var b = Create();
+        b.Writer.Complete();
+        Assert.False(b.Writer.TryWriteAllIfRoom([1]));
+        Assert.Equal(0, b.GetStatistics().Written);
+    }
+
     [Fact]
     public async Task WriteAllAsync_Blocked_WaitsForRoomForAll()
     {

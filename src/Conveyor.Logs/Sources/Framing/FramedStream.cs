@@ -1,6 +1,7 @@
 using Conveyor.Logs.Pipeline;
 using System.Buffers;
 using System.IO.Pipelines;
+using System.Runtime.InteropServices;
 using Conveyor.Logs.Model;
 using Conveyor.Logs.Parsing;
 
@@ -204,6 +205,15 @@ internal sealed class FramedStream
         if (output.IsDurable)
         {
             return await AdmitDurableAsync(lines, source, output, abandon).ConfigureAwait(false);
+        }
+
+        // The common case, room for the whole read: one lock and one wake of a parse worker, which then takes the read
+        // as one batch. Written line by line, the first line woke a worker that parsed a batch of one or two while the
+        // rest were still being written. Without room, line by line under the buffer's policy, as before.
+        if (output.TryWriteAllIfRoom(CollectionsMarshal.AsSpan(lines)))
+        {
+            source.OnAdmitted(lines.Count);
+            return (lines.Count, null);
         }
 
         for (var i = 0; i < lines.Count; i++)
