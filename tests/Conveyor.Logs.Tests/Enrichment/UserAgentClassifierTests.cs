@@ -48,6 +48,27 @@ public sealed class UserAgentClassifierTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Classify_ManyAgentsSharingFrontCacheSlots_EachGetsItsOwnAnswer()
+    {
+        // 5,000 agents over the 256 slots keyed by object identity, each asked twice as the same object and once as an
+        // equal copy, from two threads: a slot may only answer for the very string that filled it.
+        var classifier = new UserAgentClassifier();
+        var agents = Enumerable.Range(0, 5_000)
+            .Select(i => i % 2 == 0 ? $"Mozilla/5.0 (Windows NT 10.0) Chrome/{i}.0 Safari/537.36" : $"curl/{i}.1")
+            .ToArray();
+        Parallel.For(0, 2, _ =>
+        {
+            foreach (var ua in agents)
+            {
+                var expected = UserAgentClassifier.ClassifyUncached(ua);
+                Assert.Equal(expected, classifier.Classify(ua));
+                Assert.Equal(expected, classifier.Classify(ua));
+                Assert.Equal(expected, classifier.Classify(new string(ua.AsSpan())));
+            }
+        });
+    }
+
+    [Fact]
     public void Classify_EveryCorpusUserAgent_MostAreRecognised()
     {
         var parser = LogParsers.Create("combined");
