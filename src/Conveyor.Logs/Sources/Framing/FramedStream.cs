@@ -127,6 +127,9 @@ internal sealed class FramedStream
 
             var buffer = result.Buffer;
             OnData?.Invoke();
+
+            // The lines of one read arrived together: one clock reading stamps them all.
+            var receivedAt = Time.GetUtcNow();
             var bufferStart = Offset;
             var initial = buffer.Length;
             while (true)
@@ -138,7 +141,7 @@ internal sealed class FramedStream
                     break;
                 }
 
-                batch.Add(Make(frame, frameStart, status == FrameStatus.Oversized));
+                batch.Add(Make(frame, frameStart, status == FrameStatus.Oversized, receivedAt));
             }
 
             if (result.IsCompleted && !buffer.IsEmpty)
@@ -146,7 +149,7 @@ internal sealed class FramedStream
                 // The stream ended without a final terminator: what is left is the last record, not garbage.
                 var frameStart = bufferStart + (initial - buffer.Length);
                 var tooLong = buffer.Length > MaxFrameBytes;
-                batch.Add(Make(tooLong ? buffer.Slice(0, Math.Min(MaxFrameBytes, RawLine.EvidenceBytes)) : buffer, frameStart, tooLong));
+                batch.Add(Make(tooLong ? buffer.Slice(0, Math.Min(MaxFrameBytes, RawLine.EvidenceBytes)) : buffer, frameStart, tooLong, receivedAt));
                 buffer = buffer.Slice(buffer.End);
             }
 
@@ -169,17 +172,16 @@ internal sealed class FramedStream
         }
     }
 
-    private RawLine Make(in ReadOnlySequence<byte> frame, long offset, bool oversized)
+    private RawLine Make(in ReadOnlySequence<byte> frame, long offset, bool oversized, DateTimeOffset receivedAt)
     {
         Frames++;
         var id = IdFor(Frames, offset);
-        var now = Time.GetUtcNow();
         if (oversized)
         {
-            return new RawLine(frame.ToArray(), Source, id, now, RawLine.OversizedReason(MaxFrameBytes));
+            return new RawLine(frame.ToArray(), Source, id, receivedAt, RawLine.OversizedReason(MaxFrameBytes));
         }
 
-        return new RawLine(frame.ToArray(), Source, id, now);
+        return new RawLine(frame.ToArray(), Source, id, receivedAt);
     }
 
     private async ValueTask<StreamEnd?> WriteAsync(List<RawLine> batch, CancellationToken abandon)
