@@ -1,0 +1,223 @@
+using System.Buffers;
+using System.Runtime.InteropServices;
+using System.Text;
+using System.Text.Json;
+using Conveyor.Logs.Model;
+using DuckDB.NET.Data;
+
+namespace Conveyor.Logs.Sinks.DuckDb;
+
+/// <summary>
+/// A batch of events made ready for <see cref="DuckDbSink"/>'s one writer, off the serialised write
+/// (<see cref="DuckDbSink.PrepareBatchAsync"/>, on any thread): per row its stream and position, the hot columns'
+/// values and the cold attributes' JSON as UTF-8 in one buffer, its size; and the batch's <see cref="BodyFilter"/>.
+/// The write then only checks the stored positions, appends these values as bytes (the appender copies them; the
+/// body, when it is valid UTF-8, straight from the event's received bytes) and commits.
+/// </summary>
+/// <remarks>
+/// What holds: a preparation reads the batch and nothing the writes change (the stored positions are read only by the
+/// write), so any number may run at once and beside a write. The rows are the batch's items minus the repeats of an
+/// earlier item of the batch (<see cref="BatchDuplicates"/>), in batch order; the filter covers exactly those rows. A
+/// batch is written once: the write takes its buffers back to the sink's pool.
+/// </remarks>
+internal sealed class DuckDbBatch : PreparedBatch
+{
+    private Buffers? _buffers;
+
+    private DuckDbBatch(IReadOnlyList<LogEvent> events, Buffers buffers)
+        : base(events) => _buffers = buffers;
+
+    /// <summary>Prepares <paramref name="events"/> into <paramref name="buffers"/> (cleared first).</summary>
+    public static DuckDbBatch Prepare(IReadOnlyList<LogEvent> events, Buffers buffers, CancellationToken cancellationToken)
+    {
+        buffers.Clear(events.Count);
+        using var json = new Utf8JsonWriter(buffers.Text, LogEventJson.WriterOptions);
+        for (var i = 0; i < events.Count; i++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var e = events[i];
+            var (streamText, position) = StoredPositions.Split(e.Id);
+            if (buffers.Duplicates.Add(streamText.Span, position) is not { } stream)
+            {
+                continue;
+            }
+
+            ref var row = ref buffers.Rows[buffers.Count++];
+            row = default;
+            row.Event = i;
+            row.Stream = stream;
+            row.Position = position;
+            PrepareRow(e, ref row, buffers, json);
+            buffers.Filter.Add(e, row.Ts);
+        }
+
+        return new DuckDbBatch(events, buffers);
+    }
+
+    /// <summary>Takes the buffers for the write, once.</summary>
+    /// <exception cref="InvalidOperationException">The batch was written already.</exception>
+    public Buffers Take()
+    {
+        var b = _buffers ?? throw new InvalidOperationException("A prepared batch is written once; prepare it again.");
+        _buffers = null;
+        return b;
+    }
+
+    /// <summary>Appends one prepared row (the writer's only per-row work besides the position check).</summary>
+    public static void Append(DuckDBAppender appender, LogEvent e, in Row row, Span<byte> text)
+    {
+        var r = appender.CreateRow()
+            .AppendValue(row.Ts)
+            .AppendValue(e.Timestamp is { } t ? StoredEvent.OffsetMinutes(t) : (int?)null)
+            .AppendValue(e.ObservedTimestamp.UtcDateTime)
+            .AppendValue((int?)StoredEvent.OffsetMinutes(e.ObservedTimestamp))
+            .AppendValue((int?)e.SeverityNumber)
+            .AppendValue(e.SeverityText)
+            .AppendValue(row.Status);
+        r = AppendText(r, text, row.Method);
+        r = AppendText(r, text, row.Client);
+        r = AppendText(r, text, row.Url);
+        r = AppendText(r, text, row.UserAgent);
+        r = r.AppendValue(e.Source);
+        r = AppendText(r, text, row.Id);
+        if (row.BodyIsReceived && e.TryGetBodyUtf8(out var body) && body.Length > 0)
+        {
+            // The appender only reads the span (it copies the bytes into its chunk).
+            r = r.AppendValue(MemoryMarshal.CreateSpan(ref MemoryMarshal.GetReference(body), body.Length));
+        }
+        else
+        {
+            r = AppendText(r, text, row.Body);
+        }
+
+        r = r.AppendValue(e.TraceId).AppendValue(e.SpanId).AppendValue(e.TraceFlags).AppendValue(e.EventName);
+        r = AppendText(r, text, row.Attributes);
+        AppendText(r, text, row.Resource).EndRow();
+    }
+
+    /// <summary>
+    /// One pass over the attributes fills the hot columns (<see cref="DuckDbSink.TakeHot"/>) and writes the others as
+    /// JSON; then every text column is encoded to UTF-8 into the batch's buffer, so the writer never transcodes.
+    /// </summary>
+    private static void PrepareRow(LogEvent e, ref Row row, Buffers buffers, Utf8JsonWriter json)
+    {
+        var text = buffers.Text;
+        var hot = default(DuckDbSink.HotColumns);
+        var start = text.WrittenCount;
+        json.Reset();
+        json.WriteStartObject();
+        foreach (var a in e.Attributes)
+        {
+            if (!DuckDbSink.TakeHot(a, ref hot))
+            {
+                json.WritePropertyName(a.Key);
+                LogEventJson.WriteValue(json, a.Value);
+            }
+        }
+
+        json.WriteEndObject();
+        json.Flush();
+        row.Attributes = new Text(start, text.WrittenCount - start);
+        row.Size = StoredEvent.ApproximateBytes(e, row.Attributes.Length);
+        if (e.HasResource)
+        {
+            start = text.WrittenCount;
+            json.Reset();
+            LogEventJson.WriteAttributes(json, e.Resource);
+            json.Flush();
+            row.Resource = new Text(start, text.WrittenCount - start);
+        }
+        else
+        {
+            row.Resource = Text.Null;
+        }
+
+        row.Ts = e.EffectiveTimestamp.UtcDateTime;
+        row.Status = hot.Status is >= int.MinValue and <= int.MaxValue ? (int?)hot.Status : null;
+        row.Method = Encode(text, hot.Method);
+        row.Client = Encode(text, hot.Client);
+        row.Url = Encode(text, hot.Url);
+        row.UserAgent = Encode(text, hot.UserAgent);
+        row.Id = Encode(text, e.Id);
+
+        // Received bytes that are not valid UTF-8 go as the decoded text (U+FFFD for each bad sequence), as before.
+        row.BodyIsReceived = e.TryGetBodyUtf8(out var body) && System.Text.Unicode.Utf8.IsValid(body);
+        row.Body = row.BodyIsReceived ? new Text(0, 0) : Encode(text, e.Body);
+    }
+
+    private static Text Encode(ArrayBufferWriter<byte> buffer, string? value)
+    {
+        if (value is null)
+        {
+            return Text.Null;
+        }
+
+        var start = buffer.WrittenCount;
+        var n = Encoding.UTF8.GetBytes(value, buffer.GetSpan(Encoding.UTF8.GetMaxByteCount(value.Length)));
+        buffer.Advance(n);
+        return new Text(start, n);
+    }
+
+    private static IDuckDBAppenderRow AppendText(IDuckDBAppenderRow row, Span<byte> text, Text value) => value.Length switch
+    {
+        < 0 => row.AppendValue((string?)null),
+
+        // An empty span may be the default one, which the appender takes for NULL.
+        0 => row.AppendValue(string.Empty),
+        _ => row.AppendValue(text.Slice(value.Start, value.Length)),
+    };
+
+    /// <summary>A value in the batch's text buffer: its offset and length in bytes; length -1 for NULL.</summary>
+    internal readonly record struct Text(int Start, int Length)
+    {
+        public static Text Null => new(0, -1);
+    }
+
+    /// <summary>One row as the writer appends it.</summary>
+    internal struct Row
+    {
+        public int Event;
+        public string Stream;
+        public long Position;
+        public long Size;
+        public DateTime Ts;
+        public int? Status;
+        public Text Method;
+        public Text Client;
+        public Text Url;
+        public Text UserAgent;
+        public Text Id;
+        public Text Body;
+        public bool BodyIsReceived;
+        public Text Attributes;
+        public Text Resource;
+    }
+
+    /// <summary>What a preparation fills, pooled by the sink between batches (the filter alone is 128 KiB).</summary>
+    internal sealed class Buffers
+    {
+        public Row[] Rows { get; private set; } = [];
+
+        public int Count { get; set; }
+
+        public ArrayBufferWriter<byte> Text { get; } = new(64 << 10);
+
+        public BodyFilter Filter { get; } = new();
+
+        public BatchDuplicates Duplicates { get; } = new();
+
+        public void Clear(int capacity)
+        {
+            Array.Clear(Rows, 0, Count);
+            if (Rows.Length < capacity)
+            {
+                Rows = new Row[capacity];
+            }
+
+            Count = 0;
+            Text.ResetWrittenCount();
+            Filter.Clear();
+            Duplicates.Clear();
+        }
+    }
+}
