@@ -189,7 +189,12 @@ public sealed class DuckDbPreparedBatchTests
             }
 
             // The received bytes go in as they are when valid, as the decoded text (U+FFFD) when not: both read back as Body.
-            Assert.Equal(written.ToDictionary(e => e.Id, e => e.Body), stored);
+            foreach (var e in written)
+            {
+                Assert.True(e.Body == stored[e.Id], $"{e.Id}: [{string.Join(',', e.Body.Select(c => (int)c))}] stored as [{string.Join(',', stored[e.Id].Select(c => (int)c))}]");
+            }
+
+            Assert.Equal(written.Count, stored.Count);
         }
 
         await using var store = (SqlLogStore)LogStore.Open("duckdb:" + _path);
