@@ -31,9 +31,10 @@ namespace Conveyor.Logs.Sinks.DuckDb;
 /// the substring test still decides each row, so the answer is exact. Retention deletes a block's row once every
 /// event it covered is gone.</para>
 /// <para><b>Two steps.</b> A batch write is prepared first (<see cref="PrepareBatchAsync"/>, <see cref="DuckDbBatch"/>: the
-/// column values, the attributes' JSON as UTF-8, the batch's repeats, its body filter; no connection, no shared state), on the sink lane's two
-/// workers, and then written by the one writer, which checks the stored positions, appends the prepared values and
-/// commits: the C# per-row work is off the serialised path, which keeps DuckDB's own append and commit.</para>
+/// column values, the attributes' JSON as UTF-8, the batch's repeats, its body filter; no connection, no shared
+/// state), on the sink lane's two workers, and then written by the one writer, which checks the stored positions,
+/// appends the prepared values and commits: the C# per-row work is off the serialised path, which keeps DuckDB's own
+/// append and commit.</para>
 /// <para>Calls are serialised by one gate: writes, dead letters, retention and disposal never overlap.</para>
 /// </remarks>
 public sealed class DuckDbSink : ILogSink, ILogRetention
