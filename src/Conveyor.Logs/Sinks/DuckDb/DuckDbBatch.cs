@@ -70,20 +70,54 @@ internal sealed class DuckDbBatch : PreparedBatch
     /// <summary>Appends one prepared row (the writer's only per-row work besides the position check).</summary>
     public static void Append(DuckDBAppender appender, LogEvent e, in Row row, Span<byte> text)
     {
-        var r = appender.CreateRow()
+        if (row.HasNul)
+        {
+            AppendWithNul(appender, e, row, text);
+            return;
+        }
+
+        AppendTimes(appender, e, row)
+            .AppendValue(e.SeverityText)
+            .AppendValue(row.Status)
+            .AppendValue(row.Method)
+            .AppendValue(row.Client)
+            .AppendValue(row.Url)
+            .AppendValue(row.UserAgent)
+            .AppendValue(e.Source)
+            .AppendValue(e.Id)
+            .AppendValue(row.Body)
+            .AppendValue(e.TraceId)
+            .AppendValue(e.SpanId)
+            .AppendValue(e.TraceFlags)
+            .AppendValue(e.EventName)
+            .AppendValue(AttributeBytes(text, row.Attributes))
+            .AppendValue(AttributeBytes(text, row.Resource))
+            .EndRow();
+    }
+
+    /// <summary>The row's first columns: its times and severity number.</summary>
+    private static IDuckDBAppenderRow AppendTimes(DuckDBAppender appender, LogEvent e, in Row row) =>
+        appender.CreateRow()
             .AppendValue(row.Ts)
             .AppendValue(e.Timestamp is { } t ? StoredEvent.OffsetMinutes(t) : (int?)null)
             .AppendValue(e.ObservedTimestamp.UtcDateTime)
             .AppendValue((int?)StoredEvent.OffsetMinutes(e.ObservedTimestamp))
-            .AppendValue((int?)e.SeverityNumber)
-            .AppendValue(e.SeverityText)
+            .AppendValue((int?)e.SeverityNumber);
+
+    /// <summary>
+    /// The same for a row with a NUL in a text column (rare): DuckDB.NET passes a string as a C string, which ends at
+    /// its first NUL, so each text column goes as its UTF-8 bytes instead, whole.
+    /// </summary>
+    private static void AppendWithNul(DuckDBAppender appender, LogEvent e, in Row row, Span<byte> text)
+    {
+        var r = AppendTimes(appender, e, row)
+            .AppendValue(e.SeverityText is null ? null : Encoding.UTF8.GetBytes(e.SeverityText))
             .AppendValue(row.Status);
         r = AppendString(AppendString(AppendString(AppendString(r, row.Method), row.Client), row.Url), row.UserAgent);
         r = AppendString(AppendString(AppendString(r, e.Source), e.Id), row.Body);
         r = AppendString(AppendString(r, e.TraceId), e.SpanId).AppendValue(e.TraceFlags);
         r = AppendString(r, e.EventName);
-        r = AppendText(r, text, row.Attributes);
-        AppendText(r, text, row.Resource).EndRow();
+        r.AppendValue(AttributeBytes(text, row.Attributes)).AppendValue(AttributeBytes(text, row.Resource)).EndRow();
     }
 
     /// <summary>
@@ -130,30 +164,21 @@ internal sealed class DuckDbBatch : PreparedBatch
         row.Url = hot.Url;
         row.UserAgent = hot.UserAgent;
         row.Body = e.Body;
+        row.HasNul = HasNul(e.SeverityText) || HasNul(row.Method) || HasNul(row.Client) || HasNul(row.Url) || HasNul(row.UserAgent)
+            || HasNul(e.Source) || HasNul(e.Id) || HasNul(row.Body) || HasNul(e.TraceId) || HasNul(e.SpanId) || HasNul(e.EventName);
     }
+
+    private static bool HasNul(string? value) => value is not null && value.Contains('\0', StringComparison.Ordinal);
+
+    /// <summary>A text column as its UTF-8 bytes (whole, NUL included); null stays null.</summary>
+    private static IDuckDBAppenderRow AppendString(IDuckDBAppenderRow row, string? value) =>
+        row.AppendValue(value is null ? null : Encoding.UTF8.GetBytes(value));
 
     /// <summary>
-    /// A text column from a string. DuckDB.NET passes a string as a C string, which ends at its first NUL, so a string
-    /// holding one goes as its UTF-8 bytes instead (whole; rare, so the writer encodes it).
+    /// A JSON value of the batch's buffer as the appender takes it: the default span, which it stores as NULL, for NULL
+    /// (a JSON object is never empty, so no value is mistaken for it).
     /// </summary>
-    private static IDuckDBAppenderRow AppendString(IDuckDBAppenderRow row, string? value)
-    {
-        if (value is null || !value.Contains('\0', StringComparison.Ordinal))
-        {
-            return row.AppendValue(value);
-        }
-
-        return row.AppendValue(Encoding.UTF8.GetBytes(value));
-    }
-
-    private static IDuckDBAppenderRow AppendText(IDuckDBAppenderRow row, Span<byte> text, Text value) => value.Length switch
-    {
-        < 0 => row.AppendValue((string?)null),
-
-        // An empty span may be the default one, which the appender takes for NULL.
-        0 => row.AppendValue(string.Empty),
-        _ => row.AppendValue(text.Slice(value.Start, value.Length)),
-    };
+    private static Span<byte> AttributeBytes(Span<byte> text, Text value) => value.Length < 0 ? default : text.Slice(value.Start, value.Length);
 
     /// <summary>A value in the batch's text buffer: its offset and length in bytes; length -1 for NULL.</summary>
     internal readonly record struct Text(int Start, int Length)
@@ -177,6 +202,7 @@ internal sealed class DuckDbBatch : PreparedBatch
         public string Body;
         public Text Attributes;
         public Text Resource;
+        public bool HasNul;
     }
 
     /// <summary>What a preparation fills, pooled by the sink between batches (the filter alone is 128 KiB).</summary>
