@@ -15,6 +15,9 @@ namespace Conveyor.Logs.Pipeline;
 /// </remarks>
 internal sealed partial class SinkLane : IAsyncDisposable
 {
+    /// <summary>Workers of a lane whose sink prepares batches: one preparing while one writes.</summary>
+    private const int PrepareWorkers = 2;
+
     private readonly TopologySink _sink;
     private ConsumerStage<PipelineRecord>? _stage;
     private ILogger? _logger;
@@ -106,12 +109,19 @@ internal sealed partial class SinkLane : IAsyncDisposable
         _logger = logger;
         _time = time;
         _failures = new RateLimitedLog(logger, Name, "record not stored", time, component: "Sink", level: LogLevel.Error);
-        _stage = Conveyor.Stage.ForEachBatch<PipelineRecord>(
+        // A sink that prepares its batches (ILogSink.PreparesBatches) gets two workers: one prepares the next batch
+        // while the other writes, and the writes still run one at a time in the order the batches were taken (the
+        // ordered hand-on waits for the previous batch's turn to end, retries and bisection included).
+        var prepares = _sink.Sink.PreparesBatches;
+        _stage = Conveyor.Stage.ForEachBatch<PipelineRecord, LaneBatch>(
             Queue.Reader,
+            PrepareAsync,
             WriteAsync,
             new StageOptions<PipelineRecord>
             {
                 Name = "sink:" + Name,
+                Workers = prepares ? PrepareWorkers : 1,
+                Ordered = prepares,
                 BatchMaxItems = _sink.Options.EffectiveBatchMaxItems,
                 BatchMaxBytes = 16L << 20,
                 BatchLinger = _sink.Options.BatchLinger,
@@ -269,7 +279,11 @@ internal sealed partial class SinkLane : IAsyncDisposable
         }
     }
 
-    private async ValueTask WriteAsync(IReadOnlyList<PipelineRecord> batch, CancellationToken cancellationToken)
+    /// <summary>
+    /// The first step of a batch write, on any worker: splits the batch into events and dead letters and lets the sink
+    /// prepare the events. Reads no lane state, so two batches may be prepared at once.
+    /// </summary>
+    private async ValueTask<LaneBatch> PrepareAsync(IReadOnlyList<PipelineRecord> batch, CancellationToken cancellationToken)
     {
         List<LogEvent>? events = null;
         List<DeadLetter>? dead = null;
@@ -285,36 +299,61 @@ internal sealed partial class SinkLane : IAsyncDisposable
             }
         }
 
+        PreparedBatch? prepared = null;
         try
         {
             if (events is not null)
             {
-                await _sink.Sink.WriteBatchAsync(events, cancellationToken).ConfigureAwait(false);
+                prepared = await _sink.Sink.PrepareBatchAsync(events, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            OnWriteFailed(ex);
+            throw;
+        }
+
+        return new LaneBatch(batch, prepared, dead);
+    }
+
+    /// <summary>The second step, one batch at a time in take order: the store writes, then the counters and completions.</summary>
+    private async ValueTask WriteAsync(LaneBatch batch, CancellationToken cancellationToken)
+    {
+        try
+        {
+            if (batch.Events is { } events)
+            {
+                await _sink.Sink.WritePreparedAsync(events, cancellationToken).ConfigureAwait(false);
             }
 
-            if (dead is not null)
+            if (batch.Dead is { } dead)
             {
                 await _sink.Sink.WriteDeadLettersAsync(dead, cancellationToken).ConfigureAwait(false);
             }
         }
         catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
         {
-            // A refused record (permanent) says nothing about the store's health; a failing store does.
-            if (_sink.Options.Retry.IsTransient(ex))
-            {
-                _up = false;
-                Interlocked.Increment(ref _errors);
-            }
-
+            OnWriteFailed(ex);
             throw;
         }
 
         _up = true;
-        Interlocked.Add(ref _storedEvents, events?.Count ?? 0);
-        Interlocked.Add(ref _storedDeadLetters, dead?.Count ?? 0);
-        foreach (var r in batch)
+        Interlocked.Add(ref _storedEvents, batch.Events?.Events.Count ?? 0);
+        Interlocked.Add(ref _storedDeadLetters, batch.Dead?.Count ?? 0);
+        foreach (var r in batch.Records)
         {
             r.Complete(Index, r.Event is null ? DeliveryOutcome.DeadLettered : DeliveryOutcome.Delivered);
+        }
+    }
+
+    /// <summary>Before a failed step's error goes to the stage's retry: a failing store (transient) marks the lane down, counted.</summary>
+    private void OnWriteFailed(Exception error)
+    {
+        // A refused record (permanent) says nothing about the store's health; a failing store does.
+        if (_sink.Options.Retry.IsTransient(error))
+        {
+            _up = false;
+            Interlocked.Increment(ref _errors);
         }
     }
 
@@ -355,6 +394,9 @@ internal sealed partial class SinkLane : IAsyncDisposable
             _failures?.Warn(letter.Id, ex.GetType().Name + ": " + ex.Message + "; counted as failed");
         }
     }
+
+    /// <summary>A batch between its two steps: the records, the sink's preparation of their events, their dead letters.</summary>
+    private sealed record LaneBatch(IReadOnlyList<PipelineRecord> Records, PreparedBatch? Events, List<DeadLetter>? Dead);
 
     [LoggerMessage(EventId = 2002, Level = LogLevel.Error, Message = "Sink {Sink} failed to flush on close")]
     private static partial void LogSinkDisposeFailed(ILogger logger, string sink, Exception error);

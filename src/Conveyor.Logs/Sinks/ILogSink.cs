@@ -3,7 +3,8 @@ using Conveyor.Logs.Model;
 namespace Conveyor.Logs.Sinks;
 
 /// <summary>
-/// A store of events, written in batches. A sink is owned by one writer at a time: calls are not concurrent.
+/// A store of events, written in batches. A sink is owned by one writer at a time: calls are not concurrent, except
+/// <see cref="PrepareBatchAsync"/>, which may run beside any call.
 /// </summary>
 /// <remarks>
 /// A write either stores the whole batch or throws a <see cref="SinkException"/> saying whether trying again can help
@@ -20,6 +21,29 @@ public interface ILogSink : IAsyncDisposable
     /// <summary>Stores <paramref name="batch"/>.</summary>
     /// <exception cref="SinkException">The batch was not (completely) stored.</exception>
     ValueTask WriteBatchAsync(IReadOnlyList<LogEvent> batch, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// True when <see cref="PrepareBatchAsync"/> does real work off the serialised write (the sink lane then prepares
+    /// batches on several workers while one writes). Default false: the lane calls <see cref="WriteBatchAsync"/>.
+    /// </summary>
+    bool PreparesBatches => false;
+
+    /// <summary>
+    /// The part of a batch write that needs no store: what <see cref="WritePreparedAsync"/> then writes. Unlike the
+    /// other calls it may run on several threads at once, and while a write runs, so it reads no state the writes
+    /// change. Default: the batch as it is.
+    /// </summary>
+    /// <exception cref="SinkException">The sink refuses a record of the batch (permanent).</exception>
+    ValueTask<PreparedBatch> PrepareBatchAsync(IReadOnlyList<LogEvent> batch, CancellationToken cancellationToken) =>
+        ValueTask.FromResult(new PreparedBatch(batch));
+
+    /// <summary>
+    /// Stores a batch <see cref="PrepareBatchAsync"/> made, once: a failed write is retried with a new preparation.
+    /// Default: <see cref="WriteBatchAsync"/> of its events.
+    /// </summary>
+    /// <exception cref="SinkException">The batch was not (completely) stored.</exception>
+    ValueTask WritePreparedAsync(PreparedBatch batch, CancellationToken cancellationToken) =>
+        WriteBatchAsync(batch.Events, cancellationToken);
 
     /// <summary>Stores dead-letter records so they stay searchable.</summary>
     /// <exception cref="SinkException">The records were not (completely) stored.</exception>

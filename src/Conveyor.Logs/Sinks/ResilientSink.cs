@@ -103,6 +103,20 @@ public sealed partial class ResilientSink : ILogSink, IReportsSinkFailure
         return batch.Count == 0 ? default : AttemptAsync(static (sink, batch, ct) => sink.WriteBatchAsync(batch, ct), batch, cancellationToken);
     }
 
+    /// <inheritdoc />
+    public bool PreparesBatches => _inner.PreparesBatches;
+
+    /// <summary>The inner sink's preparation, not a store attempt: it neither marks the store failing nor clears that.</summary>
+    public ValueTask<PreparedBatch> PrepareBatchAsync(IReadOnlyList<LogEvent> batch, CancellationToken cancellationToken) =>
+        _inner.PrepareBatchAsync(batch, cancellationToken);
+
+    /// <summary>One attempt to store a prepared batch, watched like <see cref="WriteBatchAsync"/>.</summary>
+    public ValueTask WritePreparedAsync(PreparedBatch batch, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        return batch.Events.Count == 0 ? default : AttemptAsync(static (sink, batch, ct) => sink.WritePreparedAsync(batch, ct), batch, cancellationToken);
+    }
+
     /// <summary>One attempt to store dead letters, watched like <see cref="WriteBatchAsync"/>.</summary>
     public ValueTask WriteDeadLettersAsync(IReadOnlyList<DeadLetter> batch, CancellationToken cancellationToken)
     {

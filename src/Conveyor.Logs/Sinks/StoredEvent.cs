@@ -74,5 +74,9 @@ internal static class StoredEvent
 
     /// <summary>The same, given the length of the attributes' JSON (characters, or UTF-8 bytes where the sink writes bytes).</summary>
     public static long ApproximateBytes(LogEvent e, int attributesLength) =>
-        (long)e.Body.Length + attributesLength + e.Id.Length + e.Source.Length;
+        (long)BodyLength(e) + attributesLength + e.Id.Length + e.Source.Length;
+
+    /// <summary>The body's length in UTF-16 units, counted from its UTF-8 bytes when it is still those (no string is decoded).</summary>
+    public static int BodyLength(LogEvent e) =>
+        e.TryGetBodyUtf8(out var utf8) ? Encoding.UTF8.GetCharCount(utf8) : e.Body.Length;
 }

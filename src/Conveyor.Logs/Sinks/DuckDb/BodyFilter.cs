@@ -83,6 +83,69 @@ internal sealed class BodyFilter
         _dirty = true;
     }
 
+    /// <summary>Adds one event's body and time: from its received UTF-8 bytes when it still has them, without decoding them.</summary>
+    public void Add(Conveyor.Logs.Model.LogEvent e, DateTime ts)
+    {
+        if (e.TryGetBodyUtf8(out var utf8))
+        {
+            Add(utf8, ts);
+        }
+        else
+        {
+            Add(e.Body, ts);
+        }
+    }
+
+    /// <summary>
+    /// Adds one row from its body's UTF-8 bytes, setting exactly the bits <see cref="Add(string, DateTime)"/> sets for
+    /// the decoded text: the trigrams are of UTF-16 units, so each character is decoded to its unit (two for a
+    /// supplementary one), and an invalid sequence becomes the U+FFFD that <see cref="System.Text.Encoding.UTF8"/>
+    /// decodes it to (the same maximal-subpart rule as <see cref="System.Text.Rune.DecodeFromUtf8"/>). ASCII, most of
+    /// every log line, takes one branch per byte and no decoding.
+    /// </summary>
+    public void Add(ReadOnlySpan<byte> utf8, DateTime ts)
+    {
+        Rows++;
+        Lo = ts < Lo ? ts : Lo;
+        Hi = ts > Hi ? ts : Hi;
+        ulong key = 0;
+        var units = 0;
+        var bits = _bits;
+        var i = 0;
+        Span<char> chars = stackalloc char[2];
+        while (i < utf8.Length)
+        {
+            var b = utf8[i];
+            if (b < 0x80)
+            {
+                i++;
+                key = (key << 16) | (b is >= (byte)'A' and <= (byte)'Z' ? (ulong)(b | 0x20) : b);
+                if (++units >= 3)
+                {
+                    var p = Position(key);
+                    bits[p >> 6] |= 1UL << (int)p;
+                }
+
+                continue;
+            }
+
+            System.Text.Rune.DecodeFromUtf8(utf8[i..], out var rune, out var consumed);
+            i += consumed;
+            var n = rune.EncodeToUtf16(chars);
+            for (var c = 0; c < n; c++)
+            {
+                key = (key << 16) | Lower(chars[c]);
+                if (++units >= 3)
+                {
+                    var p = Position(key);
+                    bits[p >> 6] |= 1UL << (int)p;
+                }
+            }
+        }
+
+        _dirty = true;
+    }
+
     /// <summary>The filter of the rows added since <see cref="Clear"/>, folded to its size (see the remarks).</summary>
     public ulong[] Build()
     {

@@ -1,7 +1,5 @@
-using System.Buffers;
 using System.Globalization;
 using System.Runtime.InteropServices;
-using System.Text.Json;
 using Conveyor.Logs.Model;
 using Conveyor.Logs.Query;
 using DuckDB.NET.Data;
@@ -32,6 +30,11 @@ namespace Conveyor.Logs.Sinks.DuckDb;
 /// it and tests the bodies only inside their time ranges, so a rare word reads a few row groups instead of every body;
 /// the substring test still decides each row, so the answer is exact. Retention deletes a block's row once every
 /// event it covered is gone.</para>
+/// <para><b>Two steps.</b> A batch write is prepared first (<see cref="PrepareBatchAsync"/>, <see cref="DuckDbBatch"/>: the
+/// column values, the attributes' JSON as UTF-8, the batch's repeats, its body filter; no connection, no shared
+/// state), on the sink lane's two workers, and then written by the one writer, which checks the stored positions,
+/// appends the prepared values and commits: the C# per-row work is off the serialised path, which keeps DuckDB's own
+/// append and commit.</para>
 /// <para>Calls are serialised by one gate: writes, dead letters, retention and disposal never overlap.</para>
 /// </remarks>
 public sealed class DuckDbSink : ILogSink, ILogRetention
@@ -45,12 +48,13 @@ public sealed class DuckDbSink : ILogSink, ILogRetention
     private readonly string _connectionString;
     private readonly DuckDBConnection _connection;
     private readonly SinkGate _gate;
-    private readonly ArrayBufferWriter<byte> _json = new(1024);
-    private readonly Utf8JsonWriter _jsonWriter;
     private readonly StoredPositions _events;
     private readonly StoredPositions _deadLetters;
-    private readonly HashSet<(string Stream, long Position)> _batchSeen = [];
-    private readonly BodyFilter _bodyFilter = new();
+    private readonly BatchDuplicates _deadLetterDuplicates = new();
+
+    // Preparations' buffers between batches, taken and given back lock-free (a slot is null while its buffers are out);
+    // as many as can be in use at once: the lane's two workers and one more.
+    private readonly DuckDbBatch.Buffers?[] _pool = new DuckDbBatch.Buffers?[3];
     private long _rangeRowsSinceCompaction;
     private DateTimeOffset _lastCompaction;
 
@@ -63,7 +67,6 @@ public sealed class DuckDbSink : ILogSink, ILogRetention
         _events = new StoredPositions(options.MaxRangesPerStream);
         _deadLetters = new StoredPositions(options.MaxRangesPerStream);
         _gate = new SinkGate(this, static e => e is DuckDBException d ? Classify(d) : null);
-        _jsonWriter = new Utf8JsonWriter(_json, LogEventJson.WriterOptions);
     }
 
     /// <inheritdoc />
@@ -155,14 +158,53 @@ public sealed class DuckDbSink : ILogSink, ILogRetention
     public ILogStore OpenStore() => new SqlLogStore(SqlDialect.DuckDb, () => new DuckDBConnection(_connectionString), null);
 
     /// <inheritdoc />
-    public ValueTask WriteBatchAsync(IReadOnlyList<LogEvent> batch, CancellationToken cancellationToken)
+    public bool PreparesBatches => true;
+
+    /// <summary>Prepares and writes <paramref name="batch"/> (see <see cref="PrepareBatchAsync"/>).</summary>
+    public async ValueTask WriteBatchAsync(IReadOnlyList<LogEvent> batch, CancellationToken cancellationToken)
+    {
+        var prepared = await PrepareBatchAsync(batch, cancellationToken).ConfigureAwait(false);
+        await WritePreparedAsync(prepared, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Everything of a batch write that does not touch the connection (<see cref="DuckDbBatch"/>): the rows' column
+    /// values as UTF-8, the batch's repeats dropped, its body filter. Thread-safe: the sink lane runs it on two workers
+    /// while one batch at a time is written.
+    /// </summary>
+    public ValueTask<PreparedBatch> PrepareBatchAsync(IReadOnlyList<LogEvent> batch, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(batch);
+        ObjectDisposedException.ThrowIf(_gate.IsDisposed, this);
+        return ValueTask.FromResult<PreparedBatch>(DuckDbBatch.Prepare(batch, RentBuffers(), cancellationToken));
+    }
+
+    /// <summary>
+    /// Under the gate: appends the rows of a batch <see cref="PrepareBatchAsync"/> made whose positions are not stored
+    /// yet, with the batch's body filter and the runs they add, in one transaction.
+    /// </summary>
+    /// <exception cref="ArgumentException">The batch was not prepared by a DuckDB sink.</exception>
+    /// <exception cref="InvalidOperationException">The batch was written already.</exception>
+    public ValueTask WritePreparedAsync(PreparedBatch batch, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        if (batch is not DuckDbBatch prepared)
+        {
+            throw new ArgumentException("The batch was not prepared by a DuckDB sink.", nameof(batch));
+        }
+
         return _gate.RunAsync(
             () =>
             {
-                _bodyFilter.Clear();
-                MaybeCompact(AppendNew(batch, "events", EventKind, _events, static e => e.Id, Append, cancellationToken));
+                var buffers = prepared.Take();
+                try
+                {
+                    MaybeCompact(AppendPrepared(prepared.Events, buffers, cancellationToken));
+                }
+                finally
+                {
+                    ReturnBuffers(buffers);
+                }
             },
             cancellationToken);
     }
@@ -174,82 +216,131 @@ public sealed class DuckDbSink : ILogSink, ILogRetention
         return _gate.RunAsync(
             () =>
             {
-                AppendNew(batch, "dead_letters", DeadLetterKind, _deadLetters, static d => d.Id, AppendDeadLetter, cancellationToken);
+                AppendDeadLetters(batch, cancellationToken);
             },
             cancellationToken);
     }
 
     /// <summary>
-    /// Under the gate: appends to <paramref name="table"/>, in one transaction with the runs of positions they add to
-    /// <c>stored_ranges</c>, the items of <paramref name="batch"/> whose position <paramref name="stored"/> does not
-    /// hold yet, each once (a batch may repeat an id). Returns the time the runs were stamped with.
+    /// Under the gate: appends the prepared rows whose positions <see cref="_events"/> does not hold yet (a retry or a
+    /// replay skips what an earlier write stored), the body filter of the rows appended and the runs of positions they
+    /// add to <c>stored_ranges</c>, in one transaction. Returns the time the runs were stamped with.
     /// </summary>
-    private DateTimeOffset AppendNew<T>(
-        IReadOnlyList<T> batch, string table, string kind, StoredPositions stored, Func<T, string> idOf, Action<DuckDBAppender, T> append, CancellationToken cancellationToken)
+    private DateTimeOffset AppendPrepared(IReadOnlyList<LogEvent> events, DuckDbBatch.Buffers buffers, CancellationToken cancellationToken)
+    {
+        var positions = new List<(string Stream, long Position)>(buffers.Count);
+        var now = _time.GetUtcNow();
+        var skipped = false;
+        using (var tx = _connection.BeginTransaction())
+        {
+            using (var appender = _connection.CreateAppender("events"))
+            {
+                var text = MemoryMarshal.AsMemory(buffers.Text.WrittenMemory).Span;
+                for (var i = 0; i < buffers.Count; i++)
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    ref readonly var row = ref buffers.Rows[i];
+                    if (_events.Contains(row.Stream, row.Position))
+                    {
+                        skipped = true;
+                        continue;
+                    }
+
+                    if (row.Size > _options.MaxEventBytes)
+                    {
+                        throw new SinkException($"event {events[row.Event].Id} is {row.Size} characters, over the limit of {_options.MaxEventBytes} (MaxEventBytes)", isTransient: false);
+                    }
+
+                    DuckDbBatch.Append(appender, events[row.Event], in row, text);
+                    positions.Add((row.Stream, row.Position));
+                }
+            }
+
+            if (skipped)
+            {
+                // Rare (a retry or a replay): the prepared filter covered rows stored before; the block's filter and
+                // time range are of the rows this write appends.
+                buffers.Filter.Clear();
+                for (var i = 0; i < buffers.Count; i++)
+                {
+                    ref readonly var row = ref buffers.Rows[i];
+                    if (!_events.Contains(row.Stream, row.Position))
+                    {
+                        buffers.Filter.Add(events[row.Event], row.Ts);
+                    }
+                }
+            }
+
+            AppendBodyFilter(buffers.Filter);
+            var runs = StoredPositions.Coalesce(positions);
+            AppendRanges(EventKind, runs, now);
+            tx.Commit();
+
+            // Now true: the rows and their runs are committed together, so remembering the runs cannot skip a lost row.
+            _events.Add(runs, now);
+        }
+
+        return now;
+    }
+
+    /// <summary>
+    /// Under the gate: appends to <c>dead_letters</c>, in one transaction with the runs of positions they add to
+    /// <c>stored_ranges</c>, the letters of <paramref name="batch"/> whose position is not stored yet, each once (a
+    /// batch may repeat an id).
+    /// </summary>
+    private void AppendDeadLetters(IReadOnlyList<DeadLetter> batch, CancellationToken cancellationToken)
     {
         var positions = new List<(string Stream, long Position)>(batch.Count);
-        _batchSeen.Clear();
+        _deadLetterDuplicates.Clear();
         var now = _time.GetUtcNow();
         using (var tx = _connection.BeginTransaction())
         {
-            using (var appender = _connection.CreateAppender(table))
+            using (var appender = _connection.CreateAppender("dead_letters"))
             {
-                string? lastStream = null;
-
-                // While the items appended so far are one stream in rising positions (what a source sends), the next
-                // item of that stream at a higher position cannot repeat one of them, so no set is needed; the first
-                // item out of that order fills the set with the positions so far, and the set decides from then on.
-                var rising = true;
-                foreach (var item in batch)
+                foreach (var d in batch)
                 {
                     cancellationToken.ThrowIfCancellationRequested();
-                    var (streamMemory, position) = StoredPositions.Split(idOf(item));
-                    var stream = streamMemory.Span;
-                    if (stored.Contains(stream, position))
+                    var (streamText, position) = StoredPositions.Split(d.Id);
+                    if (_deadLetters.Contains(streamText.Span, position) || _deadLetterDuplicates.Add(streamText.Span, position) is not { } stream)
                     {
                         continue;
                     }
 
-                    // Consecutive items of one stream share one string: a batch is mostly one stream.
-                    lastStream = lastStream is not null && stream.SequenceEqual(lastStream) ? lastStream : stream.ToString();
-                    if (rising && (positions.Count == 0
-                        || (string.Equals(positions[^1].Stream, lastStream, StringComparison.Ordinal) && position > positions[^1].Position)))
-                    {
-                        // New in this batch (see above).
-                    }
-                    else
-                    {
-                        if (rising)
-                        {
-                            rising = false;
-                            _batchSeen.UnionWith(positions);
-                        }
-
-                        if (!_batchSeen.Add((lastStream, position)))
-                        {
-                            continue;
-                        }
-                    }
-
-                    append(appender, item);
-                    positions.Add((lastStream, position));
+                    AppendDeadLetter(appender, d);
+                    positions.Add((stream, position));
                 }
             }
 
-            if (kind == EventKind)
-            {
-                AppendBodyFilter();
-            }
-
             var runs = StoredPositions.Coalesce(positions);
-            AppendRanges(kind, runs, now);
+            AppendRanges(DeadLetterKind, runs, now);
             tx.Commit();
+            _deadLetters.Add(runs, now);
+        }
+    }
 
-            // Now true: the rows and their runs are committed together, so remembering the runs cannot skip a lost row.
-            stored.Add(runs, now);
+    /// <summary>Buffers for a preparation: pooled ones when free, else new ones.</summary>
+    private DuckDbBatch.Buffers RentBuffers()
+    {
+        for (var i = 0; i < _pool.Length; i++)
+        {
+            if (Interlocked.Exchange(ref _pool[i], null) is { } b)
+            {
+                return b;
+            }
         }
 
-        return now;
+        return new DuckDbBatch.Buffers();
+    }
+
+    private void ReturnBuffers(DuckDbBatch.Buffers buffers)
+    {
+        for (var i = 0; i < _pool.Length; i++)
+        {
+            if (Interlocked.CompareExchange(ref _pool[i], buffers, null) is null)
+            {
+                return;
+            }
+        }
     }
 
     /// <inheritdoc />
@@ -321,75 +412,7 @@ public sealed class DuckDbSink : ILogSink, ILogRetention
                 }
 
                 await _connection.DisposeAsync().ConfigureAwait(false);
-                await _jsonWriter.DisposeAsync().ConfigureAwait(false);
             });
-
-    /// <remarks>
-    /// The writer's per-row work, on the one thread every row passes: one pass over the attributes fills the hot
-    /// columns and writes the others as JSON, in UTF-8, into a reused buffer that the appender copies as bytes (no
-    /// iterator, no JSON writer and no string per row, and no UTF-16 round trip of the JSON text).
-    /// </remarks>
-    private void Append(DuckDBAppender appender, LogEvent e)
-    {
-        long? status = null;
-        string? method = null, client = null, url = null, userAgent = null;
-        _json.ResetWrittenCount();
-        _jsonWriter.Reset(_json);
-        _jsonWriter.WriteStartObject();
-        foreach (var a in e.Attributes)
-        {
-            switch (a.Key)
-            {
-                case SemanticNames.HttpResponseStatusCode: status = StoredEvent.AsInt(a.Value); break;
-                case SemanticNames.HttpRequestMethod: method = StoredEvent.AsText(a.Value); break;
-                case SemanticNames.ClientAddress: client = StoredEvent.AsText(a.Value); break;
-                case SemanticNames.UrlOriginal: url = StoredEvent.AsText(a.Value); break;
-                case SemanticNames.UserAgentOriginal: userAgent = StoredEvent.AsText(a.Value); break;
-            }
-
-            if (!IsHot(a))
-            {
-                _jsonWriter.WritePropertyName(a.Key);
-                LogEventJson.WriteValue(_jsonWriter, a.Value);
-            }
-        }
-
-        _jsonWriter.WriteEndObject();
-        _jsonWriter.Flush();
-        var size = StoredEvent.ApproximateBytes(e, _json.WrittenCount);
-        if (size > _options.MaxEventBytes)
-        {
-            throw new SinkException($"event {e.Id} is {size} characters, over the limit of {_options.MaxEventBytes} (MaxEventBytes)", isTransient: false);
-        }
-
-        var ts = e.EffectiveTimestamp.UtcDateTime;
-        _bodyFilter.Add(e.Body, ts);
-
-        // The appender copies the attributes' bytes before the resource (rare) reuses the buffer.
-        var attributes = MemoryMarshal.AsMemory(_json.WrittenMemory).Span;
-        appender.CreateRow()
-            .AppendValue(ts)
-            .AppendValue(e.Timestamp is { } t ? StoredEvent.OffsetMinutes(t) : (int?)null)
-            .AppendValue(e.ObservedTimestamp.UtcDateTime)
-            .AppendValue((int?)StoredEvent.OffsetMinutes(e.ObservedTimestamp))
-            .AppendValue((int?)e.SeverityNumber)
-            .AppendValue(e.SeverityText)
-            .AppendValue(status is >= int.MinValue and <= int.MaxValue ? (int?)status : null)
-            .AppendValue(method)
-            .AppendValue(client)
-            .AppendValue(url)
-            .AppendValue(userAgent)
-            .AppendValue(e.Source)
-            .AppendValue(e.Id)
-            .AppendValue(e.Body)
-            .AppendValue(e.TraceId)
-            .AppendValue(e.SpanId)
-            .AppendValue(e.TraceFlags)
-            .AppendValue(e.EventName)
-            .AppendValue(attributes)
-            .AppendValue(e.HasResource ? StoredEvent.AttributesJson(e.Resource, _json) : null)
-            .EndRow();
-    }
 
     private static void AppendDeadLetter(DuckDBAppender appender, DeadLetter d) =>
         appender.CreateRow()
@@ -402,26 +425,64 @@ public sealed class DuckDbSink : ILogSink, ILogRetention
             .EndRow();
 
     /// <summary>True when a typed column reads back exactly this attribute (key, value and type).</summary>
-    internal static bool IsHot(KeyValuePair<string, object?> a) => a.Key switch
+    internal static bool IsHot(KeyValuePair<string, object?> a)
     {
-        SemanticNames.HttpResponseStatusCode => a.Value is long l && l is >= int.MinValue and <= int.MaxValue,
-        SemanticNames.HttpRequestMethod or SemanticNames.ClientAddress or SemanticNames.UrlOriginal or SemanticNames.UserAgentOriginal => a.Value is string,
-        _ => false,
-    };
+        var ignored = default(HotColumns);
+        return TakeHot(a, ref ignored);
+    }
 
     /// <summary>
-    /// In the batch's transaction: the <see cref="BodyFilter"/> of the rows <see cref="Append"/> added, one row of
-    /// <c>body_filters</c> (nothing for a batch that added none).
+    /// One look at an attribute's key: a hot one sets its column in <paramref name="columns"/> (as the column holds it:
+    /// text, or an integer status); returns true when that column reads back exactly this attribute (key, value and
+    /// type), so it stays out of the JSON.
     /// </summary>
-    private void AppendBodyFilter()
+    internal static bool TakeHot(KeyValuePair<string, object?> a, ref HotColumns columns)
     {
-        if (_bodyFilter.Rows == 0)
+        switch (a.Key)
+        {
+            case SemanticNames.HttpResponseStatusCode:
+                columns.Status = StoredEvent.AsInt(a.Value);
+                return a.Value is long l && l is >= int.MinValue and <= int.MaxValue;
+            case SemanticNames.HttpRequestMethod:
+                columns.Method = StoredEvent.AsText(a.Value);
+                return a.Value is string;
+            case SemanticNames.ClientAddress:
+                columns.Client = StoredEvent.AsText(a.Value);
+                return a.Value is string;
+            case SemanticNames.UrlOriginal:
+                columns.Url = StoredEvent.AsText(a.Value);
+                return a.Value is string;
+            case SemanticNames.UserAgentOriginal:
+                columns.UserAgent = StoredEvent.AsText(a.Value);
+                return a.Value is string;
+            default:
+                return false;
+        }
+    }
+
+    /// <summary>
+    /// In the batch's transaction: the <see cref="BodyFilter"/> of the rows appended, one row of <c>body_filters</c>
+    /// (nothing for a batch that added none).
+    /// </summary>
+    private void AppendBodyFilter(BodyFilter filter)
+    {
+        if (filter.Rows == 0)
         {
             return;
         }
 
         using var appender = _connection.CreateAppender("body_filters");
-        appender.CreateRow().AppendValue(_bodyFilter.Lo).AppendValue(_bodyFilter.Hi).AppendValue(_bodyFilter.Rows).AppendValue(_bodyFilter.Build()).EndRow();
+        appender.CreateRow().AppendValue(filter.Lo).AppendValue(filter.Hi).AppendValue(filter.Rows).AppendValue(filter.Build()).EndRow();
+    }
+
+    /// <summary>The hot columns' values of one event, as <see cref="TakeHot"/> fills them.</summary>
+    internal struct HotColumns
+    {
+        public long? Status;
+        public string? Method;
+        public string? Client;
+        public string? Url;
+        public string? UserAgent;
     }
 
     private void AppendRanges(string kind, List<StreamRange> runs, DateTimeOffset now)
