@@ -175,7 +175,7 @@ public sealed class SinkOptions
     /// </summary>
     public RetryOptions Retry { get; set; } = Sinks.ResilientSink.DefaultRetry();
 
-    /// <summary>A <c>duckdb:</c> sink's memory limit and threads (<c>sinks:N:duckdb:memoryLimit</c>, <c>:threads</c>). Default 256 MiB, processor count up to 4.</summary>
+    /// <summary>A <c>duckdb:</c> sink's memory limit and threads (<c>sinks:N:duckdb:memoryLimit</c>, <c>:threads</c>). Default 256 MiB, half the processor count (1 to 4).</summary>
     public Sinks.DuckDb.DuckDbSettings DuckDb { get; set; } = new();
 
     /// <summary>

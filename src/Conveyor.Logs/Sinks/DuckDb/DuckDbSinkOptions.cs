@@ -16,7 +16,7 @@ public sealed class DuckDbSinkOptions
     /// </summary>
     public long MemoryLimit { get; set; } = DefaultMemoryLimit;
 
-    /// <summary>Threads DuckDB may use for a search or a checkpoint. Default: the processor count, at most 4; 1..64.</summary>
+    /// <summary>Threads DuckDB may use for a search or a checkpoint. Default: half the processor count, 1 to 4; 1..64.</summary>
     public int Threads { get; set; } = DefaultThreads;
 
     /// <summary>
@@ -34,8 +34,14 @@ public sealed class DuckDbSinkOptions
     /// <summary>The default <see cref="MemoryLimit"/>: 256 MiB.</summary>
     public const long DefaultMemoryLimit = 256L << 20;
 
-    /// <summary>The default <see cref="Threads"/>: the processor count, at most 4.</summary>
-    public static int DefaultThreads => Math.Clamp(Environment.ProcessorCount, 1, 4);
+    /// <summary>
+    /// The default <see cref="Threads"/>: half the processor count, 1 to 4. The writer appends on one thread and waits
+    /// in DuckDB's task loop for the others during a commit's checkpoint work; with every core offered to DuckDB they
+    /// competed with the parse and preparation workers, and on 2 cores the seed scenario cost 1.43 cores at 48k lines/s
+    /// with 2 threads against 1.25–1.27 at 52–55k with 1 (docs/BENCHMARKS.md, "DuckDB threads"). Searches on 10M rows
+    /// still met every goal with 1.
+    /// </summary>
+    public static int DefaultThreads => Math.Clamp(Environment.ProcessorCount / 2, 1, 4);
 
     /// <summary>An event larger than this (body + attributes, in characters) is refused and dead-lettered. Default 1 MiB.</summary>
     public int MaxEventBytes { get; set; } = 1 << 20;
@@ -97,7 +103,7 @@ public sealed class DuckDbSettings
     /// <summary>DuckDB's memory limit in bytes (<c>sinks:N:duckdb:memoryLimit</c>). Default 256 MiB; at least 16 MiB.</summary>
     public long MemoryLimit { get; set; } = DuckDbSinkOptions.DefaultMemoryLimit;
 
-    /// <summary>DuckDB's threads for searches and checkpoints (<c>sinks:N:duckdb:threads</c>). Default: the processor count, at most 4; 1..64.</summary>
+    /// <summary>DuckDB's threads for searches and checkpoints (<c>sinks:N:duckdb:threads</c>). Default: half the processor count, 1 to 4; 1..64.</summary>
     public int Threads { get; set; } = DuckDbSinkOptions.DefaultThreads;
 
     /// <summary>Write-ahead log gathered before a checkpoint, in bytes (<c>sinks:N:duckdb:checkpointThreshold</c>). Default 128 MiB; 1 MiB..1 GiB.</summary>
