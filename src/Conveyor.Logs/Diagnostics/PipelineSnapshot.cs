@@ -70,8 +70,8 @@ public sealed record PipelineSnapshot
                 RateIn = rates.Rate("main.read"),
                 RateOut = rates.Rate("main.read"),
                 Received = ps.Received,
-                Sent = t.ParsedEvents,
-                DeadLettered = t.ParseDeadLetters,
+                Sent = t.HandedOnEvents,
+                DeadLettered = t.HandedOnDeadLetters,
                 Buffered = ps.InFlight,
                 Left = ps.Left,
             });

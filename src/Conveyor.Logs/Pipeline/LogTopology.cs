@@ -43,6 +43,12 @@ public sealed partial class LogTopology : IAsyncDisposable
     private readonly IdleMemoryTrim _trim = new();
     private long _parsedEvents;
     private long _parseDeadLetters;
+
+    // What the parse stage has handed on (into every sink queue, or counted by a lane as not offered): the stage's
+    // "sent". Counted at the end of the hand-on, not at the parse, so a parsed batch waiting for its turn or for room in
+    // a full sink queue is still in the stage (in flight) and is never counted twice.
+    private long _handedOnEvents;
+    private long _handedOnDeadLetters;
     private int _drained;
     private int _disposed;
 
@@ -318,6 +324,12 @@ public sealed partial class LogTopology : IAsyncDisposable
 
     internal long ParseDeadLetters => Interlocked.Read(ref _parseDeadLetters);
 
+    /// <summary>Events the parse stage has handed on to the sinks.</summary>
+    internal long HandedOnEvents => Interlocked.Read(ref _handedOnEvents);
+
+    /// <summary>Dead letters the parse stage has handed on to the sinks.</summary>
+    internal long HandedOnDeadLetters => Interlocked.Read(ref _handedOnDeadLetters);
+
     internal RateWindow Rates => _rates;
 
     internal DateTimeOffset Now => _time.GetUtcNow();
@@ -379,17 +391,32 @@ public sealed partial class LogTopology : IAsyncDisposable
             }
         }
 
-        for (var i = 0; i < _lanes.Count; i++)
+        try
         {
-            if (!await _lanes[i].OfferAsync(records, cancellationToken).ConfigureAwait(false))
+            for (var i = 0; i < _lanes.Count; i++)
             {
-                for (var j = i + 1; j < _lanes.Count; j++)
+                if (!await _lanes[i].OfferAsync(records, cancellationToken).ConfigureAwait(false))
                 {
-                    _lanes[j].NotOffered(records);
-                }
+                    for (var j = i + 1; j < _lanes.Count; j++)
+                    {
+                        _lanes[j].NotOffered(records);
+                    }
 
-                return;
+                    return;
+                }
             }
+        }
+        finally
+        {
+            // Every lane took the records or counted them as not offered: they have left the stage.
+            long events = 0;
+            foreach (var r in records)
+            {
+                events += r.Event is null ? 0 : 1;
+            }
+
+            Interlocked.Add(ref _handedOnEvents, events);
+            Interlocked.Add(ref _handedOnDeadLetters, records.Length - events);
         }
     }
 

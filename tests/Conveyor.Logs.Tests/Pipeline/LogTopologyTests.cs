@@ -97,6 +97,40 @@ public sealed class LogTopologyTests
     }
 
     [Fact]
+    public async Task Snapshot_HandOnWaitsForRoomInAFullSinkQueue_ParseStageCountsTheBatchInFlightNotSent()
+    {
+        // A stuck store, a sink queue of 20 and parse batches of 50: the worker parses a batch and then waits in the
+        // hand-on for room. That batch is still in the stage: counted as sent too, the stage's sum would be off by 50.
+        var stuck = new CountingSink { Gate = new TaskCompletionSource() };
+        var options = new SinkOptions { Uri = "null:", Mode = SinkMode.Pace, BatchMaxItems = 10, Queue = new BufferSettings { Capacity = 20 } };
+        await using var topology = Build([new TopologySink("stuck", options, stuck)], workers: 1, batchSize: 50);
+        topology.Start();
+        for (var i = 0; i < 300; i++)
+        {
+            await topology.Main.Writer.WriteAsync(new RawLine(Encoding.UTF8.GetBytes("{\"msg\":\"m" + i + "\"}"), Source, "test:" + i, DateTimeOffset.UtcNow));
+        }
+
+        var watch = Stopwatch.StartNew();
+        while (!(topology.GetSnapshot().Stages.Single(static s => s.Name == "parse").Buffered == 50 && topology.Lanes[0].Queue.Count == 20))
+        {
+            Assert.True(watch.Elapsed < TimeSpan.FromSeconds(20), "the parse worker never waited to hand a parsed batch on into the full sink queue");
+            await Task.Delay(10);
+        }
+
+        var snapshot = topology.GetSnapshot();
+        var parse = snapshot.Stages.Single(static s => s.Name == "parse");
+        Assert.True(parse.Balanced, $"parse: received {parse.Received} = sent {parse.Sent} + dead-lettered {parse.DeadLettered} + in flight {parse.Buffered} + left {parse.Left}");
+        Assert.Equal(parse.Received - 50, parse.Sent);
+        Assert.True(snapshot.Balanced, "every stage and sink balances while the hand-on waits");
+
+        stuck.Gate.SetResult();
+        var report = await topology.DrainAsync(TimeSpan.FromSeconds(30));
+        Assert.True(report.Completed);
+        Assert.Equal(300, stuck.Events);
+        Assert.True(topology.GetSnapshot().Balanced);
+    }
+
+    [Fact]
     public async Task Drain_SinkNeverFinishes_LeftCountedAtDeadline()
     {
         var stuck = new CountingSink { Gate = new TaskCompletionSource() };
