@@ -19,7 +19,10 @@ cleanup() {
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
   "$root/tests/rabbitmq.sh" kill "$work/rmq" >/dev/null 2>&1 || true
   [ -f "$work/pg/data/postmaster.pid" ] && runuser -u postgres -- "$pg_bin/pg_ctl" -D "$work/pg/data" -m fast -w stop >/dev/null 2>&1 || true
-  echo "logs kept in $work (edge.log, worker-N.log, gen.log)"
+  # The broker's and the database's files are gigabytes after a run; the logs are what a reader wants afterwards.
+  mv "$work/pg/pg.log" "$work/postgres.log" 2>/dev/null || true
+  rm -rf "$work/rmq" "$work/pg"
+  echo "logs kept in $work (edge.log, worker-N.log, gen.log, postgres.log)"
 }
 trap cleanup EXIT
 
