@@ -253,24 +253,7 @@ internal sealed class ConveyorProcess : IAsyncDisposable
         }
     }
 
-    // One root per test process, removed when it exits (see TempDirectory): a day of runs had left 2,781 folders.
-    private static readonly Lazy<string> RunRoot = new(static () =>
-    {
-        var root = Path.Combine(Path.GetTempPath(), "conveyor-service-tests", "run-" + Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture) + "-" + Guid.NewGuid().ToString("N")[..8]);
-        System.IO.Directory.CreateDirectory(root);
-        AppDomain.CurrentDomain.ProcessExit += (_, _) =>
-        {
-            try
-            {
-                System.IO.Directory.Delete(root, recursive: true);
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                // A file a stray child process still holds keeps the root; nothing else depends on it.
-            }
-        };
-        return root;
-    });
+    private static readonly Lazy<string> RunRoot = new(static () => Conveyor.Logs.Tests.Support.TestRunFolder.Create("conveyor-service-tests"));
 
     /// <summary>A fresh folder under this test process's root in /tmp/conveyor-service-tests, removed with the root when the process exits.</summary>
     public static string TempDirectory()

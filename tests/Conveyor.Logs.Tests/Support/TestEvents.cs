@@ -27,35 +27,13 @@ internal static class TestEvents
     public static List<LogEvent> Batch(string prefix, int count, int start = 0) =>
         Enumerable.Range(start, count).Select(i => Access(prefix, i)).ToList();
 
-    // Every folder of one test run lives under one root that is removed when the test process exits: a run makes
-    // thousands (stores, checkpoints, disk buffers), and kept in /tmp they filled the disk of a machine that ran the
-    // suite all day (4,600 folders, 15 GB). A run that crashes leaves its root behind, named by process id.
-    private static readonly Lazy<string> RunRoot = new(static () => RunFolder("conveyor-store-tests"));
+    private static readonly Lazy<string> RunRoot = new(static () => TestRunFolder.Create("conveyor-store-tests"));
 
     public static string TempFolder()
     {
         var dir = Path.Combine(RunRoot.Value, Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(dir);
         return dir;
-    }
-
-    /// <summary>A folder for this test process under /tmp/<paramref name="name"/>, deleted (best effort) when the process exits.</summary>
-    public static string RunFolder(string name)
-    {
-        var root = Path.Combine(Path.GetTempPath(), name, "run-" + Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture) + "-" + Guid.NewGuid().ToString("N")[..8]);
-        Directory.CreateDirectory(root);
-        AppDomain.CurrentDomain.ProcessExit += (_, _) =>
-        {
-            try
-            {
-                Directory.Delete(root, recursive: true);
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                // A file still held open (a store a failed test never closed) keeps the root; nothing else depends on it.
-            }
-        };
-        return root;
     }
 
     /// <summary>Waits for <paramref name="condition"/> with a deadline instead of sleeping a fixed time.</summary>
