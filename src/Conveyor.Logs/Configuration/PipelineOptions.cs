@@ -90,8 +90,18 @@ public enum BufferType
 /// <summary>The parse and enrich workers.</summary>
 public sealed class ParseSettings
 {
-    /// <summary>Parallel workers. Default: the processor count, at most 4.</summary>
+    /// <summary>The most parallel workers. Default: the processor count, at most 4.</summary>
     public int Workers { get; set; } = Math.Clamp(Environment.ProcessorCount, 1, 4);
+
+    /// <summary>
+    /// Workers that always run, 1 to <see cref="Workers"/>. Default 1. The stage adds one (up to <see cref="Workers"/>)
+    /// each second while more than a batch per worker waits in the main buffer, and retires one after three seconds
+    /// with nothing waiting (the core stage's <c>StageOptions.MaxWorkers</c>). At a rate one worker keeps up with
+    /// (the seed's 50,000 lines/s keep one busy a few percent of the time) a second one only woke to find the buffer
+    /// empty: on 2 cores it cost ~5% of the process's CPU (docs/BENCHMARKS.md, "Parse workers that follow the
+    /// backlog").
+    /// </summary>
+    public int MinWorkers { get; set; } = 1;
 
     /// <summary>Lines a worker takes at once. Default 512.</summary>
     public int BatchSize { get; set; } = 512;

@@ -37,6 +37,11 @@ public static class PipelineOptionsValidator
             errors.Add($"parse:workers: must be 1-64 (was {options.Parse.Workers})");
         }
 
+        if (options.Parse.MinWorkers < 1 || options.Parse.MinWorkers > options.Parse.Workers)
+        {
+            errors.Add($"parse:minWorkers: must be 1-{options.Parse.Workers} (parse:workers) (was {options.Parse.MinWorkers})");
+        }
+
         if (options.Parse.BatchSize is < 1 or > 100_000)
         {
             errors.Add($"parse:batchSize: must be 1-100000 (was {options.Parse.BatchSize})");

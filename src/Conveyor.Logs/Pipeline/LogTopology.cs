@@ -152,7 +152,8 @@ public sealed partial class LogTopology : IAsyncDisposable
             new StageOptions<RawLine>
             {
                 Name = "parse",
-                Workers = _options.Parse.Workers,
+                Workers = _options.Parse.MinWorkers,
+                MaxWorkers = _options.Parse.Workers > _options.Parse.MinWorkers ? _options.Parse.Workers : null,
                 Ordered = _options.Parse.Ordered,
                 BatchMaxItems = _options.Parse.BatchSize,
                 Retry = new RetryOptions { MaxAttempts = 1 },

@@ -81,6 +81,20 @@ public sealed class ConfigLoaderTests
     }
 
     [Fact]
+    public void Load_ParseWorkers_MinWorkersBoundByTheMostAndNamedWhenOutside()
+    {
+        var env = new Dictionary<string, string?> { ["CONVEYOR__PARSE__WORKERS"] = "3", ["CONVEYOR__PARSE__MINWORKERS"] = "2" };
+        var (options, errors) = ConfigLoader.Load(new RunRequest(null, [], [], null, false), env);
+        Assert.Empty(errors);
+        Assert.Equal((3, 2), (options.Parse.Workers, options.Parse.MinWorkers));
+        Assert.Equal(1, new ParseSettings().MinWorkers);
+
+        env["CONVEYOR__PARSE__MINWORKERS"] = "4";
+        (_, errors) = ConfigLoader.Load(new RunRequest(null, [], [], null, false), env);
+        Assert.Equal(["parse:minWorkers: must be 1-3 (parse:workers) (was 4)"], errors);
+    }
+
+    [Fact]
     public void Load_MissingFile_SaysSo()
     {
         var (_, errors) = ConfigLoader.Load(new RunRequest("/nonexistent/conveyor.yaml", [], [], null, false), NoEnvironment);

@@ -7,6 +7,7 @@ using Conveyor.Logs.Pipeline;
 using Conveyor.Logs.Sinks;
 using Conveyor.Logs.Sinks.Null;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Conveyor.Logs.Tests.Pipeline;
 
@@ -128,6 +129,64 @@ public sealed class LogTopologyTests
         Assert.True(report.Completed);
         Assert.Equal(300, stuck.Events);
         Assert.True(topology.GetSnapshot().Balanced);
+    }
+
+    [Fact]
+    public async Task ParseWorkers_BacklogWaits_OneMoreEachSecondUpToTheMost_AndBackToTheFewestWhenIdle()
+    {
+        // A stuck store holds the one parse worker in its hand-on, so the main buffer's backlog stays above a batch:
+        // each one-second look adds a worker up to parse:workers; once everything is stored and nothing waits, three
+        // idle looks retire the extra one. The clock is fake, so the looks happen exactly when the test says.
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var stuck = new CountingSink { Gate = new TaskCompletionSource() };
+        var sinkOptions = new SinkOptions { Uri = "null:", Mode = SinkMode.Pace, BatchMaxItems = 10, Queue = new BufferSettings { Capacity = 20 } };
+        var options = new PipelineOptions
+        {
+            Sources = [new SourceOptions { Type = SourceType.Tcp, Port = 1 }],
+            Sinks = [sinkOptions],
+        };
+        options.Parse.Workers = 2;
+        options.Parse.MinWorkers = 1;
+        options.Parse.BatchSize = 10;
+        await using var topology = new LogTopology(options, [new TopologySink("stuck", sinkOptions, stuck)], NullLogger.Instance, time);
+        topology.AddSource(Source);
+        for (var i = 0; i < 1000; i++)
+        {
+            await topology.Main.Writer.WriteAsync(new RawLine(Encoding.UTF8.GetBytes("{\"msg\":\"m" + i + "\"}"), Source, "test:" + i, DateTimeOffset.UtcNow));
+        }
+
+        topology.Start();
+        var parse = topology.ParseStage!;
+        Assert.Equal(1, parse.GetStatistics().Workers);
+        await WaitUntil(() => topology.Lanes[0].Queue.Count == 20, "the sink queue never filled behind the stuck store");
+
+        time.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal(2, parse.GetStatistics().Workers);
+        time.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal(2, parse.GetStatistics().Workers);
+
+        stuck.Gate.SetResult();
+        await WaitUntil(() => stuck.Events == 1000, "the backlog was never stored");
+        for (var i = 0; i < 3; i++)
+        {
+            time.Advance(TimeSpan.FromSeconds(1));
+        }
+
+        Assert.Equal(1, parse.GetStatistics().Workers);
+        var report = await topology.DrainAsync(TimeSpan.FromSeconds(30));
+        Assert.True(report.Completed);
+        var r = report.Sinks.Single();
+        Assert.Equal((1000L, 0L, 0L), (r.StoredEvents, r.StoredDeadLetters, r.DroppedAtQueue + report.DroppedAtMain + r.Failed));
+    }
+
+    private static async Task WaitUntil(Func<bool> condition, string failure)
+    {
+        var watch = Stopwatch.StartNew();
+        while (!condition())
+        {
+            Assert.True(watch.Elapsed < TimeSpan.FromSeconds(20), failure);
+            await Task.Delay(10);
+        }
     }
 
     [Fact]
@@ -336,6 +395,9 @@ public sealed class LogTopologyTests
             Sinks = [.. sinks.Select(static s => s.Options)],
         };
         options.Parse.Workers = workers ?? options.Parse.Workers;
+
+        // As many workers from the start as the test asks for (they would otherwise follow the backlog).
+        options.Parse.MinWorkers = options.Parse.Workers;
         options.Parse.BatchSize = batchSize ?? options.Parse.BatchSize;
         var topology = new LogTopology(options, sinks, NullLogger.Instance);
         topology.AddSource(source ?? Source);
