@@ -435,7 +435,10 @@ public sealed class DuckDbSink : ILogSink, ILogRetention
         }
     }
 
-    /// <summary>Under <see cref="_positionsLock"/>: the write in progress that reserved this position, if any (at most Writers − 1 others).</summary>
+    /// <summary>
+    /// Under <see cref="_positionsLock"/>: the write in progress that reserved this position, if any. A linear look is
+    /// enough: there is one reservation per write appending or waiting for a writer (the lane's workers, a few runs each).
+    /// </summary>
     private Reservation? ReservedBy(string stream, long position)
     {
         foreach (var r in _reserved)
