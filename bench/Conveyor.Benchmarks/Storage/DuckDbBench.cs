@@ -11,11 +11,20 @@ namespace Conveyor.Benchmarks.Storage;
 /// (no idempotence, no JSON column) and the sink, on the same events, one transaction per batch, for each batch size.
 /// The ratio sink / raw of the best rounds is the figure; both run in this process, alternating.
 ///   dotnet run -c Release --project bench/Conveyor.Benchmarks -- duckdb [--events 1000000] [--batches 1000,10000,100000] [--rounds 2] [--threads N]
+/// The writers spike (issue 10: do two connections of one instance, appending in parallel, store more rows per second than
+/// one?): the sink's prepared rows (<see cref="DuckDbBatch"/>, all prepared before the clock starts) of the real schema,
+/// appended in transactions of --batch rows by 1 and by 2 connections (each its own thread), alternating:
+///   dotnet run -c Release --project bench/Conveyor.Benchmarks -- duckdb writers [--events 2000000] [--batch 20000] [--rounds 2] [--threads N] [--writers 1,2]
 /// </summary>
 internal static class DuckDbBench
 {
     public static async Task<int> RunAsync(string[] args)
     {
+        if (args is ["writers", ..])
+        {
+            return Writers(args[1..]);
+        }
+
         var events = StorageBench.IntArg(args, "--events", 1_000_000);
         var rounds = StorageBench.IntArg(args, "--rounds", 2);
         var threads = StorageBench.IntArg(args, "--threads", DuckDbSinkOptions.DefaultThreads);
@@ -108,5 +117,107 @@ internal static class DuckDbBench
         }
 
         return data.Count / sw.Elapsed.TotalSeconds;
+    }
+
+    private static int Writers(string[] args)
+    {
+        var events = StorageBench.IntArg(args, "--events", 2_000_000);
+        var batch = StorageBench.IntArg(args, "--batch", 20_000);
+        var rounds = StorageBench.IntArg(args, "--rounds", 2);
+        var threads = StorageBench.IntArg(args, "--threads", DuckDbSinkOptions.DefaultThreads);
+        // The order within a round (--writers 2,1 reverses it), to see whether a drifting load favours the later run.
+        var order = (StorageBench.StringArg(args, "--writers") ?? "1,2").Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray();
+        var folder = Path.Combine(Path.GetTempPath(), "conveyor-duckbench-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(folder);
+        try
+        {
+            var data = StorageBench.Generate(events, 0);
+            var batches = new List<(List<LogEvent> Events, DuckDbBatch.Buffers Buffers)>();
+            for (var start = 0; start < data.Count; start += batch)
+            {
+                var slice = data.GetRange(start, Math.Min(batch, data.Count - start));
+                var buffers = new DuckDbBatch.Buffers();
+                DuckDbBatch.Prepare(slice, buffers, CancellationToken.None);
+                batches.Add((slice, buffers));
+            }
+
+            Console.Out.WriteLine($"# {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores, {events} events in transactions of {batch}, {threads} DuckDB threads, checkpoint threshold {DuckDbSinkOptions.DefaultCheckpointThreshold >> 20} MiB");
+            for (var r = 0; r < rounds; r++)
+            {
+                foreach (var writers in order)
+                {
+                    var load = File.ReadAllText("/proc/loadavg").Trim();
+                    var (rate, cpu) = WriteWith(Path.Combine(folder, $"w{writers}-{r}.duckdb"), batches, writers, threads);
+                    var rows = StoredRows(Path.Combine(folder, $"w{writers}-{r}.duckdb"), threads);
+                    Console.Out.WriteLine($"round {r + 1}, {writers} writer(s): {rate,9:N0} rows/s, {cpu,6:F2} CPU s, {rows} rows stored; load before {load}");
+                }
+            }
+
+            return 0;
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    /// <summary>Appends every prepared batch through <paramref name="writers"/> connections of one instance, each on its own
+    /// thread taking the next batch; the clock and the process CPU cover the appends, commits and a final checkpoint.</summary>
+    private static (double Rate, double CpuSeconds) WriteWith(string path, List<(List<LogEvent> Events, DuckDbBatch.Buffers Buffers)> batches, int writers, int threads)
+    {
+        var connectionString = DuckDbSink.ConnectionString(Path.GetFullPath(path), DuckDbSinkOptions.DefaultMemoryLimit, threads, readOnly: false, DuckDbSinkOptions.DefaultCheckpointThreshold);
+        var connections = new DuckDBConnection[writers];
+        for (var i = 0; i < writers; i++)
+        {
+            connections[i] = new DuckDBConnection(connectionString);
+            connections[i].Open();
+            if (i == 0)
+            {
+                DuckDbSchema.Migrate(connections[0]);
+            }
+        }
+
+        var rows = batches.Sum(b => b.Buffers.Count);
+        var next = -1;
+        using var process = Process.GetCurrentProcess();
+        var cpu0 = process.TotalProcessorTime;
+        var sw = Stopwatch.StartNew();
+        var workers = connections.Select(connection => new Thread(() =>
+        {
+            for (int k; (k = Interlocked.Increment(ref next)) < batches.Count;)
+            {
+                var (events, buffers) = batches[k];
+                using var tx = connection.BeginTransaction();
+                using (var appender = connection.CreateAppender("events"))
+                {
+                    var text = System.Runtime.InteropServices.MemoryMarshal.AsMemory(buffers.Text.WrittenMemory).Span;
+                    for (var i = 0; i < buffers.Count; i++)
+                    {
+                        DuckDbBatch.Append(appender, events[buffers.Rows[i].Event], in buffers.Rows[i], text);
+                    }
+                }
+
+                tx.Commit();
+            }
+        })).ToList();
+        workers.ForEach(t => t.Start());
+        workers.ForEach(t => t.Join());
+        DuckDbSchema.Execute(connections[0], "CHECKPOINT");
+        var elapsed = sw.Elapsed.TotalSeconds;
+        process.Refresh();
+        var cpu = (process.TotalProcessorTime - cpu0).TotalSeconds;
+        foreach (var c in connections)
+        {
+            c.Dispose();
+        }
+
+        return (rows / elapsed, cpu);
+    }
+
+    private static long StoredRows(string path, int threads)
+    {
+        using var connection = new DuckDBConnection(DuckDbSink.ConnectionString(Path.GetFullPath(path), DuckDbSinkOptions.DefaultMemoryLimit, threads, readOnly: false));
+        connection.Open();
+        return DuckDbSchema.Scalar(connection, "SELECT count(DISTINCT id) FROM events");
     }
 }

@@ -120,6 +120,11 @@ public static class PipelineOptionsValidator
                 errors.Add($"{key}:duckdb:threads: must be 1-64 (was {sink.DuckDb.Threads})");
             }
 
+            if (sink.DuckDb.Writers is < 1 or > 8)
+            {
+                errors.Add($"{key}:duckdb:writers: must be 1-8 (was {sink.DuckDb.Writers})");
+            }
+
             ValidateStore(sink, key, errors);
         }
 

@@ -111,8 +111,15 @@ internal sealed partial class SinkLane : IAsyncDisposable
         _failures = new RateLimitedLog(logger, Name, "record not stored", time, component: "Sink", level: LogLevel.Error);
         // A sink that prepares its batches (ILogSink.PreparesBatches) gets two workers: one prepares the next batch
         // while the other writes, and the writes still run one at a time in the order the batches were taken (the
-        // ordered hand-on waits for the previous batch's turn to end, retries and bisection included).
+        // ordered hand-on waits for the previous batch's turn to end, retries and bisection included). A sink that
+        // takes several writes at once (ILogSink.ConcurrentWrites, DuckDB's writers) gets that many workers, unordered:
+        // an ordered hand-on would run the writes one at a time again. Each worker prepares and then writes its own
+        // batch, so the writes overlap each other and the next preparations. Order across batches is lost, which costs
+        // nothing the store relies on: its idempotence joins runs wherever they touch, and a batch's rows stay together
+        // (zone maps prune by time per row group, and concurrent batches cover nearly the same time). Every record is
+        // still completed once, by the one worker that wrote (or dead-lettered) its batch.
         var prepares = _sink.Sink.PreparesBatches;
+        var concurrent = prepares ? Math.Max(1, _sink.Sink.ConcurrentWrites) : 1;
         _stage = Conveyor.Stage.ForEachBatch<PipelineRecord, LaneBatch>(
             Queue.Reader,
             PrepareAsync,
@@ -120,8 +127,8 @@ internal sealed partial class SinkLane : IAsyncDisposable
             new StageOptions<PipelineRecord>
             {
                 Name = "sink:" + Name,
-                Workers = prepares ? PrepareWorkers : 1,
-                Ordered = prepares,
+                Workers = prepares ? Math.Max(PrepareWorkers, concurrent) : 1,
+                Ordered = prepares && concurrent == 1,
                 BatchMaxItems = _sink.Options.EffectiveBatchMaxItems,
                 BatchMaxBytes = 16L << 20,
                 BatchLinger = _sink.Options.BatchLinger,
@@ -316,7 +323,7 @@ internal sealed partial class SinkLane : IAsyncDisposable
         return new LaneBatch(batch, prepared, dead);
     }
 
-    /// <summary>The second step, one batch at a time in take order: the store writes, then the counters and completions.</summary>
+    /// <summary>The second step, one batch at a time in take order (several at once, unordered, for a sink of several writers): the store writes, then the counters and completions.</summary>
     private async ValueTask WriteAsync(LaneBatch batch, CancellationToken cancellationToken)
     {
         try

@@ -29,6 +29,12 @@ public interface ILogSink : IAsyncDisposable
     bool PreparesBatches => false;
 
     /// <summary>
+    /// How many <see cref="WritePreparedAsync"/> calls may run at once (a sink of several writer connections). Default 1:
+    /// writes run one at a time. Dead letters are written one call at a time whatever this says.
+    /// </summary>
+    int ConcurrentWrites => 1;
+
+    /// <summary>
     /// The part of a batch write that needs no store: what <see cref="WritePreparedAsync"/> then writes. Unlike the
     /// other calls it may run on several threads at once, and while a write runs, so it reads no state the writes
     /// change. Default: the batch as it is.

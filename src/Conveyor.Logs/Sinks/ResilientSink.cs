@@ -106,6 +106,9 @@ public sealed partial class ResilientSink : ILogSink, IReportsSinkFailure
     /// <inheritdoc />
     public bool PreparesBatches => _inner.PreparesBatches;
 
+    /// <inheritdoc />
+    public int ConcurrentWrites => _inner.ConcurrentWrites;
+
     /// <summary>The inner sink's preparation, not a store attempt: it neither marks the store failing nor clears that.</summary>
     public ValueTask<PreparedBatch> PrepareBatchAsync(IReadOnlyList<LogEvent> batch, CancellationToken cancellationToken) =>
         _inner.PrepareBatchAsync(batch, cancellationToken);

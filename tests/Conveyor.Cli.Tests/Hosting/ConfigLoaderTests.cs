@@ -51,6 +51,22 @@ public sealed class ConfigLoaderTests
     }
 
     [Fact]
+    public void Load_DuckDbWriters_BindsWithDefaultTwoAndIsValidatedWithItsKey()
+    {
+        var (defaults, none) = ConfigLoader.Load(new RunRequest(null, [], [], null, false), NoEnvironment);
+        Assert.Empty(none);
+        Assert.Equal(2, Assert.Single(defaults.Sinks).DuckDb.Writers);
+
+        var env = new Dictionary<string, string?> { ["CONVEYOR__SINKS__0__URI"] = "duckdb:x.duckdb", ["CONVEYOR__SINKS__0__DUCKDB__WRITERS"] = "1" };
+        var (one, errors) = ConfigLoader.Load(new RunRequest(null, [], [], null, false), env);
+        Assert.Empty(errors);
+        Assert.Equal(1, Assert.Single(one.Sinks).DuckDb.Writers);
+
+        env["CONVEYOR__SINKS__0__DUCKDB__WRITERS"] = "0";
+        Assert.Contains("sinks:0:duckdb:writers: must be 1-8 (was 0)", ConfigLoader.Load(new RunRequest(null, [], [], null, false), env).Errors);
+    }
+
+    [Fact]
     public void Load_SinkRetry_BindsOntoTheSinkDefaultsAndKeepsTheirErrorClassification()
     {
         var env = new Dictionary<string, string?>

@@ -51,8 +51,8 @@ public sealed class PipelineOptionsValidatorTests
             Sinks =
             [
                 new SinkOptions { Uri = "duckdb:a.duckdb", BatchMaxItems = 0, DuckDb = new() { CheckpointThreshold = 1000 } },
-                new SinkOptions { Uri = "duckdb:b.duckdb", DuckDb = new() { CheckpointThreshold = 2L << 30, Threads = 0 } },
-                new SinkOptions { Uri = "duckdb:c.duckdb", BatchMaxItems = 100_000, DuckDb = new() { CheckpointThreshold = 1L << 30 } },
+                new SinkOptions { Uri = "duckdb:b.duckdb", DuckDb = new() { CheckpointThreshold = 2L << 30, Threads = 0, Writers = 9 } },
+                new SinkOptions { Uri = "duckdb:c.duckdb", BatchMaxItems = 100_000, DuckDb = new() { CheckpointThreshold = 1L << 30, Writers = 8 } },
             ],
         };
         var errors = PipelineOptionsValidator.Validate(options);
@@ -60,6 +60,7 @@ public sealed class PipelineOptionsValidatorTests
         Assert.Contains("sinks:0:duckdb:checkpointThreshold: must be 1048576-1073741824 bytes (was 1000)", errors);
         Assert.Contains("sinks:1:duckdb:checkpointThreshold: must be 1048576-1073741824 bytes (was 2147483648)", errors);
         Assert.Contains(errors, e => e.StartsWith("sinks:1:duckdb:threads:", StringComparison.Ordinal));
+        Assert.Contains("sinks:1:duckdb:writers: must be 1-8 (was 9)", errors);
         Assert.DoesNotContain(errors, e => e.StartsWith("sinks:2:", StringComparison.Ordinal));
     }
 

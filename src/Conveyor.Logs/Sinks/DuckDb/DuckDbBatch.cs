@@ -203,6 +203,9 @@ internal sealed class DuckDbBatch : PreparedBatch
         public Text Attributes;
         public Text Resource;
         public bool HasNul;
+
+        /// <summary>Set by the write (under the sink's positions lock): the position was stored before, the row is skipped.</summary>
+        public bool Stored;
     }
 
     /// <summary>What a preparation fills, pooled by the sink between batches (the filter alone is 128 KiB).</summary>

@@ -7,8 +7,8 @@ using DuckDB.NET.Data;
 namespace Conveyor.Logs.Sinks.DuckDb;
 
 /// <summary>
-/// The embedded default store (<c>duckdb:PATH</c>): one DuckDB database, one writer connection appending each batch
-/// through DuckDB's Appender in one transaction, rows in arrival order, no index.
+/// The embedded default store (<c>duckdb:PATH</c>): one DuckDB database, <see cref="DuckDbSinkOptions.Writers"/> writer
+/// connections each appending a batch through DuckDB's Appender in one transaction, rows in arrival order, no index.
 /// </summary>
 /// <remarks>
 /// <para><b>Columns.</b> Time, observed time, severity, status, method, client, url, user agent, source, id, body and the
@@ -32,10 +32,18 @@ namespace Conveyor.Logs.Sinks.DuckDb;
 /// event it covered is gone.</para>
 /// <para><b>Two steps.</b> A batch write is prepared first (<see cref="PrepareBatchAsync"/>, <see cref="DuckDbBatch"/>: the
 /// column values, the attributes' JSON as UTF-8, the batch's repeats, its body filter; no connection, no shared
-/// state), on the sink lane's two workers, and then written by the one writer, which checks the stored positions,
-/// appends the prepared values and commits: the C# per-row work is off the serialised path, which keeps DuckDB's own
+/// state), on the sink lane's workers, and then written by a writer, which reserves the positions it will store,
+/// appends the prepared values and commits: the C# per-row work is off the write path, which keeps DuckDB's own
 /// append and commit.</para>
-/// <para>Calls are serialised by one gate: writes, dead letters, retention and disposal never overlap.</para>
+/// <para><b>Several writers.</b> Connections of one DuckDB instance append to one table in parallel (appends do not
+/// conflict; commits serialise inside DuckDB), so with <see cref="DuckDbSinkOptions.Writers"/> &gt; 1 that many batch
+/// writes run at once, each on a free connection (<see cref="SinkGate.RunSharedAsync{T}"/>). What holds for
+/// idempotence: under <see cref="_positionsLock"/> a write decides which of its rows are new (not in
+/// <see cref="_events"/>) and reserves their positions, so a concurrent write of the same positions (a replay racing
+/// its original) waits for that reservation to end and then decides again: the committed runs are added, or a failed
+/// write's reservation is dropped, under the same lock. A row is therefore appended by one write only, and a write
+/// reports stored only what is committed. Dead letters, compaction, retention, the probe and disposal stay exclusive:
+/// they run with no write in progress, on the first connection.</para>
 /// </remarks>
 public sealed class DuckDbSink : ILogSink, ILogRetention
 {
@@ -47,33 +55,59 @@ public sealed class DuckDbSink : ILogSink, ILogRetention
     private readonly TimeProvider _time;
     private readonly string _connectionString;
     private readonly DuckDBConnection _connection;
+
+    // Every writer connection, _connection first; the free ones are on _free (under _positionsLock). A shared hold of
+    // the gate always finds one: the gate admits Writers shared calls and each takes one connection.
+    private readonly DuckDBConnection[] _writers;
+    private readonly Stack<DuckDBConnection> _free;
+    private readonly object _positionsLock = new();
+    private readonly List<Reservation> _reserved = [];
+    private int _peakWrites;
     private readonly SinkGate _gate;
     private readonly StoredPositions _events;
     private readonly StoredPositions _deadLetters;
     private readonly BatchDuplicates _deadLetterDuplicates = new();
 
     // Preparations' buffers between batches, taken and given back lock-free (a slot is null while its buffers are out);
-    // as many as can be in use at once: the lane's two workers and one more.
-    private readonly DuckDbBatch.Buffers?[] _pool = new DuckDbBatch.Buffers?[3];
+    // as many as can be in use at once: the lane's workers (max(2, Writers)) and one more.
+    private readonly DuckDbBatch.Buffers?[] _pool;
     private long _rangeRowsSinceCompaction;
     private DateTimeOffset _lastCompaction;
 
-    private DuckDbSink(DuckDbSinkOptions options, TimeProvider time, string connectionString, DuckDBConnection connection)
+    private DuckDbSink(DuckDbSinkOptions options, TimeProvider time, string connectionString, DuckDBConnection[] writers)
     {
         _options = options;
         _time = time;
         _connectionString = connectionString;
-        _connection = connection;
+        _writers = writers;
+        _connection = writers[0];
+        _free = new Stack<DuckDBConnection>(writers);
+        _pool = new DuckDbBatch.Buffers?[Math.Max(2, writers.Length) + 1];
         _events = new StoredPositions(options.MaxRangesPerStream);
         _deadLetters = new StoredPositions(options.MaxRangesPerStream);
-        _gate = new SinkGate(this, static e => e is DuckDBException d ? Classify(d) : null);
+        _gate = new SinkGate(this, static e => e is DuckDBException d ? Classify(d) : null, shared: writers.Length);
     }
+
+    /// <summary>Batch writes that may run at once: <see cref="DuckDbSinkOptions.Writers"/>.</summary>
+    public int ConcurrentWrites => _writers.Length;
 
     /// <inheritdoc />
     public string Name => "duckdb";
 
     /// <summary>The database file, as a full path.</summary>
     public string Path { get; private init; } = string.Empty;
+
+    /// <summary>Batch writes appending now (each on its writer connection), and the most there were at once, for tests and diagnostics.</summary>
+    internal (int Now, int Peak) WritesInProgress
+    {
+        get
+        {
+            lock (_positionsLock)
+            {
+                return (_writers.Length - _free.Count, _peakWrites);
+            }
+        }
+    }
 
     /// <summary>Runs of stored positions remembered for idempotence (events and dead letters), for tests and diagnostics.</summary>
     internal int RememberedRanges => _events.RangeCount + _deadLetters.RangeCount;
@@ -91,6 +125,7 @@ public sealed class DuckDbSink : ILogSink, ILogRetention
         cancellationToken.ThrowIfCancellationRequested();
         var path = System.IO.Path.GetFullPath(options.Path);
         DuckDBConnection? connection = null;
+        var writers = new List<DuckDBConnection>();
         try
         {
             var folder = System.IO.Path.GetDirectoryName(path);
@@ -114,14 +149,28 @@ public sealed class DuckDbSink : ILogSink, ILogRetention
             }
 
             DuckDbSchema.Migrate(connection);
+            writers.Add(connection);
+            while (writers.Count < options.Writers)
+            {
+                // The same connection string, so the same database instance (its one memory limit and thread pool).
+                var writer = new DuckDBConnection(connectionString);
+                writers.Add(writer);
+                writer.Open();
+            }
+
             var time = timeProvider ?? TimeProvider.System;
-            var sink = new DuckDbSink(options, time, connectionString, connection) { Path = path };
+            var sink = new DuckDbSink(options, time, connectionString, [.. writers]) { Path = path };
             sink.LoadRanges();
             sink.CompactRanges();
             return Task.FromResult(sink);
         }
         catch (Exception e) when (e is DuckDBException or IOException or UnauthorizedAccessException or InvalidOperationException)
         {
+            foreach (var w in writers.Skip(1))
+            {
+                w.Dispose();
+            }
+
             connection?.Dispose();
             throw new SinkException($"Cannot open DuckDB database '{path}': {Reason(e)}", isTransient: false, e);
         }
@@ -169,8 +218,8 @@ public sealed class DuckDbSink : ILogSink, ILogRetention
 
     /// <summary>
     /// Everything of a batch write that does not touch the connection (<see cref="DuckDbBatch"/>): the rows' column
-    /// values as UTF-8, the batch's repeats dropped, its body filter. Thread-safe: the sink lane runs it on two workers
-    /// while one batch at a time is written.
+    /// values as UTF-8, the batch's repeats dropped, its body filter. Thread-safe: the sink lane runs it on its workers
+    /// beside the writes.
     /// </summary>
     public ValueTask<PreparedBatch> PrepareBatchAsync(IReadOnlyList<LogEvent> batch, CancellationToken cancellationToken)
     {
@@ -180,8 +229,9 @@ public sealed class DuckDbSink : ILogSink, ILogRetention
     }
 
     /// <summary>
-    /// Under the gate: appends the rows of a batch <see cref="PrepareBatchAsync"/> made whose positions are not stored
-    /// yet, with the batch's body filter and the runs they add, in one transaction.
+    /// Under a shared hold of the gate, on a free writer: appends the rows of a batch <see cref="PrepareBatchAsync"/>
+    /// made whose positions are not stored yet, with the batch's body filter and the runs they add, in one transaction;
+    /// then, when due, compacts <c>stored_ranges</c> under an exclusive hold.
     /// </summary>
     /// <exception cref="ArgumentException">The batch was not prepared by a DuckDB sink.</exception>
     /// <exception cref="InvalidOperationException">The batch was written already.</exception>
@@ -193,20 +243,39 @@ public sealed class DuckDbSink : ILogSink, ILogRetention
             throw new ArgumentException("The batch was not prepared by a DuckDB sink.", nameof(batch));
         }
 
-        return _gate.RunAsync(
-            () =>
+        return WriteAsync(prepared, cancellationToken);
+    }
+
+    private async ValueTask WriteAsync(DuckDbBatch prepared, CancellationToken cancellationToken)
+    {
+        var buffers = prepared.Take();
+        DateTimeOffset now;
+        try
+        {
+            // The reservation is taken before the gate: a write that waits for another write of its positions (a
+            // replay racing its original) holds no writer meanwhile, so the other writers go on appending.
+            var (reservation, skipped) = await ReserveAsync(buffers, cancellationToken).ConfigureAwait(false);
+            try
             {
-                var buffers = prepared.Take();
-                try
-                {
-                    MaybeCompact(AppendPrepared(prepared.Events, buffers, cancellationToken));
-                }
-                finally
-                {
-                    ReturnBuffers(buffers);
-                }
-            },
-            cancellationToken);
+                now = await _gate.RunSharedAsync(
+                    ct => ValueTask.FromResult(AppendPrepared(prepared.Events, buffers, reservation, skipped, ct)),
+                    cancellationToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                // A write that never reached the gate (disposed, cancelled) ends its reservation here; no-op otherwise.
+                EndReservation(reservation, committedAt: null);
+            }
+        }
+        finally
+        {
+            ReturnBuffers(buffers);
+        }
+
+        if (CompactionDue(now))
+        {
+            await _gate.RunAsync(() => MaybeCompact(_time.GetUtcNow()), cancellationToken).ConfigureAwait(false);
+        }
     }
 
     /// <inheritdoc />
@@ -226,61 +295,164 @@ public sealed class DuckDbSink : ILogSink, ILogRetention
     /// replay skips what an earlier write stored), the body filter of the rows appended and the runs of positions they
     /// add to <c>stored_ranges</c>, in one transaction. Returns the time the runs were stamped with.
     /// </summary>
-    private DateTimeOffset AppendPrepared(IReadOnlyList<LogEvent> events, DuckDbBatch.Buffers buffers, CancellationToken cancellationToken)
+    private DateTimeOffset AppendPrepared(IReadOnlyList<LogEvent> events, DuckDbBatch.Buffers buffers, Reservation reservation, bool skipped, CancellationToken cancellationToken)
     {
-        var positions = new List<(string Stream, long Position)>(buffers.Count);
-        var now = _time.GetUtcNow();
-        var skipped = false;
-        using (var tx = _connection.BeginTransaction())
+        DuckDBConnection connection;
+        lock (_positionsLock)
         {
-            using (var appender = _connection.CreateAppender("events"))
+            connection = _free.Pop();
+            _peakWrites = Math.Max(_peakWrites, _writers.Length - _free.Count);
+        }
+
+        var committed = false;
+        var now = _time.GetUtcNow();
+        try
+        {
+            using (var tx = connection.BeginTransaction())
             {
-                var text = MemoryMarshal.AsMemory(buffers.Text.WrittenMemory).Span;
-                for (var i = 0; i < buffers.Count; i++)
+                using (var appender = connection.CreateAppender("events"))
                 {
-                    cancellationToken.ThrowIfCancellationRequested();
-                    ref readonly var row = ref buffers.Rows[i];
-                    if (_events.Contains(row.Stream, row.Position))
+                    var text = MemoryMarshal.AsMemory(buffers.Text.WrittenMemory).Span;
+                    for (var i = 0; i < buffers.Count; i++)
                     {
-                        skipped = true;
-                        continue;
-                    }
+                        cancellationToken.ThrowIfCancellationRequested();
+                        ref readonly var row = ref buffers.Rows[i];
+                        if (row.Stored)
+                        {
+                            continue;
+                        }
 
-                    if (row.Size > _options.MaxEventBytes)
-                    {
-                        throw new SinkException($"event {events[row.Event].Id} is {row.Size} characters, over the limit of {_options.MaxEventBytes} (MaxEventBytes)", isTransient: false);
-                    }
+                        if (row.Size > _options.MaxEventBytes)
+                        {
+                            throw new SinkException($"event {events[row.Event].Id} is {row.Size} characters, over the limit of {_options.MaxEventBytes} (MaxEventBytes)", isTransient: false);
+                        }
 
-                    DuckDbBatch.Append(appender, events[row.Event], in row, text);
-                    positions.Add((row.Stream, row.Position));
-                }
-            }
-
-            if (skipped)
-            {
-                // Rare (a retry or a replay): the prepared filter covered rows stored before; the block's filter and
-                // time range are of the rows this write appends.
-                buffers.Filter.Clear();
-                for (var i = 0; i < buffers.Count; i++)
-                {
-                    ref readonly var row = ref buffers.Rows[i];
-                    if (!_events.Contains(row.Stream, row.Position))
-                    {
-                        buffers.Filter.Add(events[row.Event], row.Ts);
+                        DuckDbBatch.Append(appender, events[row.Event], in row, text);
                     }
                 }
+
+                if (skipped)
+                {
+                    // Rare (a retry or a replay): the prepared filter covered rows stored before; the block's filter and
+                    // time range are of the rows this write appends.
+                    buffers.Filter.Clear();
+                    for (var i = 0; i < buffers.Count; i++)
+                    {
+                        ref readonly var row = ref buffers.Rows[i];
+                        if (!row.Stored)
+                        {
+                            buffers.Filter.Add(events[row.Event], row.Ts);
+                        }
+                    }
+                }
+
+                AppendBodyFilter(connection, buffers.Filter);
+                AppendRanges(connection, EventKind, reservation.Runs, now);
+                tx.Commit();
+                committed = true;
             }
-
-            AppendBodyFilter(buffers.Filter);
-            var runs = StoredPositions.Coalesce(positions);
-            AppendRanges(EventKind, runs, now);
-            tx.Commit();
-
-            // Now true: the rows and their runs are committed together, so remembering the runs cannot skip a lost row.
-            _events.Add(runs, now);
+        }
+        finally
+        {
+            // Still under the gate's shared hold: an exclusive compaction never rewrites stored_ranges between this
+            // commit and the runs joining _events.
+            EndReservation(reservation, committed ? now : null);
+            lock (_positionsLock)
+            {
+                _free.Push(connection);
+            }
         }
 
         return now;
+    }
+
+    /// <summary>
+    /// Once per reservation (later calls do nothing): the committed runs join <see cref="_events"/> (when
+    /// <paramref name="committedAt"/> is given), the positions are no longer reserved, and the writes waiting on them decide again.
+    /// </summary>
+    private void EndReservation(Reservation reservation, DateTimeOffset? committedAt)
+    {
+        lock (_positionsLock)
+        {
+            if (!_reserved.Remove(reservation))
+            {
+                return;
+            }
+
+            // Now true when committed: the rows and their runs are committed together, so remembering the runs
+            // cannot skip a lost row.
+            if (committedAt is { } at)
+            {
+                _events.Add(reservation.Runs, at);
+            }
+        }
+
+        reservation.Ended.TrySetResult();
+    }
+
+    /// <summary>
+    /// Marks the rows already stored (<see cref="DuckDbBatch.Row.Stored"/>) and reserves the others' positions, under
+    /// <see cref="_positionsLock"/>; a row another write has reserved waits for that write to end, then all is decided
+    /// again (it committed: the row is skipped; it failed: this write takes it).
+    /// </summary>
+    private async ValueTask<(Reservation Reservation, bool Skipped)> ReserveAsync(DuckDbBatch.Buffers buffers, CancellationToken cancellationToken)
+    {
+        var positions = new List<(string Stream, long Position)>(buffers.Count);
+        while (true)
+        {
+            Task? busy = null;
+            lock (_positionsLock)
+            {
+                positions.Clear();
+                var skipped = false;
+                for (var i = 0; i < buffers.Count && busy is null; i++)
+                {
+                    ref var row = ref buffers.Rows[i];
+                    row.Stored = _events.Contains(row.Stream, row.Position);
+                    if (row.Stored)
+                    {
+                        skipped = true;
+                    }
+                    else if (ReservedBy(row.Stream, row.Position) is { } other)
+                    {
+                        busy = other.Ended.Task;
+                    }
+                    else
+                    {
+                        positions.Add((row.Stream, row.Position));
+                    }
+                }
+
+                if (busy is null)
+                {
+                    var reservation = new Reservation(StoredPositions.Coalesce(positions));
+                    _reserved.Add(reservation);
+                    return (reservation, skipped);
+                }
+            }
+
+            await busy.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Under <see cref="_positionsLock"/>: the write in progress that reserved this position, if any. A linear look is
+    /// enough: there is one reservation per write appending or waiting for a writer (the lane's workers, a few runs each).
+    /// </summary>
+    private Reservation? ReservedBy(string stream, long position)
+    {
+        foreach (var r in _reserved)
+        {
+            foreach (var run in r.Runs)
+            {
+                if (position >= run.Lo && position <= run.Hi && string.Equals(run.Stream, stream, StringComparison.Ordinal))
+                {
+                    return r;
+                }
+            }
+        }
+
+        return null;
     }
 
     /// <summary>
@@ -312,7 +484,7 @@ public sealed class DuckDbSink : ILogSink, ILogRetention
             }
 
             var runs = StoredPositions.Coalesce(positions);
-            AppendRanges(DeadLetterKind, runs, now);
+            AppendRanges(_connection, DeadLetterKind, runs, now);
             tx.Commit();
             _deadLetters.Add(runs, now);
         }
@@ -411,7 +583,10 @@ public sealed class DuckDbSink : ILogSink, ILogRetention
                     // The WAL holds every committed batch; the next open replays it.
                 }
 
-                await _connection.DisposeAsync().ConfigureAwait(false);
+                for (var i = _writers.Length - 1; i >= 0; i--)
+                {
+                    await _writers[i].DisposeAsync().ConfigureAwait(false);
+                }
             });
 
     private static void AppendDeadLetter(DuckDBAppender appender, DeadLetter d) =>
@@ -464,14 +639,14 @@ public sealed class DuckDbSink : ILogSink, ILogRetention
     /// In the batch's transaction: the <see cref="BodyFilter"/> of the rows appended, one row of <c>body_filters</c>
     /// (nothing for a batch that added none).
     /// </summary>
-    private void AppendBodyFilter(BodyFilter filter)
+    private static void AppendBodyFilter(DuckDBConnection connection, BodyFilter filter)
     {
         if (filter.Rows == 0)
         {
             return;
         }
 
-        using var appender = _connection.CreateAppender("body_filters");
+        using var appender = connection.CreateAppender("body_filters");
         appender.CreateRow().AppendValue(filter.Lo).AppendValue(filter.Hi).AppendValue(filter.Rows).AppendValue(filter.Build()).EndRow();
     }
 
@@ -485,20 +660,28 @@ public sealed class DuckDbSink : ILogSink, ILogRetention
         public string? UserAgent;
     }
 
-    private void AppendRanges(string kind, List<StreamRange> runs, DateTimeOffset now)
+    private void AppendRanges(DuckDBConnection connection, string kind, List<StreamRange> runs, DateTimeOffset now)
     {
         if (runs.Count == 0)
         {
             return;
         }
 
-        using var appender = _connection.CreateAppender("stored_ranges");
+        using var appender = connection.CreateAppender("stored_ranges");
         foreach (var r in runs)
         {
             appender.CreateRow().AppendValue(kind).AppendValue(r.Stream).AppendValue(r.Lo).AppendValue(r.Hi).AppendValue(now.UtcDateTime).EndRow();
         }
 
-        _rangeRowsSinceCompaction += runs.Count;
+        Interlocked.Add(ref _rangeRowsSinceCompaction, runs.Count);
+    }
+
+    /// <summary>A write in progress: the runs of positions it will store, and its end (committed or not).</summary>
+    private sealed class Reservation(List<StreamRange> runs)
+    {
+        public List<StreamRange> Runs { get; } = runs;
+
+        public TaskCompletionSource Ended { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
     private void LoadRanges()
@@ -514,11 +697,21 @@ public sealed class DuckDbSink : ILogSink, ILogRetention
         }
     }
 
+    /// <summary>Under an exclusive hold (no write changes the positions meanwhile).</summary>
     private void MaybeCompact(DateTimeOffset now)
     {
-        if (_rangeRowsSinceCompaction > Math.Max(50_000, 4L * RememberedRanges) || now - _lastCompaction > CompactEvery)
+        if (CompactionDue(now))
         {
             CompactRanges();
+        }
+    }
+
+    // Under the positions lock, as other writes add runs beside it (_lastCompaction changes only under an exclusive hold).
+    private bool CompactionDue(DateTimeOffset now)
+    {
+        lock (_positionsLock)
+        {
+            return Interlocked.Read(ref _rangeRowsSinceCompaction) > Math.Max(50_000, 4L * RememberedRanges) || now - _lastCompaction > CompactEvery;
         }
     }
 
