@@ -6,6 +6,11 @@ namespace Conveyor.Logs.Sinks.Slow;
 /// <c>slow:DURATION+URI</c>: waits DURATION before passing each batch to the inner sink, like a struggling database
 /// (the seed's 5 ms consumer). Kept in the product to test and demonstrate back-pressure.
 /// </summary>
+/// <remarks>
+/// The inner sink's two-step write and its concurrent writes pass through (the wait is part of the write step, once
+/// per batch written): wrapped, a store is the same store with a slower call, so the e2e seed case measures the lane
+/// the store really gets, not the one-step lane of a sink that prepares nothing.
+/// </remarks>
 public sealed class SlowSink : ILogSink, IReportsSinkFailure
 {
     private readonly ILogSink _inner;
@@ -35,6 +40,23 @@ public sealed class SlowSink : ILogSink, IReportsSinkFailure
     {
         await Task.Delay(_delay, _time, cancellationToken).ConfigureAwait(false);
         await _inner.WriteBatchAsync(batch, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public bool PreparesBatches => _inner.PreparesBatches;
+
+    /// <inheritdoc />
+    public int ConcurrentWrites => _inner.ConcurrentWrites;
+
+    /// <inheritdoc />
+    public ValueTask<PreparedBatch> PrepareBatchAsync(IReadOnlyList<LogEvent> batch, CancellationToken cancellationToken) =>
+        _inner.PrepareBatchAsync(batch, cancellationToken);
+
+    /// <inheritdoc />
+    public async ValueTask WritePreparedAsync(PreparedBatch batch, CancellationToken cancellationToken)
+    {
+        await Task.Delay(_delay, _time, cancellationToken).ConfigureAwait(false);
+        await _inner.WritePreparedAsync(batch, cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc />
