@@ -162,4 +162,104 @@ public sealed class DuckDbWritersTests
         Assert.Equal(lines - (lines / 50), DuckDbTestDb.Scalar(_path, "SELECT count(*) FROM events"));
         Assert.Equal(lines / 50, DuckDbTestDb.Scalar(_path, "SELECT count(*) FROM dead_letters"));
     }
+
+    [Fact]
+    public async Task Topology_TwoWritersEveryThirdWriteLosesItsAcknowledgement_RetriesStoreEachLineOnceAndTheSumHolds()
+    {
+        // Every third write commits and then fails transiently, as a store whose reply was lost: the lane retries the
+        // batch (a new preparation) while its other worker writes the next one, and the retry must store nothing twice.
+        const int lines = 30_000;
+        var sinkOptions = new SinkOptions
+        {
+            Uri = "duckdb:" + _path,
+            BatchMaxItems = 1_000,
+            Retry = new RetryOptions { MaxAttempts = 10, BaseDelay = TimeSpan.FromMilliseconds(1), MaxDelay = TimeSpan.FromMilliseconds(5) },
+        };
+        var options = new PipelineOptions
+        {
+            Sources = [new SourceOptions { Type = SourceType.Tcp, Port = 1 }],
+            Sinks = [sinkOptions],
+        };
+        var inner = await DuckDbSink.OpenAsync(new DuckDbSinkOptions { Path = _path, Writers = 2 });
+        var lossy = new AckLosingSink(inner, every: 3);
+        var sink = new ResilientSink(lossy);
+        static string Line(int i) => $"10.0.0.{i % 250} - - [27/Nov/2026:10:00:00 +0000] \"GET /{i} HTTP/1.1\" 200 12 \"-\" \"curl/8\"";
+        ShutdownReport report;
+        await using (var topology = new LogTopology(options, [new TopologySink("duckdb", sinkOptions, sink)], NullLogger.Instance))
+        {
+            var source = new SourceInfo("test", "tcp", LogParsers.Create("auto"));
+            topology.AddSource(source);
+            topology.Start();
+            for (var i = 0; i < lines; i++)
+            {
+                Assert.True(await topology.Main.Writer.WriteAsync(new RawLine(Encoding.UTF8.GetBytes(Line(i)), source, "tcp:7:" + i, DateTimeOffset.UtcNow, null)));
+            }
+
+            report = await topology.DrainAsync(TimeSpan.FromSeconds(60));
+        }
+
+        Assert.True(report.Completed);
+        Assert.True(lossy.Lost > 0, "no acknowledgement was lost, so nothing was retried");
+        Assert.True(lossy.MostAtOnce == 2, $"the two writers never wrote at once (at most {lossy.MostAtOnce})");
+        var s = Assert.Single(report.Sinks);
+        Assert.Equal(lines, s.StoredEvents + s.StoredDeadLetters + s.Rejected + s.DroppedAtQueue + s.Failed);
+        Assert.Equal((lines, 0L, 0L, 0L, 0L), (s.StoredEvents, s.StoredDeadLetters, s.Rejected, s.DroppedAtQueue, s.Failed));
+        Assert.Equal(lines, DuckDbTestDb.Scalar(_path, "SELECT count(DISTINCT id) FROM events"));
+        Assert.Equal(lines, DuckDbTestDb.Scalar(_path, "SELECT count(*) FROM events"));
+    }
+
+    /// <summary>Passes prepared writes to a DuckDB sink and, after every <c>every</c>-th one has committed, throws as if its reply was lost.</summary>
+    private sealed class AckLosingSink(DuckDbSink inner, int every) : ILogSink
+    {
+        private int _writes;
+        private int _lost;
+        private int _now;
+        private int _most;
+
+        public int Lost => Volatile.Read(ref _lost);
+
+        public int MostAtOnce => Volatile.Read(ref _most);
+
+        public string Name => inner.Name;
+
+        public bool PreparesBatches => true;
+
+        public int ConcurrentWrites => inner.ConcurrentWrites;
+
+        public ValueTask<PreparedBatch> PrepareBatchAsync(IReadOnlyList<LogEvent> batch, CancellationToken cancellationToken) =>
+            inner.PrepareBatchAsync(batch, cancellationToken);
+
+        public async ValueTask WritePreparedAsync(PreparedBatch batch, CancellationToken cancellationToken)
+        {
+            var now = Interlocked.Increment(ref _now);
+            int most;
+            while (now > (most = Volatile.Read(ref _most)) && Interlocked.CompareExchange(ref _most, now, most) != most)
+            {
+            }
+
+            try
+            {
+                // On its own thread, as the lane's writes would be on more cores: a write appends synchronously.
+                await Task.Factory.StartNew(() => inner.WritePreparedAsync(batch, cancellationToken).AsTask(), cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
+            }
+            finally
+            {
+                Interlocked.Decrement(ref _now);
+            }
+
+            if (Interlocked.Increment(ref _writes) % every == 0)
+            {
+                Interlocked.Increment(ref _lost);
+                throw new SinkException("the store's reply was lost", isTransient: true);
+            }
+        }
+
+        public ValueTask WriteBatchAsync(IReadOnlyList<LogEvent> batch, CancellationToken cancellationToken) => inner.WriteBatchAsync(batch, cancellationToken);
+
+        public ValueTask WriteDeadLettersAsync(IReadOnlyList<DeadLetter> batch, CancellationToken cancellationToken) => inner.WriteDeadLettersAsync(batch, cancellationToken);
+
+        public ValueTask<SinkHealth> CheckHealthAsync(CancellationToken cancellationToken) => inner.CheckHealthAsync(cancellationToken);
+
+        public ValueTask DisposeAsync() => inner.DisposeAsync();
+    }
 }
