@@ -1,4 +1,6 @@
+using Conveyor.Logs.Query;
 using Conveyor.Logs.Sinks;
+using Conveyor.Logs.Sinks.DuckDb;
 using Conveyor.Logs.Sinks.Flaky;
 using Conveyor.Logs.Sinks.Null;
 using Conveyor.Logs.Tests.Support;
@@ -32,6 +34,27 @@ public sealed class FlakySinkTests
         // The cycle repeats: 15 s later it is down again.
         clock.Advance(TimeSpan.FromSeconds(10));
         await Assert.ThrowsAsync<SinkException>(async () => await sink.WriteBatchAsync(batch, default));
+    }
+
+    [Fact]
+    public async Task WritePreparedAsync_OverDuckDbWithTwoWriters_KeepsItsPreparationAndConcurrencyAndFailsOnlyWhileDown()
+    {
+        var clock = new FakeTimeProvider(TestEvents.Base);
+        var path = Path.Combine(TestEvents.TempFolder(), "conveyor.duckdb");
+        var inner = await DuckDbSink.OpenAsync(new DuckDbSinkOptions { Path = path, Writers = 2 });
+        await using var sink = new FlakySink(inner, TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(5), clock);
+        Assert.Equal((true, 2), (sink.PreparesBatches, sink.ConcurrentWrites));
+
+        await sink.WritePreparedAsync(await sink.PrepareBatchAsync(TestEvents.Batch("a", 3), default), default);
+        clock.Advance(TimeSpan.FromSeconds(10));
+        var down = await sink.PrepareBatchAsync(TestEvents.Batch("b", 2), default);
+        var failure = await Assert.ThrowsAsync<SinkException>(async () => await sink.WritePreparedAsync(down, default));
+        Assert.True(failure.IsTransient);
+
+        clock.Advance(TimeSpan.FromSeconds(5));
+        await sink.WritePreparedAsync(await sink.PrepareBatchAsync(TestEvents.Batch("b", 2), default), default);
+        await using var store = inner.OpenStore();
+        Assert.Equal(5, await store.CountAsync(new LogQuery(null)));
     }
 
     [Theory]

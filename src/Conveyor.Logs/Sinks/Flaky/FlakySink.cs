@@ -8,6 +8,10 @@ namespace Conveyor.Logs.Sinks.Flaky;
 /// product beside <c>slow:</c> to test and demonstrate a sink that fails for a while and recovers by itself: the
 /// retries, the warnings, <c>/ready</c>, and the accounting through the outage (bench/soak/run.sh).
 /// </summary>
+/// <remarks>
+/// As <c>slow:</c>, the inner store's two-step and concurrent writes pass through (a preparation needs no store, so
+/// only the write step fails while down): the soak's outage then meets the lane the store really gets.
+/// </remarks>
 public sealed class FlakySink : ILogSink, IReportsSinkFailure
 {
     private readonly ILogSink _inner;
@@ -46,6 +50,23 @@ public sealed class FlakySink : ILogSink, IReportsSinkFailure
     {
         ThrowIfDown();
         return _inner.WriteBatchAsync(batch, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public bool PreparesBatches => _inner.PreparesBatches;
+
+    /// <inheritdoc />
+    public int ConcurrentWrites => _inner.ConcurrentWrites;
+
+    /// <inheritdoc />
+    public ValueTask<PreparedBatch> PrepareBatchAsync(IReadOnlyList<LogEvent> batch, CancellationToken cancellationToken) =>
+        _inner.PrepareBatchAsync(batch, cancellationToken);
+
+    /// <inheritdoc />
+    public ValueTask WritePreparedAsync(PreparedBatch batch, CancellationToken cancellationToken)
+    {
+        ThrowIfDown();
+        return _inner.WritePreparedAsync(batch, cancellationToken);
     }
 
     /// <inheritdoc />
