@@ -105,14 +105,22 @@ public sealed class LogTopologyTests
         var stuck = new CountingSink { Gate = new TaskCompletionSource() };
         var options = new SinkOptions { Uri = "null:", Mode = SinkMode.Pace, BatchMaxItems = 10, Queue = new BufferSettings { Capacity = 20 } };
         await using var topology = Build([new TopologySink("stuck", options, stuck)], workers: 1, batchSize: 50);
-        topology.Start();
+
+        // Queued before the worker starts, so it takes full batches of 50 (started first, it could take a short one
+        // and wait with that in its hand-on).
         for (var i = 0; i < 300; i++)
         {
             await topology.Main.Writer.WriteAsync(new RawLine(Encoding.UTF8.GetBytes("{\"msg\":\"m" + i + "\"}"), Source, "test:" + i, DateTimeOffset.UtcNow));
         }
 
+        topology.Start();
+
         var watch = Stopwatch.StartNew();
-        while (!(topology.GetSnapshot().Stages.Single(static s => s.Name == "parse").Buffered == 50 && topology.Lanes[0].Queue.Count == 20))
+        // Still: the writer holds its first 10 in the stuck write, 20 wait in the queue, and the parse worker holds its
+        // batch of 50 in the hand-on (the queue can be full a moment before the writer takes its batch, too).
+        while (!(topology.GetSnapshot().Stages.Single(static s => s.Name == "parse").Buffered == 50
+            && topology.Lanes[0].Stage!.GetStatistics().InFlight == 10
+            && topology.Lanes[0].Queue.Count == 20))
         {
             Assert.True(watch.Elapsed < TimeSpan.FromSeconds(20), "the parse worker never waited to hand a parsed batch on into the full sink queue");
             await Task.Delay(10);
