@@ -127,9 +127,15 @@ internal sealed class SinkGate
         }
     }
 
-    /// <summary>Takes every permit (behind the exclusive lock, so two exclusive callers never split them).</summary>
+    /// <summary>Takes every permit (behind the exclusive lock, so two exclusive callers never split them; one permit needs no lock).</summary>
     private async ValueTask EnterExclusiveAsync(CancellationToken cancellationToken)
     {
+        if (_width == 1)
+        {
+            await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
         await _exclusive.WaitAsync(cancellationToken).ConfigureAwait(false);
         var taken = 0;
         try
@@ -154,6 +160,11 @@ internal sealed class SinkGate
     /// <summary>Every permit without waiting, or none (false).</summary>
     private bool TryEnterExclusive()
     {
+        if (_width == 1)
+        {
+            return _gate.Wait(0);
+        }
+
         if (!_exclusive.Wait(0))
         {
             return false;
@@ -179,7 +190,10 @@ internal sealed class SinkGate
     private void ExitExclusive()
     {
         _gate.Release(_width);
-        _exclusive.Release();
+        if (_width > 1)
+        {
+            _exclusive.Release();
+        }
     }
 
     /// <summary>

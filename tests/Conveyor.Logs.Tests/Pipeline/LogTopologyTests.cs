@@ -6,6 +6,7 @@ using Conveyor.Logs.Parsing;
 using Conveyor.Logs.Pipeline;
 using Conveyor.Logs.Sinks;
 using Conveyor.Logs.Sinks.Null;
+using Conveyor.Logs.Tests.Support;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 
@@ -166,7 +167,7 @@ public sealed class LogTopologyTests
         topology.Start();
         var parse = topology.ParseStage!;
         Assert.Equal(1, parse.GetStatistics().Workers);
-        await WaitUntil(() => topology.Lanes[0].Queue.Count == 20, "the sink queue never filled behind the stuck store");
+        await TestEvents.WaitUntilAsync(() => Task.FromResult(topology.Lanes[0].Queue.Count == 20), TimeSpan.FromSeconds(20), "the sink queue to fill behind the stuck store");
 
         time.Advance(TimeSpan.FromSeconds(1));
         Assert.Equal(2, parse.GetStatistics().Workers);
@@ -174,7 +175,7 @@ public sealed class LogTopologyTests
         Assert.Equal(2, parse.GetStatistics().Workers);
 
         stuck.Gate.SetResult();
-        await WaitUntil(() => stuck.Events == 1000, "the backlog was never stored");
+        await TestEvents.WaitUntilAsync(() => Task.FromResult(stuck.Events == 1000), TimeSpan.FromSeconds(20), "the backlog to be stored");
         for (var i = 0; i < 3; i++)
         {
             time.Advance(TimeSpan.FromSeconds(1));
@@ -185,16 +186,6 @@ public sealed class LogTopologyTests
         Assert.True(report.Completed);
         var r = report.Sinks.Single();
         Assert.Equal((1000L, 0L, 0L), (r.StoredEvents, r.StoredDeadLetters, r.DroppedAtQueue + report.DroppedAtMain + r.Failed));
-    }
-
-    private static async Task WaitUntil(Func<bool> condition, string failure)
-    {
-        var watch = Stopwatch.StartNew();
-        while (!condition())
-        {
-            Assert.True(watch.Elapsed < TimeSpan.FromSeconds(20), failure);
-            await Task.Delay(10);
-        }
     }
 
     [Fact]
