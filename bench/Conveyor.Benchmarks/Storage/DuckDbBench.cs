@@ -149,7 +149,7 @@ internal static class DuckDbBench
                     var load = File.ReadAllText("/proc/loadavg").Trim();
                     var (rate, cpu) = WriteWith(Path.Combine(folder, $"w{writers}-{r}.duckdb"), batches, writers, threads);
                     var rows = StoredRows(Path.Combine(folder, $"w{writers}-{r}.duckdb"), threads);
-                    Console.Out.WriteLine($"round {r + 1}, {writers} writer(s): {rate,9:N0} rows/s, {cpu,6:F2} CPU s, {rows} rows stored; load before {load}");
+                    Console.Out.WriteLine($"round {r + 1}, {writers} writer(s): {rate,9:N0} rows/s, {cpu,6:F2} CPU s, {rows} rows stored, {new FileInfo(Path.Combine(folder, $"w{writers}-{r}.duckdb")).Length / (double)rows:F1} bytes per row on disk; load before {load}");
                 }
             }
 

@@ -107,7 +107,94 @@ internal sealed class SqlLogStore(SqlDialect dialect, Func<DbConnection> connect
             }
         }
 
-        return await ReadAsync(connection, query, QueryCompiler.Compile(node, dialect, query.DeadLetters, false, fullText, blocks), null, cancellationToken).ConfigureAwait(false);
+        var compiled = QueryCompiler.Compile(node, dialect, query.DeadLetters, false, fullText, blocks);
+        if (dialect == SqlDialect.DuckDb && !query.DeadLetters && (blocks is null || blocks.Count == 0))
+        {
+            // Newest first without reading every row: a page of the newest matches is usually among the newest rows,
+            // so the search tries time windows holding about FirstWindowRows, 8x as many, … rows before it reads all.
+            // A window answers exactly when it holds the whole page (offset included): every match outside it is
+            // older than every row inside. DuckDB skips the row groups outside a window by their ts zone maps (rows are
+            // stored close to time order), so on a large store a common word's or a field's newest page reads a
+            // few row groups instead of every row, and the cost no longer grows with the store. A rare word (one the
+            // body filters answer for) skips the windows: its blocks already bound what the search reads.
+            foreach (var since in NewestWindows(connection, query))
+            {
+                var newest = await ReadAsync(connection, query with { Since = since }, compiled, null, cancellationToken).ConfigureAwait(false);
+                Interlocked.Increment(ref _windowsRead);
+                if (newest.Count >= query.Limit)
+                {
+                    return newest;
+                }
+            }
+        }
+
+        return await ReadAsync(connection, query, compiled, null, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The newest-first windows' first size, in rows (see <see cref="SearchAsync"/>); tests make it smaller.</summary>
+    internal int FirstWindowRows { get; init; } = 50_000;
+
+    /// <summary>Newest-first windows read by this store's searches (DuckDB), for tests and diagnostics.</summary>
+    internal long WindowsRead => Interlocked.Read(ref _windowsRead);
+
+    private long _windowsRead;
+
+    /// <summary>
+    /// DuckDB: the lower time bounds of windows ending at the newest row (or the query's <c>until</c>) that hold about
+    /// <see cref="FirstWindowRows"/>, 8x and 64x … as many rows, smallest first, each under half the store and inside
+    /// the query's range; none when the store is small. The sizes come from <c>body_filters</c> (every appended
+    /// batch's time range and row count: one aggregate over a table of one row per batch) as the store's average
+    /// rate, so a burst or a lull only makes a window hold more or fewer rows; the answer stays exact either way.
+    /// </summary>
+    private List<DateTimeOffset> NewestWindows(DbConnection connection, LogQuery query)
+    {
+        var windows = new List<DateTimeOffset>();
+        using var cmd = connection.CreateCommand();
+        cmd.CommandText = "SELECT min(ts_lo), max(ts_hi), CAST(coalesce(sum(row_count), 0) AS BIGINT) FROM body_filters";
+        DateTime lo, hi;
+        long rows;
+        try
+        {
+            using var r = cmd.ExecuteReader();
+            if (!r.Read() || r.IsDBNull(0))
+            {
+                return windows;
+            }
+
+            (lo, hi, rows) = (r.GetDateTime(0), r.GetDateTime(1), r.GetInt64(2));
+        }
+        catch (DuckDBException e) when (e.Message.Contains("body_filters", StringComparison.Ordinal))
+        {
+            // A file opened read-only before its migration has no body_filters: every search reads all rows.
+            return windows;
+        }
+
+        var oldest = new DateTimeOffset(DateTime.SpecifyKind(lo, DateTimeKind.Utc));
+        var end = new DateTimeOffset(DateTime.SpecifyKind(hi, DateTimeKind.Utc));
+        if (query.Until is { } until && until < end)
+        {
+            end = until;
+        }
+
+        var span = (end - oldest).Ticks;
+        if (span <= 0)
+        {
+            return windows;
+        }
+
+        var ticksPerRow = (double)(new DateTimeOffset(DateTime.SpecifyKind(hi, DateTimeKind.Utc)) - oldest).Ticks / Math.Max(1, rows);
+        for (long n = FirstWindowRows; n * 2 <= rows; n *= 8)
+        {
+            var since = end - TimeSpan.FromTicks((long)Math.Min(n * ticksPerRow, span));
+            if (since <= oldest || (query.Since is { } from && since <= from))
+            {
+                break;
+            }
+
+            windows.Add(since);
+        }
+
+        return windows;
     }
 
     /// <summary>Body filter blocks this store's searches kept and skipped (DuckDB), for tests and diagnostics.</summary>

@@ -1,0 +1,107 @@
+using Conveyor.Logs.Model;
+using Conveyor.Logs.Query;
+using Conveyor.Logs.Sinks.DuckDb;
+using Conveyor.Logs.Tests.Sinks;
+using Conveyor.Logs.Tests.Support;
+using DuckDB.NET.Data;
+
+namespace Conveyor.Logs.Tests.Query;
+
+/// <summary>
+/// DuckDB's newest-first windows (<see cref="SqlLogStore.SearchAsync"/>): a page the newest rows hold is read from a
+/// window of them, and every answer is the one reading all rows gives.
+/// </summary>
+public sealed class DuckDbNewestWindowsTests
+{
+    /// <summary>A store over <paramref name="path"/> (read-only) whose windows start at <paramref name="firstWindowRows"/> rows.</summary>
+    internal static SqlLogStore Store(string path, int firstWindowRows)
+    {
+        var connectionString = DuckDbSink.ConnectionString(System.IO.Path.GetFullPath(path), 64L << 20, 1, readOnly: true);
+        return new SqlLogStore(SqlDialect.DuckDb, () => new DuckDBConnection(connectionString), null) { FirstWindowRows = firstWindowRows };
+    }
+
+    [Fact]
+    public async Task SearchAsync_PagesInsideAndOutsideTheWindows_AnswerAsReadingEveryRowAndReadOnlyTheWindowsNeeded()
+    {
+        // 20,000 access lines a second apart in batches of 1,000 (a body-filter block each); every 7th is a 500, and
+        // three of the oldest hold a rare word.
+        var path = System.IO.Path.Combine(TestEvents.TempFolder(), "windows.duckdb");
+        await using (var sink = await DuckDbSink.OpenAsync(new DuckDbSinkOptions { Path = path }))
+        {
+            for (var b = 0; b < 20; b++)
+            {
+                var batch = TestEvents.Batch("w", 1000, b * 1000);
+                foreach (var e in batch)
+                {
+                    var i = int.Parse(e.Id.AsSpan(2), System.Globalization.CultureInfo.InvariantCulture);
+                    if (i % 7 == 0)
+                    {
+                        e.Attributes.Set(SemanticNames.HttpResponseStatusCode, 500L);
+                    }
+
+                    if (i is 10 or 20 or 30)
+                    {
+                        e.Body += " zzqxrare";
+                    }
+                }
+
+                await sink.WriteBatchAsync(batch, default);
+            }
+        }
+
+        await using var windowed = Store(path, firstWindowRows: 500);
+        await using var everyRow = Store(path, firstWindowRows: int.MaxValue);
+        async Task<long> Same(LogQuery query)
+        {
+            var before = windowed.WindowsRead;
+            var expected = (await everyRow.SearchAsync(query)).Events.Select(e => e.Id).ToList();
+            var actual = (await windowed.SearchAsync(query)).Events.Select(e => e.Id).ToList();
+            Assert.Equal(expected, actual);
+            Assert.Equal(Math.Min(query.Limit, expected.Count), actual.Count);
+            return windowed.WindowsRead - before;
+        }
+
+        // The newest 100 of the 500s: the first window (~500 rows) holds ~71 of them, the second (~4,000) the page.
+        Assert.Equal(2, await Same(new LogQuery("status=500", Limit: 100)));
+
+        // Everything, later pages: the first window (~500 rows) holds offset 250 plus a page of 100, not offset 450 plus 100.
+        Assert.Equal(1, await Same(new LogQuery(null, Limit: 100, Offset: 250)));
+        Assert.Equal(2, await Same(new LogQuery(null, Limit: 100, Offset: 450)));
+
+        // Among the oldest rows: both windows come up short and the search reads every row. A rare word skips the
+        // windows (its body filters already pick the blocks to read).
+        Assert.Equal(2, await Same(new LogQuery("http.response.body.size < 40", Limit: 10)));
+        Assert.Equal(0, await Same(new LogQuery("zzqxrare", Limit: 10)));
+
+        // Windows end at the query's until, and never reach below its since.
+        Assert.Equal(1, await Same(new LogQuery("status=500", Until: TestEvents.Base.AddSeconds(15_000), Limit: 50)));
+        Assert.Equal(0, await Same(new LogQuery("status=500", Since: TestEvents.Base.AddSeconds(19_800), Limit: 100)));
+        Assert.Equal(1, await Same(new LogQuery("status=500", Since: TestEvents.Base.AddSeconds(18_000), Limit: 20)));
+        Assert.Equal(0, await Same(new LogQuery(null, Until: TestEvents.Base.AddSeconds(100), Limit: 10)));
+    }
+
+    [Fact]
+    public async Task SearchAsync_SmallStore_ReadsNoWindow()
+    {
+        var path = System.IO.Path.Combine(TestEvents.TempFolder(), "small.duckdb");
+        await using (var sink = await DuckDbSink.OpenAsync(new DuckDbSinkOptions { Path = path }))
+        {
+            await sink.WriteBatchAsync(TestEvents.Batch("s", 900), default);
+        }
+
+        // A first window of 500 rows is more than half of 900: the store reads everything at once.
+        await using var store = Store(path, firstWindowRows: 500);
+        Assert.Equal(100, (await store.SearchAsync(new LogQuery(null))).Count);
+        Assert.Equal(0, store.WindowsRead);
+    }
+}
+
+/// <summary>The golden query suite again with windows from one row, so each search goes through them.</summary>
+public sealed class DuckDbWindowedLogStoreTests(DuckDbGoldenFixture fixture) : LogStoreContractTests, IClassFixture<DuckDbGoldenFixture>
+{
+    protected override bool PreservesAttributeOrder => false;
+
+    protected override Task<ILogStore> GoldenStoreAsync() => Task.FromResult<ILogStore>(DuckDbNewestWindowsTests.Store(fixture.Path, firstWindowRows: 1));
+
+    protected override Task<long> CountEventsRawAsync() => Task.FromResult(DuckDbTestDb.Scalar(fixture.Path, "SELECT count(*) FROM events"));
+}
