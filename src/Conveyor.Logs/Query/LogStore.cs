@@ -131,8 +131,13 @@ internal sealed class SqlLogStore(SqlDialect dialect, Func<DbConnection> connect
         return await ReadAsync(connection, query, compiled, null, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>The newest-first windows' first size, in rows (see <see cref="SearchAsync"/>); tests make it smaller.</summary>
-    internal int FirstWindowRows { get; init; } = 50_000;
+    /// <summary>
+    /// The newest-first windows' first size, in rows (see <see cref="SearchAsync"/>); tests set their own. 5,000: on 3M
+    /// rows a common word's page of 50 took 34–56 ms from a first window of 5,000 against 54–99 ms from one of 50,000,
+    /// other pages alike (docs/BENCHMARKS.md, "Newest-first pages"); a predicate matching nothing pays every window,
+    /// at most about 1.6x one full read (the windows, each under half the store, add up to under 0.6 of it).
+    /// </summary>
+    internal int FirstWindowRows { get; init; } = 5_000;
 
     /// <summary>Newest-first windows read by this store's searches (DuckDB), for tests and diagnostics.</summary>
     internal long WindowsRead => Interlocked.Read(ref _windowsRead);
