@@ -174,23 +174,14 @@ internal sealed class SqlLogStore(SqlDialect dialect, Func<DbConnection> connect
             return windows;
         }
 
+        // A window past the oldest row, or below the query's since, would read what the full read reads.
         var oldest = new DateTimeOffset(DateTime.SpecifyKind(lo, DateTimeKind.Utc));
-        var end = new DateTimeOffset(DateTime.SpecifyKind(hi, DateTimeKind.Utc));
-        if (query.Until is { } until && until < end)
-        {
-            end = until;
-        }
-
-        var span = (end - oldest).Ticks;
-        if (span <= 0)
-        {
-            return windows;
-        }
-
-        var ticksPerRow = (double)(new DateTimeOffset(DateTime.SpecifyKind(hi, DateTimeKind.Utc)) - oldest).Ticks / Math.Max(1, rows);
+        var newest = new DateTimeOffset(DateTime.SpecifyKind(hi, DateTimeKind.Utc));
+        var end = query.Until is { } until && until < newest ? until : newest;
+        var ticksPerRow = (double)(newest - oldest).Ticks / Math.Max(1, rows);
         for (long n = FirstWindowRows; n * 2 <= rows; n *= 8)
         {
-            var since = end - TimeSpan.FromTicks((long)Math.Min(n * ticksPerRow, span));
+            var since = end - TimeSpan.FromTicks((long)(n * ticksPerRow));
             if (since <= oldest || (query.Since is { } from && since <= from))
             {
                 break;
