@@ -133,6 +133,7 @@ internal static class DuckDbBench
         {
             var data = StorageBench.Generate(events, 0);
             var batches = new List<(List<LogEvent> Events, DuckDbBatch.Buffers Buffers)>();
+            var allocated0 = GC.GetTotalAllocatedBytes(precise: true);
             for (var start = 0; start < data.Count; start += batch)
             {
                 var slice = data.GetRange(start, Math.Min(batch, data.Count - start));
@@ -141,7 +142,9 @@ internal static class DuckDbBench
                 batches.Add((slice, buffers));
             }
 
-            Console.Out.WriteLine($"# {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores, {events} events in transactions of {batch}, {threads} DuckDB threads, checkpoint threshold {DuckDbSinkOptions.DefaultCheckpointThreshold >> 20} MiB");
+            var prepareBytes = (GC.GetTotalAllocatedBytes(precise: true) - allocated0) / (double)data.Count;
+
+            Console.Out.WriteLine($"# {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores, {events} events in transactions of {batch}, {threads} DuckDB threads, checkpoint threshold {DuckDbSinkOptions.DefaultCheckpointThreshold >> 20} MiB; preparation allocated {prepareBytes:F0} bytes per row (the buffers included)");
             for (var r = 0; r < rounds; r++)
             {
                 foreach (var writers in order)
@@ -179,6 +182,7 @@ internal static class DuckDbBench
 
         var rows = batches.Sum(b => b.Buffers.Count);
         var next = -1;
+        var allocated0 = GC.GetTotalAllocatedBytes(precise: true);
         using var process = Process.GetCurrentProcess();
         var cpu0 = process.TotalProcessorTime;
         var sw = Stopwatch.StartNew();
@@ -188,13 +192,15 @@ internal static class DuckDbBench
             {
                 var (events, buffers) = batches[k];
                 using var tx = connection.BeginTransaction();
-                using (var appender = connection.CreateAppender("events"))
+                using (var appender = EventAppender.Create(connection))
                 {
-                    var text = System.Runtime.InteropServices.MemoryMarshal.AsMemory(buffers.Text.WrittenMemory).Span;
+                    var text = buffers.Text.WrittenSpan;
                     for (var i = 0; i < buffers.Count; i++)
                     {
-                        DuckDbBatch.Append(appender, events[buffers.Rows[i].Event], in buffers.Rows[i], text);
+                        appender.Append(in buffers.Rows[i], text);
                     }
+
+                    appender.Close();
                 }
 
                 tx.Commit();
@@ -206,6 +212,7 @@ internal static class DuckDbBench
         var elapsed = sw.Elapsed.TotalSeconds;
         process.Refresh();
         var cpu = (process.TotalProcessorTime - cpu0).TotalSeconds;
+        Console.Out.WriteLine($"  appends allocated {(GC.GetTotalAllocatedBytes(precise: true) - allocated0) / (double)rows:F0} bytes per row");
         foreach (var c in connections)
         {
             c.Dispose();

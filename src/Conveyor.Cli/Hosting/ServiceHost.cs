@@ -17,6 +17,9 @@ namespace Conveyor.Cli.Hosting;
 /// </summary>
 internal static class ServiceHost
 {
+    /// <summary>The .NET runtime's built-in meter (.NET 9 and later), exported on <c>/metrics</c> beside Conveyor's.</summary>
+    internal const string RuntimeMeter = "System.Runtime";
+
     /// <summary>
     /// Runs until stopped; returns the process exit code: 0 after a clean drain, 2 when a store cannot be used (it
     /// cannot be opened, is damaged, or refuses its settings: the log names it and why), 1 when the start failed otherwise.
@@ -42,7 +45,9 @@ internal static class ServiceHost
                     k.Listen(address, s.Port);
                 }
             });
-            builder.Services.AddOpenTelemetry().WithMetrics(m => m.AddMeter(MetricNames.Meter).AddPrometheusExporter());
+            // The runtime's own meter beside Conveyor's: GC collections, heap and allocated bytes, thread-pool queue and
+            // threads, which say whether a slow pipeline is waiting on the collector or the pool.
+            builder.Services.AddOpenTelemetry().WithMetrics(m => m.AddMeter(MetricNames.Meter, RuntimeMeter).AddPrometheusExporter());
             var app = builder.Build();
             app.MapPrometheusScrapingEndpoint("/metrics");
             AdminEndpoints.Map(app, app.Services.GetRequiredService<PipelineService>(), AdminEndpoints.SearchStoreUri(options));

@@ -1,28 +1,24 @@
 using System.Buffers;
 using System.Text;
 using System.Text.Json;
+using System.Text.Unicode;
 using Conveyor.Logs.Model;
-using DuckDB.NET.Data;
 
 namespace Conveyor.Logs.Sinks.DuckDb;
 
 /// <summary>
-/// A batch of events made ready for <see cref="DuckDbSink"/>'s one writer, off the serialised write
-/// (<see cref="DuckDbSink.PrepareBatchAsync"/>, on any thread): per row its stream and position, the hot columns'
-/// values (the body decoded here, not on the writer), the cold attributes' JSON as UTF-8 in one buffer, its size; and
-/// the batch's <see cref="BodyFilter"/>, hashed from the received bytes. The write then only checks the stored
-/// positions, appends these values and commits.
+/// A batch of events made ready for <see cref="DuckDbSink"/>'s writers, off the serialised write
+/// (<see cref="DuckDbSink.PrepareBatchAsync"/>, on any thread): per row its stream and position, every column's value as
+/// DuckDB stores it (times in microseconds, text as UTF-8 in one buffer: the body as the bytes received, the cold
+/// attributes as JSON), its size; and the batch's <see cref="BodyFilter"/>, hashed from the received bytes. The write
+/// then only checks the stored positions, appends these values (<see cref="EventAppender"/>) and commits.
 /// </summary>
 /// <remarks>
-/// <para>What holds: a preparation reads the batch and nothing the writes change (the stored positions are read only by the
+/// What holds: a preparation reads the batch and nothing the writes change (the stored positions are read only by the
 /// write), so any number may run at once and beside a write. The rows are the batch's items minus the repeats of an
 /// earlier item of the batch (<see cref="BatchDuplicates"/>), in batch order; the filter covers exactly those rows. A
-/// batch is written once: the write takes its buffers back to the sink's pool.</para>
-/// <para>Text columns go to the appender as strings, not as UTF-8 bytes: DuckDB.NET 1.5.6 appends a string through
-/// <c>duckdb_unsafe_vector_assign_string_element_len</c> (its own vectorised transcoding, no validation), but a byte
-/// span through the validating <c>duckdb_vector_assign_string_element_len</c>, whose scalar UTF-8 check
-/// (<c>Utf8Proc::Analyze</c>) cost the writer about three times what transcoding does (measured: 44 samples with
-/// strings, 129 with every text column as bytes). Only the attributes' JSON, which exists as UTF-8 alone, goes as bytes.</para>
+/// batch is written once: the write takes its buffers back to the sink's pool. Every text value in the buffer is valid
+/// UTF-8 (<see cref="EventAppender"/> relies on it).
 /// </remarks>
 internal sealed class DuckDbBatch : PreparedBatch
 {
@@ -67,62 +63,11 @@ internal sealed class DuckDbBatch : PreparedBatch
         return b;
     }
 
-    /// <summary>Appends one prepared row (the writer's only per-row work besides the position check).</summary>
-    public static void Append(DuckDBAppender appender, LogEvent e, in Row row, Span<byte> text)
-    {
-        if (row.HasNul)
-        {
-            AppendWithNul(appender, e, row, text);
-            return;
-        }
-
-        AppendTimes(appender, e, row)
-            .AppendValue(e.SeverityText)
-            .AppendValue(row.Status)
-            .AppendValue(row.Method)
-            .AppendValue(row.Client)
-            .AppendValue(row.Url)
-            .AppendValue(row.UserAgent)
-            .AppendValue(e.Source)
-            .AppendValue(e.Id)
-            .AppendValue(row.Body)
-            .AppendValue(e.TraceId)
-            .AppendValue(e.SpanId)
-            .AppendValue(e.TraceFlags)
-            .AppendValue(e.EventName)
-            .AppendValue(AttributeBytes(text, row.Attributes))
-            .AppendValue(AttributeBytes(text, row.Resource))
-            .EndRow();
-    }
-
-    /// <summary>The row's first columns: its times and severity number.</summary>
-    private static IDuckDBAppenderRow AppendTimes(DuckDBAppender appender, LogEvent e, in Row row) =>
-        appender.CreateRow()
-            .AppendValue(row.Ts)
-            .AppendValue(e.Timestamp is { } t ? StoredEvent.OffsetMinutes(t) : (int?)null)
-            .AppendValue(e.ObservedTimestamp.UtcDateTime)
-            .AppendValue((int?)StoredEvent.OffsetMinutes(e.ObservedTimestamp))
-            .AppendValue((int?)e.SeverityNumber);
-
-    /// <summary>
-    /// The same for a row with a NUL in a text column (rare): DuckDB.NET passes a string as a C string, which ends at
-    /// its first NUL, so each text column goes as its UTF-8 bytes instead, whole.
-    /// </summary>
-    private static void AppendWithNul(DuckDBAppender appender, LogEvent e, in Row row, Span<byte> text)
-    {
-        var r = AppendTimes(appender, e, row)
-            .AppendValue(e.SeverityText is null ? null : Encoding.UTF8.GetBytes(e.SeverityText))
-            .AppendValue(row.Status);
-        r = AppendString(AppendString(AppendString(AppendString(r, row.Method), row.Client), row.Url), row.UserAgent);
-        r = AppendString(AppendString(AppendString(r, e.Source), e.Id), row.Body);
-        r = AppendString(AppendString(r, e.TraceId), e.SpanId).AppendValue(e.TraceFlags);
-        r = AppendString(r, e.EventName);
-        r.AppendValue(AttributeBytes(text, row.Attributes)).AppendValue(AttributeBytes(text, row.Resource)).EndRow();
-    }
-
     /// <summary>
     /// One pass over the attributes fills the hot columns (<see cref="DuckDbSink.TakeHot"/>) and writes the others as
-    /// JSON into the batch's buffer; the body is decoded here (once per event: the event keeps the string).
+    /// JSON into the batch's buffer; every text column goes into that buffer as UTF-8: the body as the bytes received
+    /// when they are valid UTF-8 (no string is decoded), else encoded from <see cref="LogEvent.Body"/> as every other
+    /// text is from its string.
     /// </summary>
     private static void PrepareRow(LogEvent e, ref Row row, Buffers buffers, Utf8JsonWriter json)
     {
@@ -158,27 +103,50 @@ internal sealed class DuckDbBatch : PreparedBatch
         }
 
         row.Ts = e.EffectiveTimestamp.UtcDateTime;
-        row.Status = hot.Status is >= int.MinValue and <= int.MaxValue ? (int?)hot.Status : null;
-        row.Method = hot.Method;
-        row.Client = hot.Client;
-        row.Url = hot.Url;
-        row.UserAgent = hot.UserAgent;
-        row.Body = e.Body;
-        row.HasNul = HasNul(e.SeverityText) || HasNul(row.Method) || HasNul(row.Client) || HasNul(row.Url) || HasNul(row.UserAgent)
-            || HasNul(e.Source) || HasNul(e.Id) || HasNul(row.Body) || HasNul(e.TraceId) || HasNul(e.SpanId) || HasNul(e.EventName);
+        row.TsMicros = Micros(row.Ts);
+        row.TsOffset = e.Timestamp is { } t ? StoredEvent.OffsetMinutes(t) : null;
+        row.ObservedMicros = Micros(e.ObservedTimestamp.UtcDateTime);
+        row.ObservedOffset = StoredEvent.OffsetMinutes(e.ObservedTimestamp);
+        row.SeverityNumber = e.SeverityNumber;
+        row.Status = hot.Status is >= int.MinValue and <= int.MaxValue ? (int)hot.Status : null;
+        row.TraceFlags = e.TraceFlags;
+        row.SeverityText = Write(text, e.SeverityText);
+        row.Method = Write(text, hot.Method);
+        row.Client = Write(text, hot.Client);
+        row.Url = Write(text, hot.Url);
+        row.UserAgent = Write(text, hot.UserAgent);
+        row.Source = Write(text, e.Source);
+        row.Id = Write(text, e.Id);
+        row.Body = e.TryGetBodyUtf8(out var utf8) && Utf8.IsValid(utf8) ? Write(text, utf8) : Write(text, e.Body);
+        row.TraceId = Write(text, e.TraceId);
+        row.SpanId = Write(text, e.SpanId);
+        row.EventName = Write(text, e.EventName);
     }
 
-    private static bool HasNul(string? value) => value is not null && value.Contains('\0', StringComparison.Ordinal);
+    /// <summary>A UTC time as DuckDB's <c>TIMESTAMP</c>: microseconds since the Unix epoch, rounded down.</summary>
+    internal static long Micros(DateTime utc) => long.DivRem(utc.Ticks - DateTime.UnixEpoch.Ticks, TimeSpan.TicksPerMicrosecond) is var (q, r) && r < 0 ? q - 1 : q;
 
-    /// <summary>A text column as its UTF-8 bytes (whole, NUL included); null stays null.</summary>
-    private static IDuckDBAppenderRow AppendString(IDuckDBAppenderRow row, string? value) =>
-        row.AppendValue(value is null ? null : Encoding.UTF8.GetBytes(value));
+    /// <summary>A string into the text buffer as UTF-8 (a lone surrogate becomes U+FFFD, so the bytes are always valid); null stays null.</summary>
+    private static Text Write(ArrayBufferWriter<byte> text, string? value)
+    {
+        if (value is null)
+        {
+            return Text.Null;
+        }
 
-    /// <summary>
-    /// A JSON value of the batch's buffer as the appender takes it: the default span, which it stores as NULL, for NULL
-    /// (a JSON object is never empty, so no value is mistaken for it).
-    /// </summary>
-    private static Span<byte> AttributeBytes(Span<byte> text, Text value) => value.Length < 0 ? default : text.Slice(value.Start, value.Length);
+        var start = text.WrittenCount;
+        var written = Encoding.UTF8.GetBytes(value, text.GetSpan(Encoding.UTF8.GetMaxByteCount(value.Length)));
+        text.Advance(written);
+        return new Text(start, written);
+    }
+
+    /// <summary>Bytes already known to be valid UTF-8 into the text buffer.</summary>
+    private static Text Write(ArrayBufferWriter<byte> text, ReadOnlySpan<byte> utf8)
+    {
+        var start = text.WrittenCount;
+        text.Write(utf8);
+        return new Text(start, utf8.Length);
+    }
 
     /// <summary>A value in the batch's text buffer: its offset and length in bytes; length -1 for NULL.</summary>
     internal readonly record struct Text(int Start, int Length)
@@ -186,7 +154,7 @@ internal sealed class DuckDbBatch : PreparedBatch
         public static Text Null => new(0, -1);
     }
 
-    /// <summary>One row as the writer appends it.</summary>
+    /// <summary>One row as the writer appends it (<see cref="EventAppender"/>): its values as DuckDB stores them, text in the batch's buffer.</summary>
     internal struct Row
     {
         public int Event;
@@ -194,15 +162,26 @@ internal sealed class DuckDbBatch : PreparedBatch
         public long Position;
         public long Size;
         public DateTime Ts;
+        public long TsMicros;
+        public int? TsOffset;
+        public long ObservedMicros;
+        public int ObservedOffset;
+        public int SeverityNumber;
         public int? Status;
-        public string? Method;
-        public string? Client;
-        public string? Url;
-        public string? UserAgent;
-        public string Body;
+        public int? TraceFlags;
+        public Text SeverityText;
+        public Text Method;
+        public Text Client;
+        public Text Url;
+        public Text UserAgent;
+        public Text Source;
+        public Text Id;
+        public Text Body;
+        public Text TraceId;
+        public Text SpanId;
+        public Text EventName;
         public Text Attributes;
         public Text Resource;
-        public bool HasNul;
 
         /// <summary>Set by the write (under the sink's positions lock): the position was stored before, the row is skipped.</summary>
         public bool Stored;

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Runtime.InteropServices;
 using Conveyor.Logs.Model;
 using Conveyor.Logs.Query;
 using DuckDB.NET.Data;
@@ -319,9 +318,9 @@ public sealed class DuckDbSink : ILogSink, ILogRetention
         {
             using (var tx = connection.BeginTransaction())
             {
-                using (var appender = connection.CreateAppender("events"))
+                using (var appender = EventAppender.Create(connection))
                 {
-                    var text = MemoryMarshal.AsMemory(buffers.Text.WrittenMemory).Span;
+                    var text = buffers.Text.WrittenSpan;
                     for (var i = 0; i < buffers.Count; i++)
                     {
                         cancellationToken.ThrowIfCancellationRequested();
@@ -336,8 +335,10 @@ public sealed class DuckDbSink : ILogSink, ILogRetention
                             throw new SinkException($"event {events[row.Event].Id} is {row.Size} characters, over the limit of {_options.MaxEventBytes} (MaxEventBytes)", isTransient: false);
                         }
 
-                        DuckDbBatch.Append(appender, events[row.Event], in row, text);
+                        appender.Append(in row, text);
                     }
+
+                    appender.Close();
                 }
 
                 if (skipped)
@@ -768,9 +769,12 @@ public sealed class DuckDbSink : ILogSink, ILogRetention
     }
 
     /// <summary>A conversion or constraint error refuses the data itself; anything else (I/O, full disk, memory) may pass.</summary>
-    private static SinkException Classify(DuckDBException e) =>
-        e.Message.Contains("Conversion Error", StringComparison.Ordinal) || e.Message.Contains("Constraint Error", StringComparison.Ordinal)
-        || e.Message.Contains("Invalid Input Error", StringComparison.Ordinal)
-            ? new SinkException($"DuckDB refused the data: {e.Message}", isTransient: false, e)
-            : new SinkException($"DuckDB write failed: {e.Message}", isTransient: true, e);
+    private static SinkException Classify(DuckDBException e) => Classify(e.Message, e);
+
+    /// <summary>The same for a message of DuckDB's (<paramref name="inner"/> its exception, when there is one).</summary>
+    internal static SinkException Classify(string message, Exception? inner) =>
+        message.Contains("Conversion Error", StringComparison.Ordinal) || message.Contains("Constraint Error", StringComparison.Ordinal)
+        || message.Contains("Invalid Input Error", StringComparison.Ordinal)
+            ? new SinkException($"DuckDB refused the data: {message}", isTransient: false, inner)
+            : new SinkException($"DuckDB write failed: {message}", isTransient: true, inner);
 }
