@@ -16,20 +16,27 @@ namespace Conveyor.Logs.Sinks.DuckDb;
 /// <c>k</c>) are lowered here as DuckDB's <c>lower()</c> does. Any other non-ASCII character enters the trigrams as
 /// itself, which no ASCII trigram equals. Trigrams do not span bodies.</para>
 /// <para><b>Size and false positives.</b> Each trigram sets one bit (k = 1: one multiply per character, which keeps the
-/// writer's cost at about half of two hashed bits), at the top 20 bits of a Fibonacci hash. The batch is hashed into
-/// 2^20 bits, then folded (halves OR-ed: a position modulo a power of two) to the smallest power of two with at least
+/// writer's cost at about half of two hashed bits), at the top 20 bits of a Fibonacci hash, taken modulo the 2^17 bits
+/// the batch is hashed into (16 KiB: half the L1 data cache, where every bit set of a 190-byte line lands; the 2^20
+/// bits this took before cost a cache miss per trigram, 8 % of the CPU of TCP into DuckDB). That array is then folded
+/// (halves OR-ed: a position modulo a smaller power of two) to the smallest power of two with at least
 /// <see cref="BitsPerTrigram"/> bits per distinct trigram (estimated from the fill), at least 64 bits: about 6 % false
 /// positives for one trigram, and roughly that to the power of the term's trigram count for longer terms (about
-/// 5e-8 for an eight-letter word), unless a batch has over 65k distinct trigrams and fills the largest filter (a
-/// 20,000-line batch of access logs has about 2k: a 4 KiB filter).</para>
+/// 5e-8 for an eight-letter word), unless a batch has over 8k distinct trigrams and fills the largest filter (a
+/// 20,000-line batch of access logs has about 2k: a 4 KiB filter; at 32k distinct trigrams, 4 bits each, one trigram
+/// passes ~22 % of blocks, an eight-letter word ~1e-4). A search tests a position modulo the stored filter's size, so
+/// filters of any size, these and the 2^20-bit ones written before, answer alike.</para>
 /// </remarks>
 internal sealed class BodyFilter
 {
     /// <summary>The shortest term the filter answers for; shorter terms scan every block.</summary>
     public const int MinTermLength = 3;
 
-    private const int MaxBitsLog2 = 20;
+    // Positions are of 2^20 bits (what searches compute); a batch is hashed into 2^17 of them (see the remarks).
+    private const int PositionBitsLog2 = 20;
+    private const int MaxBitsLog2 = 17;
     private const int MaxWords = (1 << MaxBitsLog2) / 64;
+    private const uint BitMask = (1u << MaxBitsLog2) - 1;
     private const int MinWords = 1;
     private const int BitsPerTrigram = 16;
     private const ulong Fibonacci = 0x9E3779B97F4A7C15;
@@ -75,7 +82,7 @@ internal sealed class BodyFilter
             key = (key << 16) | Lower(body[i]);
             if (i >= 2)
             {
-                var p = Position(key);
+                var p = Position(key) & BitMask;
                 bits[p >> 6] |= 1UL << (int)p;
             }
         }
@@ -122,7 +129,7 @@ internal sealed class BodyFilter
                 key = (key << 16) | (b is >= (byte)'A' and <= (byte)'Z' ? (ulong)(b | 0x20) : b);
                 if (++units >= 3)
                 {
-                    var p = Position(key);
+                    var p = Position(key) & BitMask;
                     bits[p >> 6] |= 1UL << (int)p;
                 }
 
@@ -137,7 +144,7 @@ internal sealed class BodyFilter
                 key = (key << 16) | Lower(chars[c]);
                 if (++units >= 3)
                 {
-                    var p = Position(key);
+                    var p = Position(key) & BitMask;
                     bits[p >> 6] |= 1UL << (int)p;
                 }
             }
@@ -175,7 +182,7 @@ internal sealed class BodyFilter
     }
 
     /// <summary>
-    /// The bit positions (before folding: modulo 2^20, and modulo any filter's size after) every body containing
+    /// The bit positions (of 2^20 bits, taken modulo any filter's size) every body containing
     /// <paramref name="term"/> sets; null when the filter cannot answer for the term (shorter than
     /// <see cref="MinTermLength"/>, or not ASCII), and then every block is scanned.
     /// </summary>
@@ -210,7 +217,8 @@ internal sealed class BodyFilter
     };
 
     /// <summary>The trigram in the low 48 bits of <paramref name="key"/> (three UTF-16 units) to a bit of 2^20.</summary>
-    private static uint Position(ulong key) => (uint)(((key & 0xFFFF_FFFF_FFFF) * Fibonacci) >> (64 - MaxBitsLog2));
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private static uint Position(ulong key) => (uint)(((key & 0xFFFF_FFFF_FFFF) * Fibonacci) >> (64 - PositionBitsLog2));
 }
 
 /// <summary>The time ranges of the blocks that may hold a term, merged where they overlap.</summary>

@@ -187,7 +187,7 @@ internal sealed class DuckDbBatch : PreparedBatch
         public bool Stored;
     }
 
-    /// <summary>What a preparation fills, pooled by the sink between batches (the filter alone is 128 KiB).</summary>
+    /// <summary>What a preparation fills, pooled by the sink between batches (the filter alone is 16 KiB).</summary>
     internal sealed class Buffers
     {
         public Row[] Rows { get; private set; } = [];
