@@ -200,6 +200,9 @@ internal sealed class DuckDbBatch : PreparedBatch
 
         public BatchDuplicates Duplicates { get; } = new();
 
+        /// <summary>The rows' (stream, position) pairs the write reserves (<see cref="DuckDbSink"/>'s reservation).</summary>
+        public List<(string Stream, long Position)> Positions { get; } = [];
+
         public void Clear(int capacity)
         {
             Array.Clear(Rows, 0, Count);
@@ -212,6 +215,7 @@ internal sealed class DuckDbBatch : PreparedBatch
             Text.ResetWrittenCount();
             Filter.Clear();
             Duplicates.Clear();
+            Positions.Clear();
         }
     }
 }

@@ -407,7 +407,9 @@ public sealed class DuckDbSink : ILogSink, ILogRetention
     /// </summary>
     private async ValueTask<(Reservation Reservation, bool Skipped)> ReserveAsync(DuckDbBatch.Buffers buffers, CancellationToken cancellationToken)
     {
-        var positions = new List<(string Stream, long Position)>(buffers.Count);
+        // The batch's own list (pooled with its buffers): one of 20,000 positions is 320 KB, which a new list would
+        // take from the large object heap on every write, and those allocations are what started gen-2 collections.
+        var positions = buffers.Positions;
         while (true)
         {
             Task? busy = null;
