@@ -7,7 +7,8 @@ namespace Conveyor.Logs.Sinks.DuckDb;
 
 /// <summary>
 /// The embedded default store (<c>duckdb:PATH</c>): one DuckDB database, <see cref="DuckDbSinkOptions.Writers"/> writer
-/// connections each appending a batch through DuckDB's Appender in one transaction, rows in arrival order, no index.
+/// connections each appending a batch through DuckDB's appender (<see cref="EventAppender"/>) in one transaction, rows
+/// in arrival order, no index.
 /// </summary>
 /// <remarks>
 /// <para><b>Columns.</b> Time, observed time, severity, status, method, client, url, user agent, source, id, body and the
