@@ -259,7 +259,10 @@ run_throughput() {  # run_throughput REP
   fi
 }
 
-write_config() {  # write_config PATH SINK_URI BATCH LINGER WORKERS MAIN_CAPACITY MAIN_MAXBYTES QUEUE_MAXBYTES
+write_config() {  # write_config PATH SINK_URI BATCH LINGER WORKERS MAIN_CAPACITY MAIN_MAXBYTES QUEUE_MAXBYTES ("-": the sink's own)
+  local batching='' queue_bytes=''
+  [ "$3" != - ] && batching="\"batchMaxItems\": $3, \"batchLinger\": \"$4\","
+  [ "$8" != - ] && queue_bytes=", \"maxBytes\": $8"
   cat >"$1" <<EOF
 {
   "sources": [
@@ -269,8 +272,8 @@ write_config() {  # write_config PATH SINK_URI BATCH LINGER WORKERS MAIN_CAPACIT
   "buffer": { "capacity": $6, "maxBytes": $7, "fullMode": "Block" },
   "parse": { "workers": $5, "batchSize": 512 },
   "sinks": [
-    { "uri": "$2", "mode": "Pace", "batchMaxItems": $3, "batchLinger": "$4",
-      "queue": { "capacity": 50000, "maxBytes": $8, "fullMode": "Block" } }
+    { "uri": "$2", "mode": "Pace", $batching
+      "queue": { "capacity": 50000$queue_bytes, "fullMode": "Block" } }
   ]
 }
 EOF
@@ -290,7 +293,8 @@ run_seed() {  # the seed scenario: 3 web servers at 50k lines/s in total, a step
   # Little's law: 50,000 lines/s x 5 ms = 250 lines in flight; the one writer takes what queued while it wrote, up to
   # the DuckDB default batch of 20,000 lines. DuckDB admits one process, so the latency comes from /api/pipeline's
   # admitted and stored curves (measure.py ApiLatencyProbe), not from reading the store.
-  scenario_config seed "slow:5ms+duckdb:$work/seed-$r.duckdb" 20000 33554432
+  # The store's own batching (16,384-event batches filling a row group, 500 ms linger, 96 MiB queue), as zero config.
+  scenario_config seed "slow:5ms+duckdb:$work/seed-$r.duckdb" - -
   cfg=$work/seed.json
   log "seed scenario, repetition $r/$runs: gen --servers 3 --rate 50000 for ${scenario_s}s -> slow:5ms+duckdb"
   measure scenario --name conveyor-seed --case seed --rundir "$d/conveyor-$r" --port "$port" --duration "$scenario_s" \

@@ -14,7 +14,7 @@ namespace Conveyor.Benchmarks.Storage;
 /// The writers spike (issue 10: do two connections of one instance, appending in parallel, store more rows per second than
 /// one?): the sink's prepared rows (<see cref="DuckDbBatch"/>, all prepared before the clock starts) of the real schema,
 /// appended in transactions of --batch rows by 1 and by 2 connections (each its own thread), alternating:
-///   dotnet run -c Release --project bench/Conveyor.Benchmarks -- duckdb writers [--events 2000000] [--batch 20000] [--rounds 2] [--threads N] [--writers 1,2]
+///   dotnet run -c Release --project bench/Conveyor.Benchmarks -- duckdb writers [--events 2000000] [--batch 16384] [--rounds 2] [--threads N] [--writers 1,2]
 /// </summary>
 internal static class DuckDbBench
 {
@@ -122,7 +122,7 @@ internal static class DuckDbBench
     private static int Writers(string[] args)
     {
         var events = StorageBench.IntArg(args, "--events", 2_000_000);
-        var batch = StorageBench.IntArg(args, "--batch", 20_000);
+        var batch = StorageBench.IntArg(args, "--batch", DuckDbStoreConnection.RowGroupSize);
         var rounds = StorageBench.IntArg(args, "--rounds", 2);
         var threads = StorageBench.IntArg(args, "--threads", DuckDbSinkOptions.DefaultThreads);
         // The order within a round (--writers 2,1 reverses it), to see whether a drifting load favours the later run.
@@ -168,11 +168,11 @@ internal static class DuckDbBench
     /// thread taking the next batch; the clock and the process CPU cover the appends, commits and a final checkpoint.</summary>
     private static (double Rate, double CpuSeconds) WriteWith(string path, List<(List<LogEvent> Events, DuckDbBatch.Buffers Buffers)> batches, int writers, int threads)
     {
-        var connectionString = DuckDbSink.ConnectionString(Path.GetFullPath(path), DuckDbSinkOptions.DefaultMemoryLimit, threads, readOnly: false, DuckDbSinkOptions.DefaultCheckpointThreshold);
+
         var connections = new DuckDBConnection[writers];
         for (var i = 0; i < writers; i++)
         {
-            connections[i] = new DuckDBConnection(connectionString);
+            connections[i] = DuckDbSink.NewConnection(Path.GetFullPath(path), DuckDbSinkOptions.DefaultMemoryLimit, threads, readOnly: false, DuckDbSinkOptions.DefaultCheckpointThreshold);
             connections[i].Open();
             if (i == 0)
             {
@@ -223,7 +223,7 @@ internal static class DuckDbBench
 
     private static long StoredRows(string path, int threads)
     {
-        using var connection = new DuckDBConnection(DuckDbSink.ConnectionString(Path.GetFullPath(path), DuckDbSinkOptions.DefaultMemoryLimit, threads, readOnly: false));
+        using var connection = DuckDbSink.NewConnection(Path.GetFullPath(path), DuckDbSinkOptions.DefaultMemoryLimit, threads, readOnly: false);
         connection.Open();
         return DuckDbSchema.Scalar(connection, "SELECT count(DISTINCT id) FROM events");
     }

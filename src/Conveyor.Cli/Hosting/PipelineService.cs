@@ -96,7 +96,7 @@ internal sealed partial class PipelineService : IHostedService, IAsyncDisposable
         // The HTTP sources are served by the host's own web server, which binds after this hosted service started:
         // "Pipeline started" waits for it, so whoever waits for the line (a script, a test) finds every port listening.
         var sinkNames = string.Join(", ", sinks.Select(static s => s.Name));
-        _lifetime.ApplicationStarted.Register(() => LogStarted(_logger, _options.Sources.Count, sinkNames, _options.Buffer.Capacity ?? PipelineOptions.DefaultMainCapacity, _options.Buffer.MaxBytes >> 20));
+        _lifetime.ApplicationStarted.Register(() => LogStarted(_logger, _options.Sources.Count, sinkNames, _options.Buffer.Capacity ?? PipelineOptions.DefaultMainCapacity, (_options.Buffer.MaxBytes ?? PipelineOptions.DefaultMainMaxBytes) >> 20));
         _ready.TrySetResult(topology);
         if (HttpSources.Count == 0 && _sources.Count > 0 && _sources.All(static s => s.EndsByItself))
         {

@@ -20,10 +20,13 @@ public sealed class PipelineOptions
     /// (docs/BENCHMARKS.md, issue 11): 100,000 lines kept every line alive long enough to be promoted to the oldest
     /// GC generation, for a peak RSS of 290–330 MiB through TCP → NDJSON; 20,000 lines gave 202 MiB at the same CPU per line.
     /// </remarks>
-    public BufferSettings Buffer { get; set; } = new() { Capacity = DefaultMainCapacity, MaxBytes = 64L << 20 };
+    public BufferSettings Buffer { get; set; } = new() { Capacity = DefaultMainCapacity, MaxBytes = DefaultMainMaxBytes };
 
     /// <summary>The main buffer's capacity in lines when <c>buffer:capacity</c> is not set.</summary>
     public const int DefaultMainCapacity = 20_000;
+
+    /// <summary>The main buffer's byte bound when <c>buffer:maxBytes</c> is not set: 64 MiB.</summary>
+    public const long DefaultMainMaxBytes = 64L << 20;
 
     /// <summary>The parse and enrich workers.</summary>
     public ParseSettings Parse { get; set; } = new();
@@ -44,8 +47,12 @@ public sealed class BufferSettings
     /// </summary>
     public int? Capacity { get; set; }
 
-    /// <summary>The most bytes held at once (raw line bytes plus a fixed overhead per line). Default 64 MiB for the main buffer, 32 MiB for a sink queue.</summary>
-    public long MaxBytes { get; set; } = 32L << 20;
+    /// <summary>
+    /// The most bytes held at once (raw line bytes plus a fixed overhead per line). Default 64 MiB for the main buffer;
+    /// for a sink queue the sink's own: 96 MiB for <c>duckdb:</c> (two of its 16,384-event batches and room for the
+    /// next), 32 MiB for the others. A sink's batch takes at most half its queue's bytes.
+    /// </summary>
+    public long? MaxBytes { get; set; }
 
     /// <summary>
     /// What a full buffer does with a write: <c>Block</c> (the writer waits: TCP stops reading, HTTP answers 429
@@ -166,14 +173,24 @@ public sealed class SinkOptions
     /// <summary>The smallest queue capacity a paced sink gets when <c>queue:capacity</c> is not set.</summary>
     public const int PacedQueueMinCapacity = 4_096;
 
-    /// <summary>Most events per write. Default: the sink's own (20,000 for <c>duckdb:</c>, 1,000 for the others).</summary>
+    /// <summary>Most events per write. Default: the sink's own (16,384 for <c>duckdb:</c>, one row group; 1,000 for the others).</summary>
     public int? BatchMaxItems { get; set; }
 
     /// <summary>The batch size the sink writes: <see cref="BatchMaxItems"/>, else the sink's own default for its URI.</summary>
-    public int EffectiveBatchMaxItems => BatchMaxItems ?? SinkRegistry.DefaultBatchMaxItems(Uri);
+    public int EffectiveBatchMaxItems => BatchMaxItems ?? SinkRegistry.Defaults(Uri).DefaultBatchMaxItems;
 
-    /// <summary>How long a partial batch waits for more before it is written. Default 100 ms.</summary>
-    public TimeSpan BatchLinger { get; set; } = TimeSpan.FromMilliseconds(100);
+    /// <summary>The queue's byte bound: <see cref="BufferSettings.MaxBytes"/> of <see cref="Queue"/>, else the sink's own default.</summary>
+    public long EffectiveQueueMaxBytes => Queue.MaxBytes ?? SinkRegistry.Defaults(Uri).DefaultQueueMaxBytes;
+
+    /// <summary>
+    /// How long a partial batch waits for more before it is written. Default: the sink's own (500 ms for
+    /// <c>duckdb:</c>, where a batch that fills its row group is written at about 0.7× the CPU: at the seed's 50,000
+    /// lines/s one fills in ~330 ms; 100 ms for the others).
+    /// </summary>
+    public TimeSpan? BatchLinger { get; set; }
+
+    /// <summary>The linger the sink's batches get: <see cref="BatchLinger"/>, else the sink's own default.</summary>
+    public TimeSpan EffectiveBatchLinger => BatchLinger ?? SinkRegistry.Defaults(Uri).DefaultBatchLinger;
 
     /// <summary>
     /// How a failed write is tried again (<c>sinks:N:retry:maxAttempts</c>, <c>baseDelay</c>, <c>maxDelay</c>,

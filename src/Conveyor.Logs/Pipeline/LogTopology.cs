@@ -68,7 +68,7 @@ public sealed partial class LogTopology : IAsyncDisposable
         {
             Name = "main",
             Capacity = main.Capacity ?? PipelineOptions.DefaultMainCapacity,
-            MaxBytes = main.MaxBytes,
+            MaxBytes = main.MaxBytes ?? PipelineOptions.DefaultMainMaxBytes,
             SizeOf = static l => l.Size,
             FullMode = main.FullMode,
             BlockTimeout = main.BlockTimeout,

@@ -55,7 +55,7 @@ internal sealed partial class SinkLane : IAsyncDisposable
         {
             Name = "sink:" + sink.Name,
             Capacity = capacity,
-            MaxBytes = q.MaxBytes,
+            MaxBytes = sink.Options.EffectiveQueueMaxBytes,
             SizeOf = static r => r.Size,
             FullMode = mode == SinkMode.Pace ? FullMode.Block : q.FullMode,
             BlockTimeout = mode == SinkMode.Pace ? null : q.BlockTimeout,
@@ -130,8 +130,9 @@ internal sealed partial class SinkLane : IAsyncDisposable
                 Workers = prepares ? Math.Max(PrepareWorkers, concurrent) : 1,
                 Ordered = prepares && concurrent == 1,
                 BatchMaxItems = _sink.Options.EffectiveBatchMaxItems,
-                BatchMaxBytes = 16L << 20,
-                BatchLinger = _sink.Options.BatchLinger,
+                // Half the queue: a batch can only take what the queue holds, and the writer's next batch fills the other half.
+                BatchMaxBytes = Math.Max(1, _sink.Options.EffectiveQueueMaxBytes / 2),
+                BatchLinger = _sink.Options.EffectiveBatchLinger,
 
                 // The one failure path of sink writes: transient failures are retried here with back-off (attempts
                 // in all, the first included: RetryOptions.MaxAttempts), a permanent failure halves the batch until

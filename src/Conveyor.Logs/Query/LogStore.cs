@@ -43,8 +43,7 @@ public static class LogStore
             }
 
             var defaults = new DuckDbSinkOptions();
-            var connectionString = DuckDbSink.ConnectionString(path, defaults.MemoryLimit, defaults.Threads, readOnly: true);
-            return new SqlLogStore(SqlDialect.DuckDb, () => new DuckDBConnection(connectionString), null, path);
+            return new SqlLogStore(SqlDialect.DuckDb, () => DuckDbSink.NewConnection(path, defaults.MemoryLimit, defaults.Threads, readOnly: true), null, path);
         }
 
         if (uri.StartsWith("sqlite:", StringComparison.OrdinalIgnoreCase))

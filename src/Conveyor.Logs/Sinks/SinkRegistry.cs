@@ -77,6 +77,15 @@ public sealed record SinkRegistration(string Scheme, IReadOnlyList<string> Synta
 
     /// <summary>Most events per write when <c>sinks:N:batchMaxItems</c> is not set. Default 1,000.</summary>
     public int DefaultBatchMaxItems { get; init; } = 1_000;
+
+    /// <summary>The sink queue's byte bound when <c>sinks:N:queue:maxBytes</c> is not set. Default 32 MiB.</summary>
+    public long DefaultQueueMaxBytes { get; init; } = 32L << 20;
+
+    /// <summary>How long a partial batch waits when <c>sinks:N:batchLinger</c> is not set. Default 100 ms.</summary>
+    public TimeSpan DefaultBatchLinger { get; init; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>The defaults of a scheme no registration has.</summary>
+    internal static SinkRegistration Unregistered { get; } = new(string.Empty, [], static (_, _) => null, static (_, _, _, _) => throw new ArgumentException("unregistered sink"));
 }
 
 /// <summary>
@@ -118,10 +127,23 @@ public static class SinkRegistry
     }
 
     /// <summary>Most events per write for <paramref name="uri"/>'s sink when none is configured (1,000 for a scheme not registered).</summary>
-    public static int DefaultBatchMaxItems(string uri)
+    public static int DefaultBatchMaxItems(string uri) => Defaults(uri).DefaultBatchMaxItems;
+
+    /// <summary>
+    /// The registration whose batch and queue defaults <paramref name="uri"/>'s sink gets: the wrappers
+    /// <c>slow:DURATION+URI</c> and <c>flaky:UP/DOWN+URI</c> take the wrapped store's, since they pass its writes
+    /// through; a scheme not registered gets the general defaults.
+    /// </summary>
+    public static SinkRegistration Defaults(string uri)
     {
-        var (scheme, _) = Split(uri);
-        return All.FirstOrDefault(r => r.Scheme == scheme || r.Aliases.Contains(scheme))?.DefaultBatchMaxItems ?? 1_000;
+        ArgumentNullException.ThrowIfNull(uri);
+        var (scheme, rest) = Split(uri);
+        if ((scheme == SlowSinkFactory.Registration.Scheme || scheme == FlakySinkFactory.Registration.Scheme) && rest.IndexOf('+', StringComparison.Ordinal) is >= 0 and var plus)
+        {
+            return Defaults(rest[(plus + 1)..]);
+        }
+
+        return All.FirstOrDefault(r => r.Scheme == scheme || r.Aliases.Contains(scheme)) ?? SinkRegistration.Unregistered;
     }
 
     /// <summary>

@@ -43,7 +43,7 @@ public sealed class LogTopologyTests
 
     [Theory]
     [InlineData("null:", null, 1, 4_096)] // paced, batch 1,000: the floor
-    [InlineData("duckdb:/nowhere/c.duckdb", null, 1, 20_000)] // paced: the store's 20,000-event batch
+    [InlineData("duckdb:/nowhere/c.duckdb", null, 1, 16_384)] // paced: the store's 16,384-event batch, one row group
     [InlineData("null:", 10_000, 1, 10_000)] // paced: a configured batch size
     [InlineData("null:", null, 2, 50_000)] // isolated: deep, so a sink can fall behind without drops
     public async Task SinkQueue_CapacityNotSet_PacedHoldsOneBatchIsolatedStaysDeep(string uri, int? batch, int sinkCount, int expected)
@@ -53,6 +53,28 @@ public sealed class LogTopologyTests
             .ToList();
         await using var topology = Build(sinks);
         Assert.All(topology.Lanes, lane => Assert.Equal(expected, lane.Queue.Capacity));
+    }
+
+    [Theory]
+    [InlineData("duckdb:/nowhere/c.duckdb", 96L << 20, 500)] // two 16,384-event batches and room for the next
+    [InlineData("slow:5ms+duckdb:/nowhere/c.duckdb", 96L << 20, 500)] // a wrapper takes the store's defaults
+    [InlineData("flaky:1s/1s+duckdb:/nowhere/c.duckdb", 96L << 20, 500)]
+    [InlineData("null:", 32L << 20, 100)]
+    public async Task SinkQueue_BytesAndLingerNotSet_AreTheSinksOwn(string uri, long expectedBytes, int expectedLingerMs)
+    {
+        var options = new SinkOptions { Uri = uri };
+        await using var topology = Build([new TopologySink("s", options, new CountingSink())]);
+        Assert.Equal(expectedBytes, Assert.Single(topology.Lanes).Queue.MaxBytes);
+        Assert.Equal(TimeSpan.FromMilliseconds(expectedLingerMs), options.EffectiveBatchLinger);
+    }
+
+    [Fact]
+    public async Task SinkQueue_BytesAndLingerSet_AreKept()
+    {
+        var options = new SinkOptions { Uri = "duckdb:/nowhere/c.duckdb", BatchLinger = TimeSpan.FromMilliseconds(20), Queue = new BufferSettings { MaxBytes = 4L << 20 } };
+        await using var topology = Build([new TopologySink("s", options, new CountingSink())]);
+        Assert.Equal(4L << 20, Assert.Single(topology.Lanes).Queue.MaxBytes);
+        Assert.Equal(TimeSpan.FromMilliseconds(20), options.EffectiveBatchLinger);
     }
 
     [Fact]
@@ -80,12 +102,13 @@ public sealed class LogTopologyTests
             await topology.Main.Writer.WriteAsync(new RawLine(Encoding.UTF8.GetBytes("{\"msg\":\"m" + i + "\"}"), Source, "test:" + i, DateTimeOffset.UtcNow));
         }
 
-        var watch = Stopwatch.StartNew();
-        while (fast.Events < 500)
-        {
-            Assert.True(watch.Elapsed < TimeSpan.FromSeconds(20), $"fast sink stored {fast.Events} of 500 while the other sink is stuck");
-            await Task.Delay(10);
-        }
+        // The lane counts a batch stored after the sink's write returns: wait for the lane's count, not the sink's own,
+        // so nothing is still between the two when the balance is read.
+        await TestEvents.WaitUntilAsync(
+            () => Task.FromResult(topology.GetSnapshot().Sinks.Single(static s => s.Sink == "fast").Stored == 500),
+            TimeSpan.FromSeconds(20),
+            "the fast sink's lane stores all 500 while the other sink is stuck");
+        Assert.Equal(500, fast.Events);
 
         var snapshot = topology.GetSnapshot();
         var stuckState = snapshot.Sinks.Single(static s => s.Sink == "stuck");

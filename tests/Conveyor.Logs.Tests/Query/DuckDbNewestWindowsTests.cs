@@ -3,7 +3,6 @@ using Conveyor.Logs.Query;
 using Conveyor.Logs.Sinks.DuckDb;
 using Conveyor.Logs.Tests.Sinks;
 using Conveyor.Logs.Tests.Support;
-using DuckDB.NET.Data;
 
 namespace Conveyor.Logs.Tests.Query;
 
@@ -16,8 +15,8 @@ public sealed class DuckDbNewestWindowsTests
     /// <summary>A store over <paramref name="path"/> (read-only) whose windows start at <paramref name="firstWindowRows"/> rows.</summary>
     internal static SqlLogStore Store(string path, int firstWindowRows)
     {
-        var connectionString = DuckDbSink.ConnectionString(System.IO.Path.GetFullPath(path), 64L << 20, 1, readOnly: true);
-        return new SqlLogStore(SqlDialect.DuckDb, () => new DuckDBConnection(connectionString), null) { FirstWindowRows = firstWindowRows };
+        var full = System.IO.Path.GetFullPath(path);
+        return new SqlLogStore(SqlDialect.DuckDb, () => DuckDbSink.NewConnection(full, 64L << 20, 1, readOnly: true), null) { FirstWindowRows = firstWindowRows };
     }
 
     [Fact]

@@ -36,7 +36,7 @@ public sealed class DuckDbBodyFilterTests
     /// <summary>What a scan of every body answers: the exact count the filtered search must equal.</summary>
     private long ScanCount(string term)
     {
-        using var c = new DuckDBConnection(DuckDbSink.ConnectionString(Path.GetFullPath(_path), 64L << 20, 1, readOnly: true));
+        using var c = DuckDbSink.NewConnection(Path.GetFullPath(_path), 64L << 20, 1, readOnly: true);
         c.Open();
         using var cmd = c.CreateCommand();
         cmd.CommandText = "SELECT count(*) FROM events WHERE contains(lower(body), lower($t))";
@@ -127,7 +127,7 @@ public sealed class DuckDbBodyFilterTests
     [Fact]
     public async Task OpenAsync_Version2FileWithRows_ScansTheOldRowsAndFiltersTheNew()
     {
-        using (var w = new DuckDBConnection(DuckDbSink.ConnectionString(Path.GetFullPath(_path), 64L << 20, 1, readOnly: false)))
+        using (var w = DuckDbSink.NewConnection(Path.GetFullPath(_path), 64L << 20, 1, readOnly: false))
         {
             w.Open();
             DuckDbSchema.Migrate(w, 2);

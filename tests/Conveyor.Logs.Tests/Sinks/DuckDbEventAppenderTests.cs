@@ -4,7 +4,6 @@ using Conveyor.Logs.Model;
 using Conveyor.Logs.Query;
 using Conveyor.Logs.Sinks.DuckDb;
 using Conveyor.Logs.Tests.Support;
-using DuckDB.NET.Data;
 
 namespace Conveyor.Logs.Tests.Sinks;
 
@@ -143,7 +142,7 @@ public sealed class DuckDbEventAppenderTests
             await sink.WriteBatchAsync([e], default);
         }
 
-        using var c = new DuckDBConnection(DuckDbSink.ConnectionString(Path.GetFullPath(_path), 64L << 20, 1, readOnly: true));
+        using var c = DuckDbSink.NewConnection(Path.GetFullPath(_path), 64L << 20, 1, readOnly: true);
         c.Open();
         using var cmd = c.CreateCommand();
         cmd.CommandText = "SELECT body FROM events";
@@ -157,7 +156,7 @@ public sealed class DuckDbEventAppenderTests
         {
         }
 
-        using (var c = new DuckDBConnection(DuckDbSink.ConnectionString(Path.GetFullPath(_path), 64L << 20, 1, readOnly: false)))
+        using (var c = DuckDbSink.NewConnection(Path.GetFullPath(_path), 64L << 20, 1, readOnly: false))
         {
             c.Open();
             DuckDbSchema.Execute(c, "ALTER TABLE events ALTER status TYPE BIGINT");

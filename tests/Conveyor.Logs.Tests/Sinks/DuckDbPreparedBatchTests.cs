@@ -4,7 +4,6 @@ using Conveyor.Logs.Query;
 using Conveyor.Logs.Sinks;
 using Conveyor.Logs.Sinks.DuckDb;
 using Conveyor.Logs.Tests.Support;
-using DuckDB.NET.Data;
 
 namespace Conveyor.Logs.Tests.Sinks;
 
@@ -176,7 +175,7 @@ public sealed class DuckDbPreparedBatchTests
             }
         }
 
-        using (var c = new DuckDBConnection(DuckDbSink.ConnectionString(Path.GetFullPath(_path), 64L << 20, 1, readOnly: true)))
+        using (var c = DuckDbSink.NewConnection(Path.GetFullPath(_path), 64L << 20, 1, readOnly: true))
         {
             c.Open();
             using var cmd = c.CreateCommand();

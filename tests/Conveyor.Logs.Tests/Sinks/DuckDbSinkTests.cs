@@ -26,7 +26,7 @@ internal static class DuckDbTestDb
     /// <summary>Reads the closed database file read-only.</summary>
     public static long Scalar(string path, string sql)
     {
-        using var c = new DuckDBConnection(DuckDbSink.ConnectionString(Path.GetFullPath(path), 64L << 20, 1, readOnly: true));
+        using var c = DuckDbSink.NewConnection(Path.GetFullPath(path), 64L << 20, 1, readOnly: true);
         c.Open();
         using var cmd = c.CreateCommand();
         cmd.CommandText = sql;
@@ -97,12 +97,56 @@ public sealed class DuckDbSinkTests
     }
 
     [Fact]
+    public async Task WriteBatchAsync_FullBatch_IsOneRowGroupInANewFileOfSmallBlocks()
+    {
+        var rows = DuckDbStoreConnection.RowGroupSize;
+        await using (var sink = await DuckDbSink.OpenAsync(new DuckDbSinkOptions { Path = _path }))
+        {
+            // Two full batches and a partial one: each full one is a row group of its own, whatever came before.
+            await sink.WriteBatchAsync([.. Enumerable.Range(0, rows).Select(i => TestEvents.Access("a", i))], default);
+            await sink.WriteBatchAsync([.. Enumerable.Range(0, 100).Select(i => TestEvents.Access("b", i))], default);
+            await sink.WriteBatchAsync([.. Enumerable.Range(0, rows).Select(i => TestEvents.Access("c", i))], default);
+
+            // A read-only store opened in this process goes through the writer's instance and sees every row.
+            await using var store = LogStore.Open("duckdb:" + _path);
+            Assert.Equal((2 * rows) + 100, await store.CountAsync(new LogQuery(string.Empty)));
+            Assert.True(File.Exists(DuckDbStoreConnection.InstanceFile(sink.Path)), "the instance's own file is in the temporary folder");
+        }
+
+        Assert.False(File.Exists(DuckDbStoreConnection.InstanceFile(Path.GetFullPath(_path))), "closing the sink deletes the instance's file");
+        Assert.Equal([Path.GetFileName(_path)], Directory.GetFiles(Path.GetDirectoryName(Path.GetFullPath(_path))!).Select(Path.GetFileName));
+
+        Assert.Equal((2 * rows) + 100, DuckDbTestDb.Scalar(_path, "SELECT count(*) FROM events"));
+        Assert.Equal(DuckDbStoreConnection.NewFileBlockSize, DuckDbTestDb.Scalar(_path, "SELECT block_size FROM pragma_database_size()"));
+        Assert.Equal(rows, DuckDbTestDb.Scalar(_path, "SELECT max(count) FROM (SELECT row_group_id, max(start + count) - min(start) AS count FROM pragma_storage_info('events') WHERE column_name = 'id' GROUP BY row_group_id)"));
+        Assert.Equal(2, DuckDbTestDb.Scalar(_path, "SELECT count(*) FROM (SELECT row_group_id FROM pragma_storage_info('events') WHERE column_name = 'id' GROUP BY row_group_id HAVING max(start + count) - min(start) = " + rows + ")"));
+    }
+
+    [Fact]
+    public async Task OpenAsync_ExistingFileWithDuckDbsBlocks_KeepsThemAndStores()
+    {
+        using (var c = new DuckDBConnection("DataSource=" + Path.GetFullPath(_path) + ";storage_compatibility_version=" + DuckDbSchema.StorageVersion))
+        {
+            c.Open();
+            DuckDbSchema.Migrate(c);
+        }
+
+        await using (var sink = await DuckDbSink.OpenAsync(new DuckDbSinkOptions { Path = _path }))
+        {
+            await sink.WriteBatchAsync([.. Enumerable.Range(0, 10).Select(i => TestEvents.Access("a", i))], default);
+        }
+
+        Assert.Equal(256 << 10, DuckDbTestDb.Scalar(_path, "SELECT block_size FROM pragma_database_size()"));
+        Assert.Equal(10, DuckDbTestDb.Scalar(_path, "SELECT count(*) FROM events"));
+    }
+
+    [Fact]
     public async Task OpenAsync_CheckpointThreshold_IsTheDatabasesOwnSetting()
     {
         await using var sink = await DuckDbSink.OpenAsync(new DuckDbSinkOptions { Path = _path, CheckpointThreshold = 48L << 20 });
 
         // DuckDB.NET shares one instance per path in a process: a second connection reads the writer's settings.
-        using var c = new DuckDBConnection(DuckDbSink.ConnectionString(sink.Path, 64L << 20, 1, readOnly: false));
+        using var c = DuckDbSink.NewConnection(sink.Path, 64L << 20, 1, readOnly: false);
         c.Open();
         using var cmd = c.CreateCommand();
         cmd.CommandText = "SELECT current_setting('checkpoint_threshold')";
@@ -279,7 +323,7 @@ public sealed class DuckDbSinkTests
     /// <summary>Column compressions of events.body and events.attributes in the closed file, e.g. "FSST,ZSTD".</summary>
     private string TextCompression()
     {
-        using var c = new DuckDBConnection(DuckDbSink.ConnectionString(Path.GetFullPath(_path), 64L << 20, 1, readOnly: true));
+        using var c = DuckDbSink.NewConnection(Path.GetFullPath(_path), 64L << 20, 1, readOnly: true);
         c.Open();
         using var cmd = c.CreateCommand();
         cmd.CommandText = "SELECT string_agg(DISTINCT compression, ',' ORDER BY compression) FROM pragma_storage_info('events') WHERE column_name IN ('body', 'attributes') AND compression <> 'Constant'";
@@ -324,7 +368,8 @@ public sealed class DuckDbSinkTests
     [Fact]
     public async Task OpenAsync_Version1FileInZstdCapableFormat_IsRebuiltWithEveryRowInOrder()
     {
-        var connectionString = DuckDbSink.ConnectionString(Path.GetFullPath(_path), 64L << 20, 1, readOnly: false);
+        // The file opened directly, in the format the sink creates files in.
+        var connectionString = "DataSource=" + Path.GetFullPath(_path) + ";storage_compatibility_version=" + DuckDbSchema.StorageVersion;
         await WriteVersion1FileAsync(connectionString, 3000);
         var before = RowsDigest();
         await using (var sink = await DuckDbSink.OpenAsync(new DuckDbSinkOptions { Path = _path }))

@@ -18,7 +18,7 @@ public static class DuckDbParquet
         ArgumentNullException.ThrowIfNull(databasePath);
         ArgumentNullException.ThrowIfNull(target);
         var defaults = new DuckDbSinkOptions();
-        using var connection = new DuckDBConnection(DuckDbSink.ConnectionString(Path.GetFullPath(databasePath), defaults.MemoryLimit, defaults.Threads, readOnly: true));
+        using var connection = DuckDbSink.NewConnection(Path.GetFullPath(databasePath), defaults.MemoryLimit, defaults.Threads, readOnly: true);
         connection.Open();
         using var cmd = connection.CreateCommand();
         var where = new List<string>();

@@ -97,6 +97,9 @@ public sealed class DuckDbSink : ILogSink, ILogRetention
     /// <summary>The database file, as a full path.</summary>
     public string Path { get; private init; } = string.Empty;
 
+    /// <summary>Runs in a batch write after its rows are appended, before its commit: tests hold writes in progress with it.</summary>
+    internal Action? BeforeCommit { get; set; }
+
     /// <summary>Batch writes appending now (each on its writer connection), and the most there were at once, for tests and diagnostics.</summary>
     internal (int Now, int Peak) WritesInProgress
     {
@@ -135,25 +138,15 @@ public sealed class DuckDbSink : ILogSink, ILogRetention
             }
 
             var connectionString = ConnectionString(path, options.MemoryLimit, options.Threads, readOnly: false, options.CheckpointThreshold);
-            connection = new DuckDBConnection(connectionString);
+            Directory.CreateDirectory(System.IO.Path.GetDirectoryName(DuckDbStoreConnection.InstanceFile(path))!);
+            connection = new DuckDbStoreConnection(connectionString, path);
             connection.Open();
-            using (var cmd = connection.CreateCommand())
-            {
-                // In one process DuckDB.NET shares a database instance per path, so a reader that opened it first
-                // would hand this writer a read-only instance.
-                cmd.CommandText = "SELECT current_setting('access_mode')";
-                if (string.Equals(cmd.ExecuteScalar() as string, "read_only", StringComparison.OrdinalIgnoreCase))
-                {
-                    throw new InvalidOperationException("the database is open read-only in this process");
-                }
-            }
-
             DuckDbSchema.Migrate(connection);
             writers.Add(connection);
             while (writers.Count < options.Writers)
             {
                 // The same connection string, so the same database instance (its one memory limit and thread pool).
-                var writer = new DuckDBConnection(connectionString);
+                var writer = new DuckDbStoreConnection(connectionString, path);
                 writers.Add(writer);
                 writer.Open();
             }
@@ -162,6 +155,7 @@ public sealed class DuckDbSink : ILogSink, ILogRetention
             var sink = new DuckDbSink(options, time, connectionString, [.. writers]) { Path = path };
             sink.LoadRanges();
             sink.CompactRanges();
+            DuckDbStoreConnection.RegisterWriter(path, connectionString);
             return Task.FromResult(sink);
         }
         catch (Exception e) when (e is DuckDBException or IOException or UnauthorizedAccessException or InvalidOperationException)
@@ -172,6 +166,7 @@ public sealed class DuckDbSink : ILogSink, ILogRetention
             }
 
             connection?.Dispose();
+            DuckDbStoreConnection.DeleteInstanceFile(path);
             throw new SinkException($"Cannot open DuckDB database '{path}': {Reason(e)}", isTransient: false, e);
         }
     }
@@ -184,10 +179,14 @@ public sealed class DuckDbSink : ILogSink, ILogRetention
     /// </summary>
     internal const int LateMaterializationRows = 1000;
 
-    /// <summary>A connection string for <paramref name="path"/> (a full path: DuckDB.NET shares one instance per path string).</summary>
+    /// <summary>
+    /// A connection string for <paramref name="path"/> (a full path): read-only, the file itself; read-write, the
+    /// instance its <see cref="DuckDbStoreConnection"/>s attach the file to (DuckDB.NET shares one instance per
+    /// connection string).
+    /// </summary>
     internal static string ConnectionString(string path, long memoryLimit, int threads, bool readOnly, long? checkpointThreshold = null)
     {
-        var b = new DuckDBConnectionStringBuilder { DataSource = path };
+        var b = new DuckDBConnectionStringBuilder { DataSource = readOnly ? path : DuckDbStoreConnection.InstanceFile(path) };
         b["memory_limit"] = (memoryLimit >> 20).ToString(CultureInfo.InvariantCulture) + "MiB";
         b["threads"] = threads.ToString(CultureInfo.InvariantCulture);
         b["late_materialization_max_rows"] = LateMaterializationRows.ToString(CultureInfo.InvariantCulture);
@@ -200,20 +199,31 @@ public sealed class DuckDbSink : ILogSink, ILogRetention
         {
             b["access_mode"] = "READ_ONLY";
         }
-        else
-        {
-            // Applies only to a file this open creates (see DuckDbSchema.StorageVersion).
-            b["storage_compatibility_version"] = DuckDbSchema.StorageVersion;
-        }
 
         return b.ToString();
+    }
+
+    /// <summary>
+    /// A new, unopened connection to the store at <paramref name="path"/> (a full path). Read-only goes through the
+    /// instance of a sink writing that file in this process when there is one (a second instance would read a file
+    /// another one is writing), else opens the file read-only.
+    /// </summary>
+    internal static DuckDBConnection NewConnection(string path, long memoryLimit, int threads, bool readOnly, long? checkpointThreshold = null)
+    {
+        if (readOnly && DuckDbStoreConnection.TryGetWriter(path, out var writer))
+        {
+            return new DuckDbStoreConnection(writer, path);
+        }
+
+        var connectionString = ConnectionString(path, memoryLimit, threads, readOnly, checkpointThreshold);
+        return readOnly ? new DuckDBConnection(connectionString) : new DuckDbStoreConnection(connectionString, path);
     }
 
     /// <summary>
     /// A search over this sink's database through its own instance (no second open of the file, which DuckDB would
     /// refuse): what <c>/api/search</c> and the dashboard use while the service writes. Disposing it leaves the sink open.
     /// </summary>
-    public ILogStore OpenStore() => new SqlLogStore(SqlDialect.DuckDb, () => new DuckDBConnection(_connectionString), null);
+    public ILogStore OpenStore() => new SqlLogStore(SqlDialect.DuckDb, () => new DuckDbStoreConnection(_connectionString, Path), null);
 
     /// <inheritdoc />
     public bool PreparesBatches => true;
@@ -359,6 +369,7 @@ public sealed class DuckDbSink : ILogSink, ILogRetention
 
                 AppendBodyFilter(connection, buffers.Filter);
                 AppendRanges(connection, EventKind, reservation.Runs, now);
+                BeforeCommit?.Invoke();
                 tx.Commit();
                 committed = true;
             }
@@ -596,10 +607,13 @@ public sealed class DuckDbSink : ILogSink, ILogRetention
                     // The WAL holds every committed batch; the next open replays it.
                 }
 
+                DuckDbStoreConnection.UnregisterWriter(Path);
                 for (var i = _writers.Length - 1; i >= 0; i--)
                 {
                     await _writers[i].DisposeAsync().ConfigureAwait(false);
                 }
+
+                DuckDbStoreConnection.DeleteInstanceFile(Path);
             });
 
     private static void AppendDeadLetter(DuckDBAppender appender, DeadLetter d) =>

@@ -9,7 +9,14 @@ public static class DuckDbSinkFactory
     /// batch wrote twice the rows per second of 1,000 in <c>bench/Conveyor.Benchmarks -- duckdb</c>; at the seed's rate a
     /// batch still closes on its linger (100 ms), so latency does not grow.
     /// </summary>
-    public static SinkRegistration Registration { get; } = new("duckdb", ["duckdb:PATH"], Check, OpenAsync) { IsStore = true, DefaultBatchMaxItems = 20_000 };
+    public static SinkRegistration Registration { get; } = new("duckdb", ["duckdb:PATH"], Check, OpenAsync) {
+        IsStore = true,
+
+        // One batch fills one row group, so it is compressed by the writer that appends it (DuckDbStoreConnection).
+        DefaultBatchMaxItems = DuckDbStoreConnection.RowGroupSize,
+        DefaultQueueMaxBytes = 96L << 20,
+        DefaultBatchLinger = TimeSpan.FromMilliseconds(500),
+    };
 
     private static string? Check(string remainder, string uri) => remainder.Length == 0 ? "'duckdb:' needs a path" : null;
 
