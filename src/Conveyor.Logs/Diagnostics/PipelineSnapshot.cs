@@ -111,7 +111,12 @@ public sealed record PipelineSnapshot
             var ps = t.ParseStage?.GetStatistics() ?? default;
             var offeredToQueue = q.Written + (q.Dropped - q.DroppedOldest) + lane.NotOfferedCount;
             var parseHeld = Math.Max(0, ps.Received - ps.Left - offeredToQueue);
-            var inPipeline = main.Depth + parseHeld + q.Depth + ss.InFlight;
+
+            // A stage's batch reader takes items out of its buffer one by one and hands the batch over when it is full or
+            // its linger ends (the store's: 500 ms): taken, the items are in neither the buffer's depth nor the stage's count.
+            var parseGathering = Math.Max(0, main.Read - ps.Received);
+            var laneGathering = Math.Max(0, q.Read - ss.Received);
+            var inPipeline = main.Depth + parseGathering + parseHeld + q.Depth + laneGathering + ss.InFlight;
             var left = ps.Left + lane.NotOfferedCount + ss.Left;
             sinks.Add(new SinkConservation
             {

@@ -78,6 +78,30 @@ public sealed class LogTopologyTests
     }
 
     [Fact]
+    public async Task Snapshot_BatchGatheringDuringItsLinger_CountsItsEventsInPipeline()
+    {
+        // A batch of at most 1,000 that lingers an hour: the lane's reader takes the 10 events out of the queue and
+        // waits for more, so they are neither queued nor in the stage's count, and still in the pipeline.
+        var sink = new CountingSink();
+        var options = new SinkOptions { Uri = "null:", BatchMaxItems = 1_000, BatchLinger = TimeSpan.FromHours(1) };
+        await using var topology = Build([new TopologySink("s", options, sink)]);
+        topology.Start();
+        for (var i = 0; i < 10; i++)
+        {
+            await topology.Main.Writer.WriteAsync(new RawLine(Encoding.UTF8.GetBytes("{\"msg\":\"m" + i + "\"}"), Source, "test:" + i, DateTimeOffset.UtcNow));
+        }
+
+        var lane = Assert.Single(topology.Lanes);
+        await TestEvents.WaitUntilAsync(() => Task.FromResult(lane.Queue.GetStatistics().Read == 10), TimeSpan.FromSeconds(20), "the lane's reader takes all 10");
+        var snapshot = topology.GetSnapshot();
+        var state = Assert.Single(snapshot.Sinks);
+        Assert.Equal(0, sink.Events);
+        Assert.Equal(10, state.Admitted);
+        Assert.Equal(10, state.InPipeline);
+        Assert.True(snapshot.Balanced, "admitted = stored + dead-lettered + dropped + in pipeline while a batch gathers");
+    }
+
+    [Fact]
     public async Task SinkQueue_CapacitySet_IsKeptInEitherMode()
     {
         var options = new SinkOptions { Uri = "null:", Queue = new BufferSettings { Capacity = 123, FullMode = FullMode.DropNewest } };
