@@ -4,10 +4,11 @@ namespace Conveyor.Logs.Sinks.DuckDb;
 public static class DuckDbSinkFactory
 {
     /// <summary>
-    /// The registration in <see cref="SinkRegistry"/>. A column store pays a fixed cost per commit (the transaction, its
-    /// WAL entry, the merge into the table's row group), so its writes are larger than a row store's: 20,000 events per
-    /// batch wrote twice the rows per second of 1,000 in <c>bench/Conveyor.Benchmarks -- duckdb</c>; at the seed's rate a
-    /// batch still closes on its linger (100 ms), so latency does not grow.
+    /// The registration in <see cref="SinkRegistry"/>. A column store pays a fixed cost per commit, so its writes are
+    /// larger than a row store's, and a batch of one whole row group (16,384 events) is compressed by the writer that
+    /// appends it instead of going through the write-ahead log and a checkpoint (<see cref="DuckDbStoreConnection"/>):
+    /// 0.7× the CPU per row. The queue holds two such batches and the next; the linger (500 ms) lets one fill at the
+    /// seed's 50,000 lines/s (~330 ms), which costs that much latency at that rate (docs/BENCHMARKS.md, midday of 2026-12-02).
     /// </summary>
     public static SinkRegistration Registration { get; } = new("duckdb", ["duckdb:PATH"], Check, OpenAsync) {
         IsStore = true,
