@@ -84,6 +84,12 @@ public sealed record SinkRegistration(string Scheme, IReadOnlyList<string> Synta
     /// <summary>How long a partial batch waits when <c>sinks:N:batchLinger</c> is not set. Default 100 ms.</summary>
     public TimeSpan DefaultBatchLinger { get; init; } = TimeSpan.FromMilliseconds(100);
 
+    /// <summary>
+    /// True for a sink in front of another (<c>slow:DURATION+URI</c>, <c>flaky:UP/DOWN+URI</c>): the part of its URI after
+    /// the first <c>+</c> names the wrapped sink, whose batch and queue defaults it takes, since it passes its writes through.
+    /// </summary>
+    public bool Wraps { get; init; }
+
     /// <summary>The defaults of a scheme no registration has.</summary>
     internal static SinkRegistration Unregistered { get; } = new(string.Empty, [], static (_, _) => null, static (_, _, _, _) => throw new ArgumentException("unregistered sink"));
 }
@@ -126,24 +132,16 @@ public static class SinkRegistry
             : $"unknown sink '{uri}' (expected {Expected(All)})";
     }
 
-    /// <summary>Most events per write for <paramref name="uri"/>'s sink when none is configured (1,000 for a scheme not registered).</summary>
-    public static int DefaultBatchMaxItems(string uri) => Defaults(uri).DefaultBatchMaxItems;
-
     /// <summary>
-    /// The registration whose batch and queue defaults <paramref name="uri"/>'s sink gets: the wrappers
-    /// <c>slow:DURATION+URI</c> and <c>flaky:UP/DOWN+URI</c> take the wrapped store's, since they pass its writes
-    /// through; a scheme not registered gets the general defaults.
+    /// The registration whose batch and queue defaults <paramref name="uri"/>'s sink gets: a wrapper's
+    /// (<see cref="SinkRegistration.Wraps"/>) are the wrapped sink's; a scheme not registered gets the general defaults.
     /// </summary>
     public static SinkRegistration Defaults(string uri)
     {
         ArgumentNullException.ThrowIfNull(uri);
         var (scheme, rest) = Split(uri);
-        if ((scheme == SlowSinkFactory.Registration.Scheme || scheme == FlakySinkFactory.Registration.Scheme) && rest.IndexOf('+', StringComparison.Ordinal) is >= 0 and var plus)
-        {
-            return Defaults(rest[(plus + 1)..]);
-        }
-
-        return All.FirstOrDefault(r => r.Scheme == scheme || r.Aliases.Contains(scheme)) ?? SinkRegistration.Unregistered;
+        var registration = All.FirstOrDefault(r => r.Scheme == scheme || r.Aliases.Contains(scheme)) ?? SinkRegistration.Unregistered;
+        return registration.Wraps && rest.IndexOf('+', StringComparison.Ordinal) is >= 0 and var plus ? Defaults(rest[(plus + 1)..]) : registration;
     }
 
     /// <summary>

@@ -84,7 +84,7 @@ public sealed class DuckDbSinkTests
         var counting = new CountingSink(await DuckDbSink.OpenAsync(new DuckDbSinkOptions { Path = _path, MaxEventBytes = 4096 }));
         await using (var sink = new ResilientSink(counting))
         {
-            var report = await SinkLaneHarness.WriteAsync(sink, batch, batchMaxItems: SinkRegistry.DefaultBatchMaxItems("duckdb:" + _path));
+            var report = await SinkLaneHarness.WriteAsync(sink, batch, batchMaxItems: SinkRegistry.Defaults("duckdb:" + _path).DefaultBatchMaxItems);
             Assert.Equal((n - 1L, 1L, 0L), (report.StoredEvents, report.Rejected, report.Failed));
         }
 

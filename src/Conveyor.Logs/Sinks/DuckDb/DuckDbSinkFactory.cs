@@ -10,7 +10,8 @@ public static class DuckDbSinkFactory
     /// 0.7× the CPU per row. The queue holds two such batches and the next; the linger (500 ms) lets one fill at the
     /// seed's 50,000 lines/s (~330 ms), which costs that much latency at that rate (docs/BENCHMARKS.md, midday of 2026-12-02).
     /// </summary>
-    public static SinkRegistration Registration { get; } = new("duckdb", ["duckdb:PATH"], Check, OpenAsync) {
+    public static SinkRegistration Registration { get; } = new("duckdb", ["duckdb:PATH"], Check, OpenAsync)
+    {
         IsStore = true,
 
         // One batch fills one row group, so it is compressed by the writer that appends it (DuckDbStoreConnection).

@@ -6,7 +6,7 @@ namespace Conveyor.Logs.Sinks.Flaky;
 public static class FlakySinkFactory
 {
     /// <summary>The registration in <see cref="SinkRegistry"/>.</summary>
-    public static SinkRegistration Registration { get; } = new("flaky", ["flaky:UP/DOWN+URI"], Check, OpenAsync);
+    public static SinkRegistration Registration { get; } = new("flaky", ["flaky:UP/DOWN+URI"], Check, OpenAsync) { Wraps = true };
 
     private static string? Check(string remainder, string uri) =>
         TryParse(remainder, out _, out _, out var inner)

@@ -6,7 +6,7 @@ namespace Conveyor.Logs.Sinks.Slow;
 public static class SlowSinkFactory
 {
     /// <summary>The registration in <see cref="SinkRegistry"/>.</summary>
-    public static SinkRegistration Registration { get; } = new("slow", ["slow:DURATION+URI"], Check, OpenAsync);
+    public static SinkRegistration Registration { get; } = new("slow", ["slow:DURATION+URI"], Check, OpenAsync) { Wraps = true };
 
     private static string? Check(string remainder, string uri)
     {
