@@ -68,9 +68,8 @@ public sealed class DuckDbSink : ILogSink, ILogRetention
     private readonly StoredPositions _deadLetters;
     private readonly BatchDuplicates _deadLetterDuplicates = new();
 
-    // Preparations' buffers between batches, taken and given back lock-free (a slot is null while its buffers are out);
-    // as many as can be in use at once: the lane's workers (max(2, Writers)) and one more.
-    private readonly DuckDbBatch.Buffers?[] _pool;
+    // Preparations' buffers between batches: as many as can be in use at once, the lane's workers (max(2, Writers)) and one more.
+    private readonly SlotPool<DuckDbBatch.Buffers> _pool;
     private long _rangeRowsSinceCompaction;
     private DateTimeOffset _lastCompaction;
 
@@ -82,7 +81,7 @@ public sealed class DuckDbSink : ILogSink, ILogRetention
         _writers = writers;
         _connection = writers[0];
         _free = new Stack<DuckDBConnection>(writers);
-        _pool = new DuckDbBatch.Buffers?[Math.Max(2, writers.Length) + 1];
+        _pool = new SlotPool<DuckDbBatch.Buffers>(Math.Max(2, writers.Length) + 1, static () => new DuckDbBatch.Buffers());
         _events = new StoredPositions(options.MaxRangesPerStream);
         _deadLetters = new StoredPositions(options.MaxRangesPerStream);
         _gate = new SinkGate(this, static e => e is DuckDBException d ? Classify(d) : null, shared: writers.Length);
@@ -244,7 +243,7 @@ public sealed class DuckDbSink : ILogSink, ILogRetention
     {
         ArgumentNullException.ThrowIfNull(batch);
         ObjectDisposedException.ThrowIf(_gate.IsDisposed, this);
-        return ValueTask.FromResult<PreparedBatch>(DuckDbBatch.Prepare(batch, RentBuffers(), cancellationToken));
+        return ValueTask.FromResult<PreparedBatch>(DuckDbBatch.Prepare(batch, _pool.Rent(), cancellationToken));
     }
 
     /// <summary>
@@ -288,7 +287,7 @@ public sealed class DuckDbSink : ILogSink, ILogRetention
         }
         finally
         {
-            ReturnBuffers(buffers);
+            _pool.Return(buffers);
         }
 
         if (CompactionDue(now))
@@ -511,31 +510,6 @@ public sealed class DuckDbSink : ILogSink, ILogRetention
             AppendRanges(_connection, DeadLetterKind, runs, now);
             tx.Commit();
             _deadLetters.Add(runs, now);
-        }
-    }
-
-    /// <summary>Buffers for a preparation: pooled ones when free, else new ones.</summary>
-    private DuckDbBatch.Buffers RentBuffers()
-    {
-        for (var i = 0; i < _pool.Length; i++)
-        {
-            if (Interlocked.Exchange(ref _pool[i], null) is { } b)
-            {
-                return b;
-            }
-        }
-
-        return new DuckDbBatch.Buffers();
-    }
-
-    private void ReturnBuffers(DuckDbBatch.Buffers buffers)
-    {
-        for (var i = 0; i < _pool.Length; i++)
-        {
-            if (Interlocked.CompareExchange(ref _pool[i], buffers, null) is null)
-            {
-                return;
-            }
         }
     }
 

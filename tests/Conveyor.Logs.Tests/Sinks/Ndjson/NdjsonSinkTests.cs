@@ -100,6 +100,34 @@ public sealed class NdjsonSinkTests
     }
 
     [Fact]
+    public async Task PrepareBatchAsync_SeveralPreparedBeforeTheirWrites_EachWritesItsOwnLinesOnce()
+    {
+        // The lane prepares the next batch while one writes: the pooled buffers must not be shared between batches.
+        using var ms = new MemoryStream();
+        await using (var sink = NdjsonSink.ForStream(ms))
+        {
+            Assert.True(((ILogSink)sink).PreparesBatches);
+            var prepared = new List<PreparedBatch>();
+            for (var b = 0; b < 5; b++)
+            {
+                prepared.Add(await sink.PrepareBatchAsync(TestEvents.Batch("p", 3, b * 3), default));
+            }
+
+            foreach (var p in prepared)
+            {
+                await sink.WritePreparedAsync(p, default);
+            }
+
+            await Assert.ThrowsAsync<InvalidOperationException>(async () => await sink.WritePreparedAsync(prepared[0], default));
+            await Assert.ThrowsAsync<ArgumentException>(async () => await sink.WritePreparedAsync(new PreparedBatch(TestEvents.Batch("q", 1)), default));
+        }
+
+        var ids = Encoding.UTF8.GetString(ms.ToArray()).Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Select(l => JsonDocument.Parse(l).RootElement.GetProperty("id").GetString()).ToList();
+        Assert.Equal(TestEvents.Batch("p", 15).Select(e => e.Id), ids);
+    }
+
+    [Fact]
     public async Task OpenAsync_PlainPath_WritesOneFileWhateverTheSizeAndAge()
     {
         var clock = new FakeTimeProvider(TestEvents.Base);
