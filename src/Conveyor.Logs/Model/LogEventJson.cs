@@ -98,7 +98,15 @@ public static class LogEventJson
         ArgumentNullException.ThrowIfNull(e);
         writer.WriteStartObject();
         writer.WriteString("id"u8, e.Id);
-        writer.WriteString("source"u8, e.Source);
+        if (EncodedStrings.TryGet(writer, e.Source, out var source))
+        {
+            writer.WriteString("source"u8, source);
+        }
+        else
+        {
+            writer.WriteString("source"u8, e.Source);
+        }
+
         if (e.Timestamp is { } ts)
         {
             WriteTimestamp(writer, "timestamp"u8, ts);
@@ -196,9 +204,18 @@ public static class LogEventJson
         writer.WriteEndObject();
     }
 
-    private static void WriteMember(Utf8JsonWriter writer, string key, object? value)
+    /// <summary>Writes one attribute: its key, then its value (<see cref="WriteValue"/>).</summary>
+    internal static void WriteMember(Utf8JsonWriter writer, string key, object? value)
     {
-        writer.WritePropertyName(key);
+        if (EncodedStrings.TryGet(writer, key, out var name))
+        {
+            writer.WritePropertyName(name);
+        }
+        else
+        {
+            writer.WritePropertyName(key);
+        }
+
         WriteValue(writer, value);
     }
 
@@ -213,6 +230,9 @@ public static class LogEventJson
         {
             case null:
                 writer.WriteNullValue();
+                break;
+            case string s when EncodedStrings.TryGet(writer, s, out var text):
+                writer.WriteStringValue(text);
                 break;
             case string s:
                 writer.WriteStringValue(s);

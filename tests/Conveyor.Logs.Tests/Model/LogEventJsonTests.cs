@@ -19,6 +19,65 @@ public sealed class LogEventJsonTests
     }
 
     [Fact]
+    public void Write_StringsMetAgain_WriteTheSameBytesAsTheFirstTime()
+    {
+        // Keys and values met again as the same objects are copied from their encoding (EncodedStrings): the bytes must
+        // be the writer's own, escapes included, however often a string comes back.
+        string[] values = ["plain", "say \"hi\"", "back\\slash", "<tag>&amp;", "tab\tand\u0001", "caf\u00e9", "emoji \U0001F600", new string('u', 256), new string('v', 257), "x\ud800y"];
+        var e = new LogEvent("f:1", "source \"q\"", "raw", TestTime);
+        foreach (var (v, i) in values.Select((v, i) => (v, i)))
+        {
+            e.Attributes.Set(i % 2 == 0 ? "key." + v : "k" + i, v);
+        }
+
+        var expected = PlainWrite(e, LogEventJson.WriterOptions);
+        for (var i = 0; i < 4; i++)
+        {
+            Assert.Equal(expected, Serialize(e));
+        }
+
+        // A writer that escapes otherwise (the default encoder escapes quotes and HTML characters) writes its own.
+        using var stream = new MemoryStream();
+        using (var writer = new Utf8JsonWriter(stream))
+        {
+            LogEventJson.Write(writer, e);
+        }
+
+        Assert.Equal(PlainWrite(e, default), Encoding.UTF8.GetString(stream.ToArray()));
+    }
+
+    private static readonly DateTimeOffset TestTime = new(2026, 1, 2, 3, 4, 5, TimeSpan.Zero);
+
+    /// <summary>The event as the writer's string calls write it, with no encoded strings at all.</summary>
+    private static string PlainWrite(LogEvent e, JsonWriterOptions options)
+    {
+        using var stream = new MemoryStream();
+        using (var w = new Utf8JsonWriter(stream, options))
+        {
+            w.WriteStartObject();
+            w.WriteString("id", e.Id);
+            w.WriteString("source", e.Source);
+            w.WriteNull("timestamp");
+            w.WriteString("observed_timestamp", "2026-01-02T03:04:05+00:00");
+            w.WriteNull("severity_text");
+            w.WriteNumber("severity_number", e.SeverityNumber);
+            w.WriteString("body", e.Body);
+            w.WriteStartObject("attributes");
+            foreach (var (k, v) in e.Attributes)
+            {
+                w.WriteString(k, (string)v!);
+            }
+
+            w.WriteEndObject();
+            w.WriteStartObject("resource");
+            w.WriteEndObject();
+            w.WriteEndObject();
+        }
+
+        return Encoding.UTF8.GetString(stream.ToArray());
+    }
+
+    [Fact]
     public void Write_AccessEvent_KeepsOffsetTypesAndOrder()
     {
         var e = new LogEvent("f:1", "f", "raw", new DateTimeOffset(2026, 1, 2, 3, 4, 5, TimeSpan.Zero))

@@ -80,8 +80,7 @@ internal sealed class DuckDbBatch : PreparedBatch
         {
             if (!DuckDbSink.TakeHot(a, ref hot))
             {
-                json.WritePropertyName(a.Key);
-                LogEventJson.WriteValue(json, a.Value);
+                LogEventJson.WriteMember(json, a.Key, a.Value);
             }
         }
 
