@@ -16,9 +16,15 @@ public sealed class DurableDuckDbCrashTests
     private const int Senders = 4;
     private const int LinesPerRequest = 20;
 
-    /// <summary>Each line carries one of these words (g00g…g15g), so that reading the store back is a page per word,
+    /// <summary>Each line carries one of these words (g00g…g31g), so that reading the store back is a page per word,
     /// each under /api/search's 10,000-row limit; no paging order can then count a row twice or miss one.</summary>
-    private const int Groups = 16;
+    private const int Groups = 32;
+
+    /// <summary>
+    /// Lines the senders offer in one life at most, so the total fits the pages above however fast the machine (a fast
+    /// one accepted over 160,000 lines in five lives of up to 1.5 s): 5 × 25,000 is ~3,900 a word.
+    /// </summary>
+    private const int LinesPerLife = 25_000;
     private static readonly TimeSpan Startup = TimeSpan.FromSeconds(60);
 
     [Fact]
@@ -43,9 +49,10 @@ public sealed class DurableDuckDbCrashTests
             }
 
             using var stop = new CancellationTokenSource();
+            var lifeEnd = Volatile.Read(ref next) + LinesPerLife;
             var senders = Enumerable.Range(0, Senders).Select(_ => Task.Run(async () =>
             {
-                while (!stop.IsCancellationRequested)
+                while (!stop.IsCancellationRequested && Volatile.Read(ref next) < lifeEnd)
                 {
                     var first = Interlocked.Add(ref next, LinesPerRequest) - LinesPerRequest;
                     var bodies = Enumerable.Range(first, LinesPerRequest).Select(i => $"duck-line-{i} g{i % Groups:D2}g").ToList();
