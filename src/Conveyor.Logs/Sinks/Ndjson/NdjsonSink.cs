@@ -24,6 +24,8 @@ public sealed class NdjsonSink : ILogSink
     private readonly bool _leaveOpen;
     // Serialised batches between their preparation and their write: the lane's two workers, and one more.
     private readonly SlotPool<ArrayBufferWriter<byte>> _buffers = new(3, static () => new ArrayBufferWriter<byte>(64 * 1024));
+    // Dead letters are serialised under the gate, one call at a time, so one buffer serves them all.
+    private readonly ArrayBufferWriter<byte> _deadLetterLines = new(4 * 1024);
     private readonly SinkGate _gate;
     private Stream _stream;
     private Stream? _deadLetters;
@@ -146,7 +148,7 @@ public sealed class NdjsonSink : ILogSink
         return _gate.RunAsync(
             async ct =>
             {
-                var buffer = _buffers.Rent();
+                var buffer = _deadLetterLines;
                 buffer.ResetWrittenCount();
                 using (var writer = new Utf8JsonWriter(buffer, LogEventJson.WriterOptions))
                 {
@@ -181,11 +183,6 @@ public sealed class NdjsonSink : ILogSink
                     // Named apart from an event write: the dead-letter file is a second file that can fail on its own.
                     throw new SinkException($"NDJSON dead-letter write failed: {e.Message}", isTransient: true, e);
                 }
-                finally
-                {
-                    _buffers.Return(buffer);
-                }
-
             },
             cancellationToken);
     }
