@@ -72,11 +72,47 @@ public sealed class DuckDbNewestWindowsTests
         Assert.Equal(2, await Same(new LogQuery("http.response.body.size < 40", Limit: 10)));
         Assert.Equal(0, await Same(new LogQuery("zzqxrare", Limit: 10)));
 
-        // Windows end at the query's until, and never reach below its since.
-        Assert.Equal(1, await Same(new LogQuery("status=500", Until: TestEvents.Base.AddSeconds(15_000), Limit: 50)));
-        Assert.Equal(0, await Same(new LogQuery("status=500", Since: TestEvents.Base.AddSeconds(19_800), Limit: 100)));
-        Assert.Equal(1, await Same(new LogQuery("status=500", Since: TestEvents.Base.AddSeconds(18_000), Limit: 20)));
+        // A query with an until reads its range at once; one with a since goes through the windows inside it, and on
+        // to every row when the range holds too few matches.
+        Assert.Equal(0, await Same(new LogQuery("status=500", Until: TestEvents.Base.AddSeconds(15_000), Limit: 50)));
         Assert.Equal(0, await Same(new LogQuery(null, Until: TestEvents.Base.AddSeconds(100), Limit: 10)));
+        Assert.Equal(1, await Same(new LogQuery("status=500", Since: TestEvents.Base.AddSeconds(18_000), Limit: 20)));
+        Assert.Equal(2, await Same(new LogQuery("status=500", Since: TestEvents.Base.AddSeconds(19_800), Limit: 100)));
+    }
+
+    [Fact]
+    public async Task SearchAsync_NewerRowsStoredFirst_AnswerAsReadingEveryRow()
+    {
+        // Rows out of arrival order: 50 events stamped far later arrive first (a sender with its clock ahead, a replay
+        // of newer logs), then 20,000 in time order. Their row ids are the lowest, yet a newest-first page starts with
+        // them: every window's page has a newer match below it, so the search reads on to every row.
+        var path = System.IO.Path.Combine(TestEvents.TempFolder(), "late.duckdb");
+        await using (var sink = await DuckDbSink.OpenAsync(new DuckDbSinkOptions { Path = path }))
+        {
+            await sink.WriteBatchAsync(TestEvents.Batch("f", 50, 1_000_000), default);
+            for (var b = 0; b < 20; b++)
+            {
+                var batch = TestEvents.Batch("w", 1000, b * 1000);
+                foreach (var e in batch.Where((_, i) => i % 7 == 0))
+                {
+                    e.Attributes.Set(SemanticNames.HttpResponseStatusCode, 500L);
+                }
+
+                await sink.WriteBatchAsync(batch, default);
+            }
+        }
+
+        await using var windowed = Store(path, firstWindowRows: 500);
+        await using var everyRow = Store(path, firstWindowRows: int.MaxValue);
+        var all = await windowed.SearchAsync(new LogQuery(null, Limit: 60));
+        Assert.Equal((await everyRow.SearchAsync(new LogQuery(null, Limit: 60))).Events.Select(e => e.Id), all.Events.Select(e => e.Id));
+        Assert.Equal(Enumerable.Range(1_000_000, 50).Reverse().Select(i => $"f-{i:D6}"), all.Events.Take(50).Select(e => e.Id));
+        Assert.Equal(2, windowed.WindowsRead);
+
+        // The late rows are all 200s: below the window no 500 is newer than the page, so the second window answers.
+        var errors = await windowed.SearchAsync(new LogQuery("status=500", Limit: 100));
+        Assert.Equal((await everyRow.SearchAsync(new LogQuery("status=500", Limit: 100))).Events.Select(e => e.Id), errors.Events.Select(e => e.Id));
+        Assert.Equal(4, windowed.WindowsRead);
     }
 
     [Fact]

@@ -67,6 +67,7 @@ public sealed class DuckDbSink : ILogSink, ILogRetention
     private readonly StoredPositions _events;
     private readonly StoredPositions _deadLetters;
     private readonly BatchDuplicates _deadLetterDuplicates = new();
+    private readonly SearchPriority _searches;
 
     // Preparations' buffers between batches: as many as can be in use at once, the lane's workers (max(2, Writers)) and one more.
     private readonly SlotPool<DuckDbBatch.Buffers> _pool;
@@ -85,7 +86,11 @@ public sealed class DuckDbSink : ILogSink, ILogRetention
         _events = new StoredPositions(options.MaxRangesPerStream);
         _deadLetters = new StoredPositions(options.MaxRangesPerStream);
         _gate = new SinkGate(this, static e => e is DuckDBException d ? Classify(d) : null, shared: writers.Length);
+        _searches = new SearchPriority(time);
     }
+
+    /// <summary>The searches of <see cref="OpenStore"/> that the writes wait for (<see cref="DuckDbSinkOptions.SearchesFirst"/>).</summary>
+    internal SearchPriority Searches => _searches;
 
     /// <summary>Batch writes that may run at once: <see cref="DuckDbSinkOptions.Writers"/>.</summary>
     public int ConcurrentWrites => _writers.Length;
@@ -222,7 +227,8 @@ public sealed class DuckDbSink : ILogSink, ILogRetention
     /// A search over this sink's database through its own instance (no second open of the file, which DuckDB would
     /// refuse): what <c>/api/search</c> and the dashboard use while the service writes. Disposing it leaves the sink open.
     /// </summary>
-    public ILogStore OpenStore() => new SqlLogStore(SqlDialect.DuckDb, () => new DuckDbStoreConnection(_connectionString, Path), null);
+    public ILogStore OpenStore() =>
+        new SqlLogStore(SqlDialect.DuckDb, () => new DuckDbStoreConnection(_connectionString, Path), null, priority: _options.SearchesFirst ? _searches : null);
 
     /// <inheritdoc />
     public bool PreparesBatches => true;
@@ -243,7 +249,16 @@ public sealed class DuckDbSink : ILogSink, ILogRetention
     {
         ArgumentNullException.ThrowIfNull(batch);
         ObjectDisposedException.ThrowIf(_gate.IsDisposed, this);
-        return ValueTask.FromResult<PreparedBatch>(DuckDbBatch.Prepare(batch, _pool.Rent(), cancellationToken));
+        var searched = _searches.WaitAsync(cancellationToken);
+        return searched.IsCompletedSuccessfully
+            ? ValueTask.FromResult<PreparedBatch>(DuckDbBatch.Prepare(batch, _pool.Rent(), cancellationToken))
+            : PrepareAfterSearchesAsync(searched, batch, cancellationToken);
+    }
+
+    private async ValueTask<PreparedBatch> PrepareAfterSearchesAsync(ValueTask searched, IReadOnlyList<LogEvent> batch, CancellationToken cancellationToken)
+    {
+        await searched.ConfigureAwait(false);
+        return DuckDbBatch.Prepare(batch, _pool.Rent(), cancellationToken);
     }
 
     /// <summary>
@@ -270,6 +285,7 @@ public sealed class DuckDbSink : ILogSink, ILogRetention
         DateTimeOffset now;
         try
         {
+            await _searches.WaitAsync(cancellationToken).ConfigureAwait(false);
             // The reservation is taken before the gate: a write that waits for another write of its positions (a
             // replay racing its original) holds no writer meanwhile, so the other writers go on appending.
             var (reservation, skipped) = await ReserveAsync(buffers, cancellationToken).ConfigureAwait(false);

@@ -25,7 +25,7 @@ public static class DuckDbSinkFactory
     private static async ValueTask<ILogSink> OpenAsync(string remainder, string uri, SinkContext context, CancellationToken cancellationToken)
     {
         var settings = context.DuckDb ?? new DuckDbSettings();
-        var options = new DuckDbSinkOptions { Path = remainder, MemoryLimit = settings.MemoryLimit, Threads = settings.Threads, CheckpointThreshold = settings.CheckpointThreshold, Writers = settings.Writers };
+        var options = new DuckDbSinkOptions { Path = remainder, MemoryLimit = settings.MemoryLimit, Threads = settings.Threads, CheckpointThreshold = settings.CheckpointThreshold, Writers = settings.Writers, SearchesFirst = settings.SearchesFirst };
         return context.Resilient(await DuckDbSink.OpenAsync(options, context.TimeProvider, cancellationToken).ConfigureAwait(false));
     }
 }

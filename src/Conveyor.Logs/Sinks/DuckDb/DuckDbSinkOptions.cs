@@ -39,6 +39,13 @@ public sealed class DuckDbSinkOptions
     /// </summary>
     public int Writers { get; set; } = DefaultWriters;
 
+    /// <summary>
+    /// Searches of this store go before its writes (<see cref="SearchPriority"/>): while <c>/api/search</c> or the
+    /// dashboard reads, the next preparation and write wait, at most 200 ms each and never more than half of the time.
+    /// Default true; false shares the cores evenly between a search and a writer at full rate.
+    /// </summary>
+    public bool SearchesFirst { get; set; } = true;
+
     /// <summary>The default <see cref="Writers"/>: 2.</summary>
     public const int DefaultWriters = 2;
 
@@ -126,4 +133,7 @@ public sealed class DuckDbSettings
 
     /// <summary>Write-ahead log gathered before a checkpoint, in bytes (<c>sinks:N:duckdb:checkpointThreshold</c>). Default 128 MiB; 1 MiB..1 GiB.</summary>
     public long CheckpointThreshold { get; set; } = DuckDbSinkOptions.DefaultCheckpointThreshold;
+
+    /// <summary>Searches go before writes (<c>sinks:N:duckdb:searchesFirst</c>). Default true.</summary>
+    public bool SearchesFirst { get; set; } = true;
 }
