@@ -20,12 +20,37 @@ internal static class ServiceHost
     /// <summary>The .NET runtime's built-in meter (.NET 9 and later), exported on <c>/metrics</c> beside Conveyor's.</summary>
     internal const string RuntimeMeter = "System.Runtime";
 
+    /// <summary>Thread-pool workers the pool starts at once when work waits (see <see cref="ReserveThreadPoolThreads"/>).</summary>
+    internal const int MinWorkerThreads = 8;
+
+    /// <summary>
+    /// Raises the thread pool's minimum of workers (the processor count) to <see cref="MinWorkerThreads"/>. The
+    /// pipeline's workers (sources, parse workers, each sink's preparations and writes) hold pool threads for a batch at
+    /// a time, tens of milliseconds; with as many threads as cores a request to <c>/health</c>, <c>/api/search</c> or
+    /// the ingest endpoint waited in the pool's queue behind them until a batch ended or the pool's starvation
+    /// detection added a thread. Below the minimum the pool adds a thread at once instead, and the OS shares the cores
+    /// among them. Measured on 2 cores while the store took 230k lines/s (docs/BENCHMARKS.md, "Searches before writes"):
+    /// <c>/health</c> median 22–23 → 3 ms and p90 82–93 → 13 ms, a field filter's newest 100 p90 133 → 64 ms (16
+    /// threads: 49–52 ms, but 0.40–0.43 cores at the seed rate against 0.35–0.38 with 8). Idle workers sleep (no
+    /// spinning: <c>UnfairSemaphoreSpinLimit</c> is 0). A larger minimum (more cores, or
+    /// DOTNET_ThreadPool_ForceMinWorkerThreads) is kept.
+    /// </summary>
+    internal static void ReserveThreadPoolThreads()
+    {
+        ThreadPool.GetMinThreads(out var workers, out var io);
+        if (workers < MinWorkerThreads)
+        {
+            ThreadPool.SetMinThreads(MinWorkerThreads, io);
+        }
+    }
+
     /// <summary>
     /// Runs until stopped; returns the process exit code: 0 after a clean drain, 2 when a store cannot be used (it
     /// cannot be opened, is damaged, or refuses its settings: the log names it and why), 1 when the start failed otherwise.
     /// </summary>
     public static async Task<int> RunAsync(PipelineOptions options, Action<IServiceProvider, PipelineService>? onStarted = null, LogLevel minimumLevel = LogLevel.Information)
     {
+        ReserveThreadPoolThreads();
         var http = options.Sources.Where(static s => s.Type == SourceType.Http).ToList();
         IHost host;
         if (http.Count > 0)
