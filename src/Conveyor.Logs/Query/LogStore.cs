@@ -226,20 +226,22 @@ internal sealed class SqlLogStore(SqlDialect dialect, Func<DbConnection> connect
     /// </summary>
     private async Task<(LogQueryResult Result, DateTime? Oldest)> ReadRowsAsync(DbConnection connection, LogQuery query, CompiledQuery compiled, long from, bool lateMaterialization, CancellationToken cancellationToken)
     {
-        if (lateMaterialization)
+        // A setting of this connection's session only (each search opens its own connection).
+        if (!lateMaterialization)
         {
-            return await ReadCoreAsync(connection, query, compiled, null, from, cancellationToken).ConfigureAwait(false);
+            DuckDbSchema.Execute((DuckDBConnection)connection, "SET SESSION late_materialization_max_rows = 0");
         }
 
-        // A setting of this connection's session only (each search opens its own connection).
-        DuckDbSchema.Execute((DuckDBConnection)connection, "SET SESSION late_materialization_max_rows = 0");
         try
         {
             return await ReadCoreAsync(connection, query, compiled, null, from, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
-            DuckDbSchema.Execute((DuckDBConnection)connection, "RESET SESSION late_materialization_max_rows");
+            if (!lateMaterialization)
+            {
+                DuckDbSchema.Execute((DuckDBConnection)connection, "RESET SESSION late_materialization_max_rows");
+            }
         }
     }
 
