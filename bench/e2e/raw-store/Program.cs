@@ -16,6 +16,7 @@ using System.Text.Json;
 using Conveyor.Logs.Enrichment;
 using Conveyor.Logs.Model;
 using Conveyor.Logs.Parsing;
+using Conveyor.Logs.Sinks;
 using Conveyor.Logs.Sinks.Postgres;
 using Conveyor.Logs.Sinks.Sqlite;
 using Microsoft.Data.Sqlite;
@@ -54,7 +55,7 @@ return 0;
 /// <summary>One event as the stores' columns (see StoredEvent and SqliteSink.Bind).</summary>
 internal sealed record Row(
     long Ts, int? TsOffset, long ObservedTs, int ObservedOffset, int Severity, string? SeverityText, long? Status,
-    string? Method, string? Client, string? Url, string? UserAgent, string Source, string Body, string Attributes)
+    string? Method, string? Client, string? Url, string? UserAgent, string Source, string Body, string Attributes, string ColdAttributes)
 {
     private const long UnixEpochTicks = 621_355_968_000_000_000;
 
@@ -82,12 +83,22 @@ internal sealed record Row(
                 LogEventJson.WriteAttributes(w, e.Attributes);
             }
 
+            var attributes = Encoding.UTF8.GetString(json.WrittenSpan);
+
+            // PostgreSQL's jsonb holds only what no typed column does, as the sink writes it; SQLite holds every attribute.
+            json.ResetWrittenCount();
+            var hot = default(StoredEvent.HotColumns);
+            using (var w = new Utf8JsonWriter(json, LogEventJson.WriterOptions))
+            {
+                StoredEvent.WriteColdAttributes(w, e.Attributes, ref hot);
+            }
+
             var ts = e.EffectiveTimestamp;
             result.Add(new Row(
                 Micros(ts), e.Timestamp is { } t ? (int)t.Offset.TotalMinutes : null, Micros(e.ObservedTimestamp), 0,
                 e.SeverityNumber, e.SeverityText, Int(e, SemanticNames.HttpResponseStatusCode), Str(e, SemanticNames.HttpRequestMethod),
                 Str(e, SemanticNames.ClientAddress), Str(e, SemanticNames.UrlOriginal), Str(e, SemanticNames.UserAgentOriginal),
-                e.Source, e.Body, Encoding.UTF8.GetString(json.WrittenSpan)));
+                e.Source, e.Body, attributes, Encoding.UTF8.GetString(json.WrittenSpan)));
         }
 
         return result;
@@ -204,7 +215,7 @@ internal static class PgCopy
                     await WriteNullableAsync(copy, r.UserAgent);
                     await copy.WriteAsync(r.Source, NpgsqlDbType.Text);
                     await copy.WriteAsync(r.Body, NpgsqlDbType.Text);
-                    await copy.WriteAsync(r.Attributes, NpgsqlDbType.Jsonb);
+                    await copy.WriteAsync(r.ColdAttributes, NpgsqlDbType.Jsonb);
                 }
 
                 await copy.CompleteAsync();

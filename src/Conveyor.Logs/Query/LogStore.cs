@@ -76,14 +76,17 @@ internal sealed class SqlLogStore(SqlDialect dialect, Func<DbConnection> connect
 {
     private const string EventColumns = "id, ts, ts_offset, observed_ts, observed_offset, severity_number, severity_text, source, body, attributes, resource, trace_id, span_id, trace_flags, event_name";
 
-    /// <summary>DuckDB keeps the hot attributes only in their columns (see <see cref="DuckDbSink.IsHot"/>).</summary>
-    private const string DuckDbEventColumns = EventColumns + ", client, method, url, status, user_agent";
+    /// <summary>
+    /// DuckDB and PostgreSQL keep the hot attributes only in their columns (see <see cref="StoredEvent.TakeHot"/>);
+    /// PostgreSQL rows written before that hold them in the JSON too, whose value wins on reading (the same one).
+    /// </summary>
+    private const string HotEventColumns = EventColumns + ", client, method, url, status, user_agent";
     private const string DeadLetterColumns = "id, source, parser, reason, raw_line, time";
 
     /// <summary>Newest rows scanned first when a SQLite query has full-text terms; see <see cref="SearchAsync"/>.</summary>
     internal const int NewestScanRows = 20_000;
 
-    private string Columns => dialect == SqlDialect.DuckDb ? DuckDbEventColumns : EventColumns;
+    private string Columns => dialect == SqlDialect.Sqlite ? EventColumns : HotEventColumns;
 
     public async Task<LogQueryResult> SearchAsync(LogQuery query, CancellationToken cancellationToken = default)
     {
@@ -474,7 +477,7 @@ internal sealed class SqlLogStore(SqlDialect dialect, Func<DbConnection> connect
             TraceFlags = r.IsDBNull(13) ? null : r.GetInt32(13),
             EventName = r.IsDBNull(14) ? null : r.GetString(14),
         };
-        if (dialect == SqlDialect.DuckDb)
+        if (dialect != SqlDialect.Sqlite)
         {
             // The typed columns first, then the JSON: an attribute the JSON also holds keeps the JSON's (exact) value.
             SetIfPresent(e, r, 15, SemanticNames.ClientAddress);

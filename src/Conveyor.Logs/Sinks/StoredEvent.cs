@@ -7,8 +7,10 @@ namespace Conveyor.Logs.Sinks;
 
 /// <summary>
 /// How an event maps to the columns the SQL stores share: times as UTC microseconds plus the record's offset in
-/// minutes, the hot attributes copied into typed columns, and every attribute (in order) as JSON text so a stored
-/// event reads back exactly as it was written (at microsecond precision).
+/// minutes, the hot attributes in typed columns, and every other attribute as JSON text, so a stored event reads back
+/// as it was written (at microsecond precision). A hot attribute is kept only in its column when the column reads it
+/// back exactly (<see cref="TakeHot"/>): DuckDB and PostgreSQL do so, which keeps the JSON (and PostgreSQL's jsonb
+/// parsing, heap and WAL per row) to what no column holds; SQLite keeps every attribute in the JSON as well.
 /// </summary>
 internal static class StoredEvent
 {
@@ -79,4 +81,64 @@ internal static class StoredEvent
     /// <summary>The body's length in UTF-16 units, counted from its UTF-8 bytes when it is still those (no string is decoded).</summary>
     public static int BodyLength(LogEvent e) =>
         e.TryGetBodyUtf8(out var utf8) ? Encoding.UTF8.GetCharCount(utf8) : e.Body.Length;
+
+    /// <summary>
+    /// One look at an attribute's key: a hot one sets its column in <paramref name="columns"/> (as the column holds it:
+    /// text, or an integer status); returns true when that column reads back exactly this attribute (key, value and
+    /// type), so it stays out of the JSON.
+    /// </summary>
+    public static bool TakeHot(KeyValuePair<string, object?> a, ref HotColumns columns)
+    {
+        switch (a.Key)
+        {
+            case SemanticNames.HttpResponseStatusCode:
+                columns.Status = AsInt(a.Value);
+                return a.Value is long l && l is >= int.MinValue and <= int.MaxValue;
+            case SemanticNames.HttpRequestMethod:
+                columns.Method = AsText(a.Value);
+                return a.Value is string;
+            case SemanticNames.ClientAddress:
+                columns.Client = AsText(a.Value);
+                return a.Value is string;
+            case SemanticNames.UrlOriginal:
+                columns.Url = AsText(a.Value);
+                return a.Value is string;
+            case SemanticNames.UserAgentOriginal:
+                columns.UserAgent = AsText(a.Value);
+                return a.Value is string;
+            default:
+                return false;
+        }
+    }
+
+    /// <summary>
+    /// One pass over <paramref name="attributes"/>: the hot ones fill <paramref name="hot"/>, the others are written to
+    /// <paramref name="json"/> as one object (what the attributes column holds beside the typed columns).
+    /// </summary>
+    public static void WriteColdAttributes(Utf8JsonWriter json, LogAttributes attributes, ref HotColumns hot)
+    {
+        json.WriteStartObject();
+        foreach (var a in attributes)
+        {
+            if (!TakeHot(a, ref hot))
+            {
+                LogEventJson.WriteMember(json, a.Key, a.Value);
+            }
+        }
+
+        json.WriteEndObject();
+    }
+
+    /// <summary>The hot columns' values of one event, as <see cref="TakeHot"/> fills them.</summary>
+    internal struct HotColumns
+    {
+        public long? Status;
+        public string? Method;
+        public string? Client;
+        public string? Url;
+        public string? UserAgent;
+
+        /// <summary>The status as the integer column holds it, or null when it is none or out of range.</summary>
+        public readonly int? StatusColumn => Status is >= int.MinValue and <= int.MaxValue ? (int)Status : null;
+    }
 }

@@ -64,7 +64,7 @@ internal sealed class DuckDbBatch : PreparedBatch
     }
 
     /// <summary>
-    /// One pass over the attributes fills the hot columns (<see cref="DuckDbSink.TakeHot"/>) and writes the others as
+    /// One pass over the attributes fills the hot columns (<see cref="StoredEvent.WriteColdAttributes"/>) and writes the others as
     /// JSON into the batch's buffer; every text column goes into that buffer as UTF-8: the body as the bytes received
     /// when they are valid UTF-8 (no string is decoded), else encoded from <see cref="LogEvent.Body"/> as every other
     /// text is from its string.
@@ -72,19 +72,10 @@ internal sealed class DuckDbBatch : PreparedBatch
     private static void PrepareRow(LogEvent e, ref Row row, Buffers buffers, Utf8JsonWriter json)
     {
         var text = buffers.Text;
-        var hot = default(DuckDbSink.HotColumns);
+        var hot = default(StoredEvent.HotColumns);
         var start = text.WrittenCount;
         json.Reset();
-        json.WriteStartObject();
-        foreach (var a in e.Attributes)
-        {
-            if (!DuckDbSink.TakeHot(a, ref hot))
-            {
-                LogEventJson.WriteMember(json, a.Key, a.Value);
-            }
-        }
-
-        json.WriteEndObject();
+        StoredEvent.WriteColdAttributes(json, e.Attributes, ref hot);
         json.Flush();
         row.Attributes = new Text(start, text.WrittenCount - start);
         row.Size = StoredEvent.ApproximateBytes(e, row.Attributes.Length);
@@ -107,7 +98,7 @@ internal sealed class DuckDbBatch : PreparedBatch
         row.ObservedMicros = Micros(e.ObservedTimestamp.UtcDateTime);
         row.ObservedOffset = StoredEvent.OffsetMinutes(e.ObservedTimestamp);
         row.SeverityNumber = e.SeverityNumber;
-        row.Status = hot.Status is >= int.MinValue and <= int.MaxValue ? (int)hot.Status : null;
+        row.Status = hot.StatusColumn;
         row.TraceFlags = e.TraceFlags;
         row.SeverityText = Write(text, e.SeverityText);
         row.Method = Write(text, hot.Method);

@@ -616,42 +616,6 @@ public sealed class DuckDbSink : ILogSink, ILogRetention
             .AppendValue(d.RawLine)
             .EndRow();
 
-    /// <summary>True when a typed column reads back exactly this attribute (key, value and type).</summary>
-    internal static bool IsHot(KeyValuePair<string, object?> a)
-    {
-        var ignored = default(HotColumns);
-        return TakeHot(a, ref ignored);
-    }
-
-    /// <summary>
-    /// One look at an attribute's key: a hot one sets its column in <paramref name="columns"/> (as the column holds it:
-    /// text, or an integer status); returns true when that column reads back exactly this attribute (key, value and
-    /// type), so it stays out of the JSON.
-    /// </summary>
-    internal static bool TakeHot(KeyValuePair<string, object?> a, ref HotColumns columns)
-    {
-        switch (a.Key)
-        {
-            case SemanticNames.HttpResponseStatusCode:
-                columns.Status = StoredEvent.AsInt(a.Value);
-                return a.Value is long l && l is >= int.MinValue and <= int.MaxValue;
-            case SemanticNames.HttpRequestMethod:
-                columns.Method = StoredEvent.AsText(a.Value);
-                return a.Value is string;
-            case SemanticNames.ClientAddress:
-                columns.Client = StoredEvent.AsText(a.Value);
-                return a.Value is string;
-            case SemanticNames.UrlOriginal:
-                columns.Url = StoredEvent.AsText(a.Value);
-                return a.Value is string;
-            case SemanticNames.UserAgentOriginal:
-                columns.UserAgent = StoredEvent.AsText(a.Value);
-                return a.Value is string;
-            default:
-                return false;
-        }
-    }
-
     /// <summary>
     /// In the batch's transaction: the <see cref="BodyFilter"/> of the rows appended, one row of <c>body_filters</c>
     /// (nothing for a batch that added none).
@@ -665,16 +629,6 @@ public sealed class DuckDbSink : ILogSink, ILogRetention
 
         using var appender = connection.CreateAppender("body_filters");
         appender.CreateRow().AppendValue(filter.Lo).AppendValue(filter.Hi).AppendValue(filter.Rows).AppendValue(filter.Build()).EndRow();
-    }
-
-    /// <summary>The hot columns' values of one event, as <see cref="TakeHot"/> fills them.</summary>
-    internal struct HotColumns
-    {
-        public long? Status;
-        public string? Method;
-        public string? Client;
-        public string? Url;
-        public string? UserAgent;
     }
 
     private void AppendRanges(DuckDBConnection connection, string kind, List<StreamRange> runs, DateTimeOffset now)

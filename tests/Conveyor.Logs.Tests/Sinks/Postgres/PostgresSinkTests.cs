@@ -146,6 +146,51 @@ public sealed class PostgresSinkTests
     }
 
     [Fact]
+    public async Task WriteBatchAsync_HotAttributes_StoredInTheirColumnsOnlyAndReadBackWhole()
+    {
+        var cs = await PostgresTestServer.CreateSchemaAsync();
+        var events = TestEvents.Batch("h", 20);
+        events[3].Attributes.Set(SemanticNames.UserAgentOriginal, "curl/8.5.0");
+        // A status the integer column cannot read back as it was (text) stays in the JSON as well.
+        events[7].Attributes.Set(SemanticNames.HttpResponseStatusCode, "503");
+        await using (var sink = await PostgresSink.OpenAsync(new PostgresSinkOptions { ConnectionString = cs }))
+        {
+            await sink.WriteBatchAsync(events, default);
+        }
+
+        Assert.Equal(0, await PostgresTestServer.ScalarAsync(cs, "SELECT count(*) FROM events WHERE attributes ?| array['client.address', 'http.request.method', 'url.original', 'user_agent.original']"));
+        Assert.Equal(1, await PostgresTestServer.ScalarAsync(cs, "SELECT count(*) FROM events WHERE attributes ? 'http.response.status_code'"));
+        Assert.Equal(20, await PostgresTestServer.ScalarAsync(cs, "SELECT count(*) FROM events WHERE attributes ? 'http.response.body.size' AND url IS NOT NULL"));
+        Assert.Equal(503, await PostgresTestServer.ScalarAsync(cs, "SELECT status FROM events WHERE id = 'h-000007'"));
+
+        // A row written before the hot attributes left the JSON holds them in both places, and reads back the same.
+        await PostgresTestServer.ScalarAsync(
+            cs,
+            """
+            WITH i AS (INSERT INTO events (id, ts, ts_offset, observed_ts, observed_offset, severity_number, severity_text, status, method, client, url, source, body, attributes)
+                VALUES ('h-old', '2026-11-20 09:00:00+00', 0, '2026-11-20 09:00:00+00', 0, 9, 'INFO', 200, 'GET', '10.0.0.9', '/old', 'web', 'old row',
+                        '{"client.address": "10.0.0.9", "http.request.method": "GET", "url.original": "/old", "http.response.status_code": 200}')
+                RETURNING 1)
+            SELECT count(*) FROM i
+            """);
+
+        await using var store = Conveyor.Logs.Query.LogStore.Open("postgres:" + cs);
+        var read = (await store.SearchAsync(new Conveyor.Logs.Query.LogQuery(null, Limit: 100))).Events.ToDictionary(e => e.Id);
+        Assert.Equal(21, read.Count);
+        foreach (var e in events)
+        {
+            Assert.Equal(e.Attributes.OrderBy(a => a.Key), read[e.Id].Attributes.OrderBy(a => a.Key));
+        }
+
+        Assert.Equal(
+            new Dictionary<string, object?> { ["client.address"] = "10.0.0.9", ["http.request.method"] = "GET", ["url.original"] = "/old", ["http.response.status_code"] = 200L },
+            read["h-old"].Attributes.ToDictionary(a => a.Key, a => a.Value));
+        Assert.Equal(1, await store.CountAsync(new Conveyor.Logs.Query.LogQuery("ua ~ curl")));
+        Assert.Equal(1, await store.CountAsync(new Conveyor.Logs.Query.LogQuery("url.original = \"/old\"")));
+        Assert.Equal(19, await store.CountAsync(new Conveyor.Logs.Query.LogQuery("status = 200 AND NOT id = h-old")));
+    }
+
+    [Fact]
     public async Task WriteBatchAsync_TraceContext_ReadsBackAndIsSearchable()
     {
         var cs = await PostgresTestServer.CreateSchemaAsync();
