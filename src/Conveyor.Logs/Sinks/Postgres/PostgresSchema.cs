@@ -142,9 +142,18 @@ internal static class PostgresSchema
     public const string InvalidIndexesSql =
         "SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = @partition::regclass AND NOT i.indisvalid";
 
-    public static async Task ExecuteAsync(NpgsqlConnection connection, string sql, CancellationToken ct)
+    public static async Task ExecuteAsync(NpgsqlConnection connection, string sql, CancellationToken ct) =>
+        await ExecuteAsync(connection, sql, timeoutSeconds: null, ct).ConfigureAwait(false);
+
+    /// <summary>Runs <paramref name="sql"/> with a command timeout of its own (0: none) instead of the connection string's.</summary>
+    public static async Task ExecuteAsync(NpgsqlConnection connection, string sql, int? timeoutSeconds, CancellationToken ct)
     {
         await using var cmd = new NpgsqlCommand(sql, connection);
+        if (timeoutSeconds is { } t)
+        {
+            cmd.CommandTimeout = t;
+        }
+
         await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
     }
 

@@ -370,9 +370,13 @@ public sealed class PostgresSink : ILogSink, ILogRetention
                     }
                 }
 
+                // No command timeout: a concurrent build waits for every transaction older than it and then reads
+                // the whole day (the trigram index of a million-row day took minutes here), so the connection
+                // string's timeout (30 s by default) failed it at every interval, leaving the day unindexed for
+                // good. Shutdown still cancels it through the token; an index it leaves invalid is rebuilt above.
                 foreach (var sql in PostgresSchema.SealSql(day, HasTrigramIndex))
                 {
-                    await PostgresSchema.ExecuteAsync(connection, sql, cancellationToken).ConfigureAwait(false);
+                    await PostgresSchema.ExecuteAsync(connection, sql, timeoutSeconds: 0, cancellationToken).ConfigureAwait(false);
                 }
 
                 await using var mark = new NpgsqlCommand("INSERT INTO conveyor_sealed (day) VALUES (@day) ON CONFLICT (day) DO NOTHING", connection);

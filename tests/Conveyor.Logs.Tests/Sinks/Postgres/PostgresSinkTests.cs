@@ -105,6 +105,39 @@ public sealed class PostgresSinkTests
     }
 
     [Fact]
+    public async Task ApplyRetentionAsync_IndexBuildOutlastsTheCommandTimeout_StillSealsTheDay()
+    {
+        // A command timeout of 1 s, and a writer's open transaction on the closed day that the concurrent index
+        // build must wait for, held until the build has waited 2 s: longer than any command may take.
+        var cs = new Npgsql.NpgsqlConnectionStringBuilder(await PostgresTestServer.CreateSchemaAsync()) { CommandTimeout = 1 }.ConnectionString;
+        var clock = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(TestEvents.Base.AddDays(2).AddHours(2));
+        await using var sink = await PostgresSink.OpenAsync(new PostgresSinkOptions { ConnectionString = cs, PartitionDaysAhead = 0 }, clock);
+        await sink.WriteBatchAsync(TestEvents.Batch("t", 50), default);
+
+        await using var writer = new Npgsql.NpgsqlConnection(cs);
+        await writer.OpenAsync();
+        var open = await writer.BeginTransactionAsync();
+        await using (var lockDay = new Npgsql.NpgsqlCommand("LOCK TABLE events_p20261120 IN ROW EXCLUSIVE MODE", writer, open))
+        {
+            await lockDay.ExecuteNonQueryAsync();
+        }
+
+        var sealing = sink.ApplyRetentionAsync();
+        await TestEvents.WaitUntilAsync(
+            async () => sealing.IsCompleted || await PostgresTestServer.ScalarAsync(
+                cs,
+                "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'CREATE INDEX CONCURRENTLY%events_p20261120%' AND wait_event_type = 'Lock' AND now() - query_start > interval '2 seconds'") > 0,
+            TimeSpan.FromSeconds(30),
+            "the index build waiting past the command timeout");
+        await open.RollbackAsync();
+        await sealing;
+
+        Assert.Equal([new DateOnly(2026, 11, 20)], await sink.SealedDaysAsync());
+        Assert.Equal(0, await PostgresTestServer.ScalarAsync(cs, "SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = current_schema() AND NOT i.indisvalid"));
+        Assert.Equal(1, await PostgresTestServer.ScalarAsync(cs, "SELECT count(*) FROM pg_indexes WHERE schemaname = current_schema() AND indexname = 'events_p20261120_status_ts'"));
+    }
+
+    [Fact]
     public async Task WriteBatchAsync_ReplayOverSeveralCopyStreams_StoresEachEventOnce()
     {
         var cs = await PostgresTestServer.CreateSchemaAsync();
