@@ -1,5 +1,4 @@
 using System.Text;
-using System.Text.Json;
 using Conveyor.Logs.Model;
 using Conveyor.Logs.Query;
 using Conveyor.Logs.Sinks.DuckDb;
@@ -76,33 +75,6 @@ public sealed class DuckDbEventAppenderTests
         return events;
     }
 
-    private static string Json(LogEvent e)
-    {
-        using var stream = new MemoryStream();
-        using (var writer = new Utf8JsonWriter(stream, LogEventJson.WriterOptions))
-        {
-            LogEventJson.Write(writer, e);
-        }
-
-        // The store returns the typed columns' attributes first: compare the attributes as a set.
-        var node = System.Text.Json.Nodes.JsonNode.Parse(stream.ToArray())!.AsObject();
-        foreach (var key in new[] { "attributes", "resource" })
-        {
-            if (node[key] is System.Text.Json.Nodes.JsonObject o)
-            {
-                var sorted = new System.Text.Json.Nodes.JsonObject();
-                foreach (var (k, v) in o.OrderBy(p => p.Key, StringComparer.Ordinal).ToList())
-                {
-                    sorted[k] = v?.DeepClone();
-                }
-
-                node[key] = sorted;
-            }
-        }
-
-        return node.ToJsonString();
-    }
-
     [Fact]
     public async Task WriteBatchAsync_RowsOverSeveralChunks_EveryColumnReadsBackAsWritten()
     {
@@ -119,7 +91,7 @@ public sealed class DuckDbEventAppenderTests
         {
             // DuckDB keeps microseconds: the time reads back rounded down to one.
             e.Timestamp = e.Timestamp is { } t ? t.AddTicks(-(((t.UtcTicks % 10) + 10) % 10)) : null;
-            Assert.Equal(Json(e), Json(back[e.Id]));
+            Assert.Equal(EventJson.WithAttributeSets(e), EventJson.WithAttributeSets(back[e.Id]));
         }
 
         // The columns themselves, not only what the store makes of them: NULL exactly where the event has no value.

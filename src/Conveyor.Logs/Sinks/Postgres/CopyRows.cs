@@ -1,0 +1,181 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Text;
+using System.Text.Json;
+using System.Text.Unicode;
+using Conveyor.Logs.Model;
+
+namespace Conveyor.Logs.Sinks.Postgres;
+
+/// <summary>
+/// Events as the rows of a binary COPY (PostgreSQL's documented <c>COPY … (FORMAT BINARY)</c> file format: the
+/// signature header, one tuple per event — a field count, then each field as a big-endian length, -1 for NULL, and
+/// its binary value — and the -1 trailer), in the column order of <see cref="Columns"/>.
+/// </summary>
+/// <remarks>
+/// Npgsql's row importer binds a parameter for every value it writes (type resolution, an async call per field):
+/// measured on conveyor → PostgreSQL, 17 % of conveyor's CPU. Written here instead, a row costs what its bytes do:
+/// the body goes as the bytes received when they are valid UTF-8 (no string is decoded), the attributes' JSON straight
+/// into the buffer, numbers and times as the fixed-size values the server reads. What holds: text is valid UTF-8
+/// (strings are encoded with replacement of lone surrogates; a NUL the server refuses as before, which makes the
+/// batch's failure permanent and the bad event a dead letter); times are microseconds since 2000-01-01 UTC,
+/// truncated as Npgsql does, with <see cref="DateTime.MinValue"/> and <see cref="DateTime.MaxValue"/> as -infinity
+/// and infinity; jsonb is its version byte 1 and the JSON text.
+/// </remarks>
+internal static class CopyRows
+{
+    /// <summary>The columns every tuple holds, in order.</summary>
+    public const string Columns = "id, ts, ts_offset, observed_ts, observed_offset, severity_number, severity_text, status, method, client, url, user_agent, source, body, attributes, resource, trace_id, span_id, trace_flags, event_name";
+
+    private const short FieldCount = 20;
+
+    /// <summary>Ticks of 2000-01-01T00:00Z, PostgreSQL's epoch.</summary>
+    private const long PostgresEpochTicks = 630_822_816_000_000_000;
+
+    /// <summary>The signature <c>PGCOPY\n\377\r\n\0</c>, then flags 0 and a header extension of 0 bytes.</summary>
+    private static readonly byte[] HeaderBytes = [(byte)'P', (byte)'G', (byte)'C', (byte)'O', (byte)'P', (byte)'Y', (byte)'\n', 0xFF, (byte)'\r', (byte)'\n', 0, 0, 0, 0, 0, 0, 0, 0, 0];
+
+    /// <summary>The COPY input's header: signature, flags and extension length; written once, before the first row.</summary>
+    public static void WriteHeader(ArrayBufferWriter<byte> buffer) => buffer.Write(HeaderBytes);
+
+    /// <summary>The COPY input's trailer (a field count of -1), after the last row.</summary>
+    public static void WriteTrailer(ArrayBufferWriter<byte> buffer)
+    {
+        BinaryPrimitives.WriteInt16BigEndian(buffer.GetSpan(2), -1);
+        buffer.Advance(2);
+    }
+
+    /// <summary>One event's tuple; <paramref name="json"/> is any writer, reset onto <paramref name="buffer"/> for each JSON field.</summary>
+    public static void WriteRow(LogEvent e, ArrayBufferWriter<byte> buffer, Utf8JsonWriter json)
+    {
+        BinaryPrimitives.WriteInt16BigEndian(buffer.GetSpan(2), FieldCount);
+        buffer.Advance(2);
+
+        // The attributes' JSON is written where its field goes, so the hot columns come from the same pass; the
+        // fields before it do not depend on it, the ones after do (status … user_agent come from the pass).
+        WriteText(buffer, e.Id);
+        WriteTimestamp(buffer, e.EffectiveTimestamp.UtcDateTime);
+        WriteInt(buffer, e.Timestamp is { } t ? StoredEvent.OffsetMinutes(t) : null);
+        WriteTimestamp(buffer, e.ObservedTimestamp.UtcDateTime);
+        WriteInt(buffer, StoredEvent.OffsetMinutes(e.ObservedTimestamp));
+        WriteInt(buffer, e.SeverityNumber);
+        WriteText(buffer, e.SeverityText);
+
+        var hot = default(StoredEvent.HotColumns);
+        foreach (var a in e.Attributes)
+        {
+            StoredEvent.TakeHot(a, ref hot);
+        }
+
+        WriteInt(buffer, hot.StatusColumn);
+        WriteText(buffer, hot.Method);
+        WriteText(buffer, hot.Client);
+        WriteText(buffer, hot.Url);
+        WriteText(buffer, hot.UserAgent);
+        WriteText(buffer, e.Source);
+        if (e.TryGetBodyUtf8(out var body) && Utf8.IsValid(body))
+        {
+            WriteBytes(buffer, body);
+        }
+        else
+        {
+            WriteText(buffer, e.Body);
+        }
+
+        WriteJsonb(buffer, json, e.Attributes, cold: true);
+        if (e.HasResource)
+        {
+            WriteJsonb(buffer, json, e.Resource, cold: false);
+        }
+        else
+        {
+            WriteNull(buffer);
+        }
+
+        WriteText(buffer, e.TraceId);
+        WriteText(buffer, e.SpanId);
+        WriteInt(buffer, e.TraceFlags);
+        WriteText(buffer, e.EventName);
+    }
+
+    private static void WriteNull(ArrayBufferWriter<byte> buffer)
+    {
+        BinaryPrimitives.WriteInt32BigEndian(buffer.GetSpan(4), -1);
+        buffer.Advance(4);
+    }
+
+    private static void WriteInt(ArrayBufferWriter<byte> buffer, int? value)
+    {
+        if (value is not { } v)
+        {
+            WriteNull(buffer);
+            return;
+        }
+
+        var span = buffer.GetSpan(8);
+        BinaryPrimitives.WriteInt32BigEndian(span, 4);
+        BinaryPrimitives.WriteInt32BigEndian(span[4..], v);
+        buffer.Advance(8);
+    }
+
+    private static void WriteTimestamp(ArrayBufferWriter<byte> buffer, DateTime utc)
+    {
+        var micros = utc == DateTime.MinValue ? long.MinValue
+            : utc == DateTime.MaxValue ? long.MaxValue
+            : (utc.Ticks - PostgresEpochTicks) / 10;
+        var span = buffer.GetSpan(12);
+        BinaryPrimitives.WriteInt32BigEndian(span, 8);
+        BinaryPrimitives.WriteInt64BigEndian(span[4..], micros);
+        buffer.Advance(12);
+    }
+
+    private static void WriteText(ArrayBufferWriter<byte> buffer, string? value)
+    {
+        if (value is null)
+        {
+            WriteNull(buffer);
+            return;
+        }
+
+        var span = buffer.GetSpan(4 + Encoding.UTF8.GetMaxByteCount(value.Length));
+        var n = Encoding.UTF8.GetBytes(value, span[4..]);
+        BinaryPrimitives.WriteInt32BigEndian(span, n);
+        buffer.Advance(4 + n);
+    }
+
+    private static void WriteBytes(ArrayBufferWriter<byte> buffer, ReadOnlySpan<byte> value)
+    {
+        var span = buffer.GetSpan(4 + value.Length);
+        BinaryPrimitives.WriteInt32BigEndian(span, value.Length);
+        value.CopyTo(span[4..]);
+        buffer.Advance(4 + value.Length);
+    }
+
+    /// <summary>
+    /// A jsonb field: its length is known only once the JSON is written, so 4 bytes are kept for it and filled after.
+    /// <paramref name="cold"/>: the attributes without the hot ones (<see cref="StoredEvent.WriteColdAttributes"/>).
+    /// </summary>
+    private static void WriteJsonb(ArrayBufferWriter<byte> buffer, Utf8JsonWriter json, LogAttributes attributes, bool cold)
+    {
+        var lengthAt = buffer.WrittenCount;
+        var head = buffer.GetSpan(5);
+        head[4] = 1; // jsonb's binary format version
+        buffer.Advance(5);
+        json.Reset(buffer);
+        if (cold)
+        {
+            var ignored = default(StoredEvent.HotColumns);
+            StoredEvent.WriteColdAttributes(json, attributes, ref ignored);
+        }
+        else
+        {
+            LogEventJson.WriteAttributes(json, attributes);
+        }
+
+        json.Flush();
+
+        // ArrayBufferWriter's written bytes stay where they are: the length goes into the 4 bytes kept for it.
+        var written = System.Runtime.InteropServices.MemoryMarshal.AsMemory(buffer.WrittenMemory).Span;
+        BinaryPrimitives.WriteInt32BigEndian(written[lengthAt..], buffer.WrittenCount - lengthAt - 4);
+    }
+}
