@@ -105,6 +105,12 @@ public sealed partial class BoundedBuffer<T>
 
             if (_writerCompleted)
             {
+                // The end is seen here first when the read that took the last item has not signalled it yet (it does
+                // so after leaving the lock): signal it now, so whoever acts on this false finds Completion set, with
+                // the writer's error (a consumer stage that ended its workers read a fault-free Completion and
+                // completed its output without the error). The completion runs its continuations asynchronously,
+                // so setting it under the lock runs no code of theirs here.
+                SignalCompletion();
                 return new ValueTask<bool>(false);
             }
 

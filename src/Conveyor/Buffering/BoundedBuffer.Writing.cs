@@ -315,12 +315,14 @@ public sealed partial class BoundedBuffer<T>
         }
 
         FailChain(writers, CompletedError());
-        CompleteChain(readers, false);
+
+        // Completion first: a reader woken with false may act on the end at once.
         if (empty)
         {
             SignalCompletion();
         }
 
+        CompleteChain(readers, false);
         return true;
     }
 
