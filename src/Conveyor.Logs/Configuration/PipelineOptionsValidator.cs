@@ -251,6 +251,11 @@ public static class PipelineOptionsValidator
         {
             errors.Add($"{key}:pollInterval: must be positive (was {s.PollInterval})");
         }
+
+        if (s.RotateWait < TimeSpan.Zero)
+        {
+            errors.Add($"{key}:rotateWait: must not be negative (was {s.RotateWait})");
+        }
     }
 
     /// <summary>The store settings a sink's scheme supports: full-text choices and retention.</summary>

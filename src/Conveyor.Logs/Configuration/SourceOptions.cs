@@ -114,6 +114,13 @@ public sealed class SourceOptions
     /// <summary>File: how often the tail looks for new files and data when it found none last time. Default 1 s (an idle tail then costs ~0% CPU).</summary>
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// File: how long a file that left the glob (renamed away, as logrotate's <c>create</c> does, or deleted) is still
+    /// followed after its last growth, because its writer goes on writing to it until it reopens the path. Default 5 s
+    /// (Fluent Bit's <c>rotate_wait</c>).
+    /// </summary>
+    public TimeSpan RotateWait { get; set; } = TimeSpan.FromSeconds(5);
+
     /// <summary>The name, or its default from the type and port.</summary>
     public string EffectiveName => Name ?? Type switch
     {

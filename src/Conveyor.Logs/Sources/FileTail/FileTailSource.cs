@@ -13,7 +13,8 @@ namespace Conveyor.Logs.Sources.FileTail;
 /// Tails every file matching a glob (<c>file:///var/log/nginx/*.log</c>), following each file by its identity (device
 /// and inode, see <see cref="FileStat"/>) rather than its path: a file renamed to another name the glob matches
 /// (<c>access.log</c> → <c>access-2.log</c>) is read on from where it was, never again from the start; a file renamed
-/// out of the glob or deleted is read to its end and forgotten; a new file at a known path is a new file; a file that
+/// out of the glob or deleted is read on until it has not grown for <see cref="SourceOptions.RotateWait"/> (its writer
+/// writes on to it until it reopens the path), then read to its end and forgotten; a new file at a known path is a new file; a file that
 /// shrinks (truncation, copytruncate) is read again from the start. Offsets are checkpointed by identity, atomically
 /// (temp file + rename), so a restart resumes after the last line every sink has finished with and says so
 /// ("resuming FILE at byte N, checkpoint from TIME"); <see cref="SourceOptions.Checkpoint"/> <c>ignore</c> starts over.
@@ -209,6 +210,7 @@ public sealed partial class FileTailSource : LogSource
             }
 
             seen.Add(stat.Identity);
+            file.LeftGlobAt = null;
             progressed |= await ReadAsync(file, final: false).ConfigureAwait(false);
             if (StopReading.IsCancellationRequested)
             {
@@ -216,12 +218,37 @@ public sealed partial class FileTailSource : LogSource
             }
         }
 
+        var now = Time.GetUtcNow();
         foreach (var gone in _files.Keys.Except(seen).ToList())
         {
-            // Deleted, or renamed out of the glob (rotation to access.log.1 with *.log): our handle still reads it, so
-            // finish it, final partial line included, then forget it; its generation stays counted at its path. It
-            // cannot be found again, so lines of it not yet finished with are not replayable after a crash.
+            // Deleted, or renamed out of the glob (rotation to access.log.1 with *.log): our handle still reads it, and
+            // its writer goes on writing to it until it reopens the path, so it is read on until it has not grown for
+            // the rotate wait; then finished, final partial line included, and forgotten (its generation stays counted
+            // at its path). It cannot be found again, so lines of it not yet finished with are not replayable after a
+            // crash.
             var file = _files[gone];
+            if (file.LeftGlobAt is null)
+            {
+                file.LeftGlobAt = now;
+                LogLeftGlob(Logger, Info.Name, file.Path, file.Offset, Options.RotateWait.TotalSeconds);
+            }
+
+            if (await ReadAsync(file, final: false).ConfigureAwait(false))
+            {
+                file.LeftGlobAt = now;
+                progressed = true;
+            }
+
+            if (StopReading.IsCancellationRequested)
+            {
+                return progressed;
+            }
+
+            if (now - file.LeftGlobAt < Options.RotateWait)
+            {
+                continue;
+            }
+
             progressed |= await ReadAsync(file, final: true).ConfigureAwait(false);
             await file.Stream.DisposeAsync().ConfigureAwait(false);
             _files.Remove(gone);
@@ -514,6 +541,9 @@ public sealed partial class FileTailSource : LogSource
         /// <summary>Where the file was first seen: the path its ids carry, across renames.</summary>
         public string IdPath { get; set; } = path;
 
+        /// <summary>When the file was first missed from the glob, or last grew since; null while the glob matches it.</summary>
+        public DateTimeOffset? LeftGlobAt { get; set; }
+
         /// <summary>The size at the last poll that read the first bytes.</summary>
         public long LastSize { get; set; }
 
@@ -620,6 +650,9 @@ public sealed partial class FileTailSource : LogSource
     [LoggerMessage(EventId = 1406, Level = LogLevel.Information, Message = "Source {Source}: ignoring the checkpoint {Checkpoint} (checkpoint=ignore): every file is read from the start")]
     private static partial void LogIgnoringCheckpoint(ILogger logger, string source, string checkpoint);
 
-    [LoggerMessage(EventId = 1407, Level = LogLevel.Information, Message = "Source {Source}: {Path} left the glob (renamed away or deleted); read to its end at byte {Offset}")]
+    [LoggerMessage(EventId = 1407, Level = LogLevel.Information, Message = "Source {Source}: {Path} left the glob and has not grown for the rotate wait; read to its end at byte {Offset}")]
     private static partial void LogFinished(ILogger logger, string source, string path, long offset);
+
+    [LoggerMessage(EventId = 1408, Level = LogLevel.Information, Message = "Source {Source}: {Path} left the glob (renamed away or deleted) at byte {Offset}; reading on until it has not grown for {RotateWaitSeconds} s")]
+    private static partial void LogLeftGlob(ILogger logger, string source, string path, long offset, double rotateWaitSeconds);
 }

@@ -68,6 +68,31 @@ public sealed class FileTailSourceTests
     }
 
     [Fact]
+    public async Task Tail_RenamedOutOfTheGlob_ReadsWhatItsWriterWritesOnUntilTheRotateWait()
+    {
+        await File.WriteAllLinesAsync(Log, Enumerable.Range(0, 5).Select(i => "before " + i));
+        var source = await StartAsync(rotateWait: TimeSpan.FromSeconds(1));
+        await DrainUntilAsync(5);
+
+        // logrotate's create: the file is renamed out of the glob, and its writer writes on to it until it reopens
+        // the path; the tail has already noticed the file left when those lines come.
+        File.Move(Log, Log + ".1");
+        await WaitForLogAsync("left the glob");
+        await File.AppendAllLinesAsync(Log + ".1", Enumerable.Range(0, 10).Select(i => "after " + i));
+        await File.AppendAllTextAsync(Log + ".1", "last, no LF");
+        await DrainUntilAsync(15);
+
+        // Once it has stopped growing for the rotate wait it is finished, its partial last line included.
+        await WaitForLogAsync("has not grown for the rotate wait");
+        await DrainUntilAsync(16);
+        await source.StopAsync(CancellationToken.None);
+        await source.DisposeAsync();
+
+        string[] expected = [.. Enumerable.Range(0, 5).Select(i => "before " + i), .. Enumerable.Range(0, 10).Select(i => "after " + i), "last, no LF"];
+        Assert.Equal(expected.Order(StringComparer.Ordinal), _seen.Values.Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
     public async Task Tail_TruncatedWhileRunning_ReadsNewContentWithFreshIds()
     {
         await File.WriteAllLinesAsync(Log, ["first a", "first b", "first c"]);
@@ -302,6 +327,16 @@ public sealed class FileTailSourceTests
         }
     }
 
+    private async Task WaitForLogAsync(string fragment)
+    {
+        var watch = Stopwatch.StartNew();
+        while (!_log.Collector.GetSnapshot().Any(r => r.Message.Contains(fragment, StringComparison.Ordinal)))
+        {
+            Assert.True(watch.Elapsed < TimeSpan.FromSeconds(20), "nothing logged \"" + fragment + "\"");
+            await Task.Delay(20);
+        }
+    }
+
     private async Task TestWaitForSkipsAsync(int count)
     {
         var watch = Stopwatch.StartNew();
@@ -312,7 +347,7 @@ public sealed class FileTailSourceTests
         }
     }
 
-    private async Task<FileTailSource> StartAsync(FileCheckpoint checkpoint = FileCheckpoint.Resume, string? glob = null)
+    private async Task<FileTailSource> StartAsync(FileCheckpoint checkpoint = FileCheckpoint.Resume, string? glob = null, TimeSpan? rotateWait = null)
     {
         var options = new SourceOptions
         {
@@ -321,6 +356,7 @@ public sealed class FileTailSourceTests
             CheckpointDirectory = Path.Combine(_dir, "checkpoints"),
             PollInterval = TimeSpan.FromMilliseconds(20),
             Checkpoint = checkpoint,
+            RotateWait = rotateWait ?? new SourceOptions().RotateWait,
         };
         var source = new FileTailSource(options, new SourceInfo("file", "file", LogParsers.Create("auto")), _buffer.Writer, _log, TimeProvider.System);
         await source.StartAsync(CancellationToken.None);
