@@ -88,14 +88,26 @@ internal sealed class FramedStream
         ArgumentNullException.ThrowIfNull(reader);
         Offset = StartOffset;
         using var idle = new CancellationTokenSource(Timeout.InfiniteTimeSpan, Time);
-        var stopping = 0;
+
+        // The idle timer runs only while a read waits for the sender: a wait for room in a full buffer is no silence
+        // of the sender's, and the drain linger armed then would end a read-on whose sender is still writing. The
+        // gate orders the stop's arming against the loop's, so the linger is armed exactly when a read waits.
+        var gate = new object();
+        var stopping = false;
+        var reading = false;
         using var link = stopReading.Register(() =>
         {
             if (DrainIdle is { } linger)
             {
-                // From now on the idle timeout is the drain linger; a read already waiting gets it too.
-                Volatile.Write(ref stopping, 1);
-                idle.CancelAfter(linger);
+                lock (gate)
+                {
+                    // From now on the idle timeout is the drain linger; a read already waiting gets it too.
+                    stopping = true;
+                    if (reading)
+                    {
+                        idle.CancelAfter(linger);
+                    }
+                }
             }
             else
             {
@@ -112,13 +124,21 @@ internal sealed class FramedStream
             ReadResult result;
             try
             {
-                if ((Volatile.Read(ref stopping) == 1 ? DrainIdle : IdleTimeout) is { } t)
+                lock (gate)
                 {
-                    idle.CancelAfter(t);
+                    reading = true;
+                    if ((stopping ? DrainIdle : IdleTimeout) is { } t)
+                    {
+                        idle.CancelAfter(t);
+                    }
                 }
 
                 result = await reader.ReadAsync(idle.Token).ConfigureAwait(false);
-                idle.CancelAfter(Timeout.InfiniteTimeSpan);
+                lock (gate)
+                {
+                    reading = false;
+                    idle.CancelAfter(Timeout.InfiniteTimeSpan);
+                }
             }
             catch (OperationCanceledException)
             {

@@ -128,6 +128,53 @@ public sealed class TcpSourceTests
     }
 
     [Fact]
+    public async Task Stop_WhileWaitingForRoomLongerThanTheLinger_ReadsOnAfterwards()
+    {
+        // The stop linger is how long a sender may stay quiet; a connection waiting for room in a full buffer is not
+        // reading, so that wait is no silence of the sender's and must not end the read-on.
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var buffer = new BoundedBuffer<RawLine>(new BufferOptions<RawLine> { Capacity = 50 });
+        var (source, info) = await StartAsync(buffer, time, maxConnections: 10);
+        using var client = new TcpClient();
+        await client.ConnectAsync(source.LocalEndpoint!);
+        await client.GetStream().WriteAsync(Encoding.UTF8.GetBytes(string.Concat(Enumerable.Range(0, 2000).Select(static i => $"line {i}\n"))));
+        await WaitAsync(() => info.Received > info.Admitted && buffer.Count == 50, "a read to wait for room in the full buffer");
+
+        using var deadline = new CancellationTokenSource(TimeSpan.FromMinutes(5));
+        var endpoint = source.LocalEndpoint!;
+        var stop = source.StopAsync(deadline.Token);
+
+        // The listener closes once the stop's callbacks have run (the connection's among them): then the clock moves.
+        await WaitAsync(() => !Accepts(endpoint), "the listener to close");
+        time.Advance(TcpSource.StopLinger * 3);
+
+        // The sender writes on: no quiet moment of its own has passed, so these lines are read too.
+        await client.GetStream().WriteAsync(Encoding.UTF8.GetBytes(string.Concat(Enumerable.Range(2000, 100).Select(static i => $"line {i}\n"))));
+        var read = 0;
+        while (read < 2100)
+        {
+            using var wait = new CancellationTokenSource(Patience);
+            var line = await buffer.Reader.ReadAsync(wait.Token);
+            Assert.Equal($"line {read}", Encoding.UTF8.GetString(line.Data));
+            read++;
+        }
+
+        // Now the sender is quiet: the linger ends the read-on.
+        Assert.False(stop.IsCompleted);
+        await WaitAsync(
+            () =>
+            {
+                time.Advance(TcpSource.StopLinger);
+                return stop.IsCompleted;
+            },
+            "the linger to end the stop");
+        await stop;
+        Assert.Equal(2100, info.Admitted);
+        Assert.Equal(0, info.Dropped);
+        await source.DisposeAsync();
+    }
+
+    [Fact]
     public async Task Stop_SenderThatNeverPauses_StopsReadingAtTheReadOnDeadlineAndAdmitsEverythingItRead()
     {
         // A sender that keeps writing through the stop (a forwarder holding its connection): reading on to the end of
@@ -189,6 +236,20 @@ public sealed class TcpSourceTests
         Assert.Equal(info.Admitted, read);
         await sender.WaitAsync(Patience);
         await source.DisposeAsync();
+    }
+
+    private static bool Accepts(System.Net.EndPoint endpoint)
+    {
+        using var probe = new Socket(SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            probe.Connect(endpoint);
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
     }
 
     private async Task<(TcpSource Source, SourceInfo Info)> StartAsync(BoundedBuffer<RawLine> buffer, TimeProvider time, int maxConnections)
