@@ -10,7 +10,8 @@ namespace Conveyor.Logs.Sinks.Postgres;
 /// <summary>
 /// The store for scale: each batch is binary-COPied straight into <c>events</c>, partitioned by UTC day (partitions
 /// are created on demand, <see cref="PostgresSinkOptions.PartitionDaysAhead"/> ahead), over
-/// <see cref="PostgresSinkOptions.CopyStreams"/> connections at once. When a stream meets a duplicate key — a
+/// <see cref="PostgresSinkOptions.CopyStreams"/> connections at once (the sink lane's concurrent writes, each a whole
+/// batch on one stream; or one batch split over them). When a stream meets a duplicate key — a
 /// replay — its part of the batch instead goes through a session temp table and
 /// <c>INSERT … SELECT … ON CONFLICT (ts, id) DO NOTHING</c>. Each part is one transaction, so a failed write may
 /// have stored some parts; writing the batch again stores nothing twice, which is what the retry does. The common
@@ -38,7 +39,8 @@ public sealed class PostgresSink : ILogSink, ILogRetention
     private readonly PostgresSinkOptions _options;
     private readonly NpgsqlDataSource _dataSource;
     private readonly TimeProvider _time;
-    private readonly HashSet<DateOnly> _partitions = [];
+    /// <summary>Days whose partitions exist; read and written by the concurrent writes and by retention.</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<DateOnly, bool> _partitions = new();
     private readonly SinkGate _gate;
     private readonly SlotPool<ArrayBufferWriter<byte>> _copyBuffers;
     private readonly SemaphoreSlim _sealing = new(1, 1);
@@ -49,7 +51,7 @@ public sealed class PostgresSink : ILogSink, ILogRetention
         _dataSource = dataSource;
         _time = time;
         HasTrigramIndex = hasTrigramIndex;
-        _gate = new SinkGate(this, Classify, OnFailure);
+        _gate = new SinkGate(this, Classify, OnFailure, shared: options.CopyStreams);
         _copyBuffers = new SlotPool<ArrayBufferWriter<byte>>(options.CopyStreams + 1, static () => new ArrayBufferWriter<byte>(CopyChunkBytes + (64 * 1024)));
     }
 
@@ -78,6 +80,37 @@ public sealed class PostgresSink : ILogSink, ILogRetention
             await dataSource.DisposeAsync().ConfigureAwait(false);
             throw failure;
         }
+    }
+
+    /// <summary>
+    /// The sink lane hands whole batches to <see cref="PostgresSinkOptions.CopyStreams"/> writes at once, each its own
+    /// COPY on its own connection: a write does not wait for another's part to finish, as one batch split over the
+    /// streams did (the streams then idled at every batch's end, and the next batch waited for the slower part).
+    /// </summary>
+    public bool PreparesBatches => true;
+
+    /// <inheritdoc />
+    public int ConcurrentWrites => _options.CopyStreams;
+
+    /// <summary>Stores one batch over one COPY stream; the lane runs <see cref="ConcurrentWrites"/> of these at once.</summary>
+    public async ValueTask WritePreparedAsync(PreparedBatch batch, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        var events = batch.Events;
+        if (events.Count == 0)
+        {
+            return;
+        }
+
+        await _gate.RunSharedAsync(
+            async ct =>
+            {
+                await using var connection = await _dataSource.OpenConnectionAsync(ct).ConfigureAwait(false);
+                await EnsurePartitionsAsync(connection, events, ct).ConfigureAwait(false);
+                await WritePartAsync(connection, events, ct).ConfigureAwait(false);
+                return 0;
+            },
+            cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc />
@@ -303,7 +336,7 @@ public sealed class PostgresSink : ILogSink, ILogRetention
         await using var forget = new NpgsqlCommand("DELETE FROM conveyor_sealed WHERE day = @day", connection);
         forget.Parameters.AddWithValue("day", day);
         await forget.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
-        _partitions.Remove(day);
+        _partitions.TryRemove(day, out _);
     }
 
     private static async Task<DateOnly?> NewestEventDayAsync(NpgsqlConnection connection, CancellationToken ct)
@@ -413,13 +446,21 @@ public sealed class PostgresSink : ILogSink, ILogRetention
     private async Task EnsurePartitionsAsync(NpgsqlConnection connection, IReadOnlyList<LogEvent> batch, CancellationToken ct)
     {
         var needed = new HashSet<DateOnly>();
+        DateOnly? last = null;
         foreach (var e in batch)
         {
+            // A batch is mostly one day: each run of one day is looked up once.
             var day = DateOnly.FromDateTime(e.EffectiveTimestamp.UtcDateTime);
+            if (day == last)
+            {
+                continue;
+            }
+
+            last = day;
             for (var ahead = 0; ahead <= _options.PartitionDaysAhead; ahead++)
             {
                 var d = day.AddDays(ahead);
-                if (!_partitions.Contains(d))
+                if (!_partitions.ContainsKey(d))
                 {
                     needed.Add(d);
                 }
@@ -437,7 +478,7 @@ public sealed class PostgresSink : ILogSink, ILogRetention
                 // Another writer created it between our IF NOT EXISTS check and the create: it exists, which is all we need.
             }
 
-            _partitions.Add(day);
+            _partitions[day] = true;
         }
     }
 

@@ -22,8 +22,9 @@ public sealed class PostgresSinkOptions
     public long? RetentionMaxBytes { get; set; }
 
     /// <summary>
-    /// Parallel COPY streams (connections) one batch is split over, so the server parses and indexes it on several
-    /// backends; a batch under 256 events per stream uses fewer. Default 2; 1..16.
+    /// Parallel COPY streams (connections), so the server parses and indexes on several backends: the sink lane runs
+    /// this many whole-batch writes at once, and a direct <see cref="PostgresSink.WriteBatchAsync"/> splits its batch
+    /// over this many (a batch under 256 events per stream uses fewer). Default 2; 1..16.
     /// </summary>
     public int CopyStreams { get; set; } = 2;
 

@@ -157,6 +157,61 @@ public sealed class PostgresSinkTests
     }
 
     [Fact]
+    public async Task WritePreparedAsync_TwoAtOnce_OneBlockedDoesNotHoldTheOther()
+    {
+        // The lane runs CopyStreams prepared writes at once, each its own COPY: a write stuck on its day's partition
+        // (here a lock another session holds) must not keep the other write, into another day, waiting.
+        var cs = await PostgresTestServer.CreateSchemaAsync();
+        var dayTwo = TestEvents.Base.AddDays(1);
+        await using var sink = await PostgresSink.OpenAsync(new PostgresSinkOptions { ConnectionString = cs, CopyStreams = 2, PartitionDaysAhead = 0 });
+        await sink.WriteBatchAsync([TestEvents.Access("w", 0), TestEvents.Access("w", 1, dayTwo)], default);
+
+        await using var other = new Npgsql.NpgsqlConnection(cs);
+        await other.OpenAsync();
+        await using var hold = await other.BeginTransactionAsync();
+        await using (var lockDay = new Npgsql.NpgsqlCommand("LOCK TABLE events_p20261120 IN ACCESS EXCLUSIVE MODE", other, hold))
+        {
+            await lockDay.ExecuteNonQueryAsync();
+        }
+
+        ILogSink lane = sink;
+        var first = await lane.PrepareBatchAsync(Enumerable.Range(0, 100).Select(i => TestEvents.Access("a", i)).ToList(), default);
+        var second = await lane.PrepareBatchAsync(Enumerable.Range(0, 100).Select(i => TestEvents.Access("b", i, dayTwo.AddSeconds(i))).ToList(), default);
+        var blocked = lane.WritePreparedAsync(first, default).AsTask();
+        await TestEvents.WaitUntilAsync(
+            async () => await PostgresTestServer.ScalarAsync(cs, "SELECT count(*) FROM pg_locks WHERE relation = 'events_p20261120'::regclass AND NOT granted") > 0,
+            TimeSpan.FromSeconds(30),
+            "the first write to wait for the locked day");
+        await lane.WritePreparedAsync(second, default).AsTask().WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.False(blocked.IsCompleted);
+        Assert.Equal(101, await PostgresTestServer.ScalarAsync(cs, "SELECT count(*) FROM events_p20261121"));
+
+        await hold.RollbackAsync();
+        await blocked.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(202, await PostgresTestServer.ScalarAsync(cs, "SELECT count(*) FROM events"));
+    }
+
+    [Fact]
+    public async Task SinkLane_ConcurrentWritesWithAReplayRacingItsOriginal_StoresEachEventOnce()
+    {
+        // 5,000 events, 2,000 of them again (new objects, same ids), 3,000 new: 40 batches of 250 over 2 writes at
+        // once, so a replayed batch can be written beside its original; duplicates go through the staged path (or a
+        // deadlock between the two is retried), and every event is stored once.
+        var cs = await PostgresTestServer.CreateSchemaAsync();
+        var offered = TestEvents.Batch("c", 5_000);
+        offered.AddRange(TestEvents.Batch("c", 2_000, 1_000));
+        offered.AddRange(TestEvents.Batch("c", 3_000, 5_000));
+        await using (var sink = new ResilientSink(await PostgresSink.OpenAsync(new PostgresSinkOptions { ConnectionString = cs, CopyStreams = 2 })))
+        {
+            var report = await SinkLaneHarness.WriteAsync(sink, offered, SinkLaneHarness.QuickRetry(maxAttempts: 10), batchMaxItems: 250);
+            Assert.Equal((10_000L, 0L, 0L, 0L, 0L), (report.StoredEvents, report.Rejected, report.StoredDeadLetters, report.DroppedAtQueue, report.Failed));
+        }
+
+        Assert.Equal(8_000, await PostgresTestServer.ScalarAsync(cs, "SELECT count(*) FROM events"));
+        Assert.Equal(8_000, await PostgresTestServer.ScalarAsync(cs, "SELECT count(DISTINCT id) FROM events"));
+    }
+
+    [Fact]
     public async Task ApplyRetentionAsync_MaxBytes_DropsOldestDaysButNeverTheNewest()
     {
         var cs = await PostgresTestServer.CreateSchemaAsync();
