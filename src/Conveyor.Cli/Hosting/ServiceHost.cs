@@ -5,7 +5,6 @@ using Conveyor.Logs.Configuration;
 using Conveyor.Logs.Pipeline;
 using Conveyor.Logs.Query;
 using Conveyor.Logs.Sinks;
-using Conveyor.Logs.Sources;
 using Microsoft.Extensions.Logging.Console;
 using OpenTelemetry.Metrics;
 
@@ -56,7 +55,7 @@ internal static class ServiceHost
         IHost host;
         if (http.Count > 0)
         {
-            var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = KestrelSource.HostArguments() });
+            var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = HostArguments.Create() });
             Configure(builder.Services, builder.Logging, options, minimumLevel);
             builder.WebHost.ConfigureKestrel(k =>
             {
@@ -81,7 +80,7 @@ internal static class ServiceHost
         }
         else
         {
-            var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = KestrelSource.HostArguments(), DisableDefaults = false });
+            var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = HostArguments.Create(), DisableDefaults = false });
             Configure(builder.Services, builder.Logging, options, minimumLevel);
             host = builder.Build();
         }

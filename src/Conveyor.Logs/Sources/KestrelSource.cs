@@ -23,14 +23,6 @@ namespace Conveyor.Logs.Sources;
 /// </remarks>
 public abstract class KestrelSource : LogSource
 {
-    /// <summary>
-    /// The arguments every host conveyor builds starts from. A host's defaults watch appsettings.json under the
-    /// working directory for changes, and that watcher is recursive: with it, every write a sink makes to a file
-    /// under the working directory (an NDJSON output, the store itself) wakes an inotify reader thread. Conveyor
-    /// reads its own configuration once (--config), so nothing is watched.
-    /// </summary>
-    public static string[] HostArguments() => ["--hostBuilder:reloadConfigOnChange=false"];
-
     private readonly MainBufferView _main;
     private readonly string _idPrefix;
     private WebApplication? _app;
@@ -106,7 +98,7 @@ public abstract class KestrelSource : LogSource
     /// <inheritdoc />
     protected override async Task BindAsync(CancellationToken cancellationToken)
     {
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = HostArguments() });
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = HostArguments.Create() });
 
         // The server's own logs (connection resets, bad framing) are the sender's problem, not the service's: the
         // handlers answer and count what matters.

@@ -210,7 +210,7 @@ public sealed partial class FileTailSource : LogSource
             }
 
             seen.Add(stat.Identity);
-            file.LeftGlobAt = null;
+            file.QuietOutsideGlobSince = null;
             progressed |= await ReadAsync(file, final: false).ConfigureAwait(false);
             if (StopReading.IsCancellationRequested)
             {
@@ -227,15 +227,15 @@ public sealed partial class FileTailSource : LogSource
             // at its path). It cannot be found again, so lines of it not yet finished with are not replayable after a
             // crash.
             var file = _files[gone];
-            if (file.LeftGlobAt is null)
+            if (file.QuietOutsideGlobSince is null)
             {
-                file.LeftGlobAt = now;
+                file.QuietOutsideGlobSince = now;
                 LogLeftGlob(Logger, Info.Name, file.Path, file.Offset, Options.RotateWait.TotalSeconds);
             }
 
             if (await ReadAsync(file, final: false).ConfigureAwait(false))
             {
-                file.LeftGlobAt = now;
+                file.QuietOutsideGlobSince = now;
                 progressed = true;
             }
 
@@ -244,7 +244,7 @@ public sealed partial class FileTailSource : LogSource
                 return progressed;
             }
 
-            if (now - file.LeftGlobAt < Options.RotateWait)
+            if (now - file.QuietOutsideGlobSince < Options.RotateWait)
             {
                 continue;
             }
@@ -541,8 +541,8 @@ public sealed partial class FileTailSource : LogSource
         /// <summary>Where the file was first seen: the path its ids carry, across renames.</summary>
         public string IdPath { get; set; } = path;
 
-        /// <summary>When the file was first missed from the glob, or last grew since; null while the glob matches it.</summary>
-        public DateTimeOffset? LeftGlobAt { get; set; }
+        /// <summary>Since when the file has been out of the glob without growing; null while the glob matches it.</summary>
+        public DateTimeOffset? QuietOutsideGlobSince { get; set; }
 
         /// <summary>The size at the last poll that read the first bytes.</summary>
         public long LastSize { get; set; }

@@ -91,9 +91,9 @@ internal sealed class FramedStream
 
         // The idle timer runs only while a read waits for the sender: a wait for room in a full buffer is no silence
         // of the sender's, and the drain linger armed then would end a read-on whose sender is still writing. The
-        // gate orders the stop's arming against the loop's, so the linger is armed exactly when a read waits.
+        // gate orders the stop's arming against the loop's, so the linger is armed exactly when a read waits (the
+        // token reads as stopped before its callback runs, so a loop that sees it arms the linger itself).
         var gate = new object();
-        var stopping = false;
         var reading = false;
         using var link = stopReading.Register(() =>
         {
@@ -102,7 +102,6 @@ internal sealed class FramedStream
                 lock (gate)
                 {
                     // From now on the idle timeout is the drain linger; a read already waiting gets it too.
-                    stopping = true;
                     if (reading)
                     {
                         idle.CancelAfter(linger);
@@ -127,7 +126,7 @@ internal sealed class FramedStream
                 lock (gate)
                 {
                     reading = true;
-                    if ((stopping ? DrainIdle : IdleTimeout) is { } t)
+                    if ((stopReading.IsCancellationRequested ? DrainIdle : IdleTimeout) is { } t)
                     {
                         idle.CancelAfter(t);
                     }
