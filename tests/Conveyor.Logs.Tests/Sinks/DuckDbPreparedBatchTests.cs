@@ -119,6 +119,42 @@ public sealed class DuckDbPreparedBatchTests
     }
 
     [Fact]
+    public void BatchDuplicates_InterleavedStreamsWithRepeats_KeepsTheFirstOfEachAsASetWould()
+    {
+        // Streams interleaved in runs, each mostly rising with repeats and steps back mixed in, over batches that reuse
+        // one instance: every answer is the one a set of (stream, position) per batch gives, and every kept item of a
+        // stream in a batch shares one string.
+        var random = new Random(20261203);
+        var duplicates = new BatchDuplicates();
+        for (var batch = 0; batch < 200; batch++)
+        {
+            duplicates.Clear();
+            var expected = new HashSet<(string, long)>();
+            var names = new Dictionary<string, string>();
+            var next = new long[random.Next(1, 6)];
+            var items = random.Next(0, 400);
+            for (var item = 0; item < items; item++)
+            {
+                var s = random.Next(next.Length);
+                var position = random.Next(10) switch
+                {
+                    0 => Math.Max(0, next[s] - random.Next(1, 5)),
+                    1 => next[s],
+                    _ => ++next[s],
+                };
+                var stream = $"tcp:7:{s}";
+                var kept = duplicates.Add(stream.AsSpan(), position);
+                Assert.Equal(expected.Add((stream, position)), kept is not null);
+                if (kept is not null)
+                {
+                    Assert.Equal(stream, kept);
+                    Assert.Same(names.TryAdd(stream, kept) ? kept : names[stream], kept);
+                }
+            }
+        }
+    }
+
+    [Fact]
     public void BodyFilter_FromUtf8Bytes_SetsTheBitsOfTheDecodedText()
     {
         var random = new Random(20261202);

@@ -6,45 +6,90 @@ namespace Conveyor.Logs.Sinks.DuckDb;
 /// time.
 /// </summary>
 /// <remarks>
-/// While the items kept so far are one stream in rising positions (what a source sends), the next item of that stream
-/// at a higher position cannot repeat one of them, so no set is needed; the first item out of that order fills the set
-/// with the positions so far, and the set decides from then on.
+/// Each stream of the batch is checked on its own. While the items of a stream kept so far rise in position (what a
+/// source sends, even when the batch interleaves several sources), the next one of that stream at a higher position
+/// cannot repeat one of them, so no set is needed; the first item of a stream out of that order fills that stream's set
+/// with its positions so far, and the set decides for that stream from then on. Consecutive items are mostly of one
+/// stream, so the stream is looked up only when it changes.
 /// </remarks>
 internal sealed class BatchDuplicates
 {
-    private readonly HashSet<(string Stream, long Position)> _seen = [];
-    private readonly List<(string Stream, long Position)> _rising = [];
-    private bool _inOrder = true;
-    private string? _stream;
+    private readonly Dictionary<string, Positions> _streams = new(StringComparer.Ordinal);
+    private readonly Stack<Positions> _free = new();
+    private Positions? _current;
 
     /// <summary>Starts a new batch.</summary>
     public void Clear()
     {
-        _seen.Clear();
-        _rising.Clear();
-        _inOrder = true;
-        _stream = null;
+        foreach (var s in _streams.Values)
+        {
+            s.Reset();
+            _free.Push(s);
+        }
+
+        _streams.Clear();
+        _current = null;
     }
 
     /// <summary>
     /// The stream as a string when (<paramref name="stream"/>, <paramref name="position"/>) is new in this batch, else
-    /// null. Consecutive items of one stream share one string: a batch is mostly one stream.
+    /// null. Every item of one stream in a batch shares one string.
     /// </summary>
     public string? Add(ReadOnlySpan<char> stream, long position)
     {
-        _stream = _stream is not null && stream.SequenceEqual(_stream) ? _stream : stream.ToString();
-        if (_inOrder)
+        if (_current is null || !stream.SequenceEqual(_current.Name))
         {
-            if (_rising.Count == 0 || (string.Equals(_rising[^1].Stream, _stream, StringComparison.Ordinal) && position > _rising[^1].Position))
-            {
-                _rising.Add((_stream, position));
-                return _stream;
-            }
-
-            _inOrder = false;
-            _seen.UnionWith(_rising);
+            _current = Find(stream);
         }
 
-        return _seen.Add((_stream, position)) ? _stream : null;
+        return _current.Add(position) ? _current.Name : null;
+    }
+
+    private Positions Find(ReadOnlySpan<char> stream)
+    {
+        if (_streams.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(stream, out var found))
+        {
+            return found;
+        }
+
+        var s = _free.Count > 0 ? _free.Pop() : new Positions();
+        s.Name = stream.ToString();
+        _streams.Add(s.Name, s);
+        return s;
+    }
+
+    /// <summary>One stream's positions in this batch: rising so far (only the list), or not (the set decides).</summary>
+    private sealed class Positions
+    {
+        private readonly List<long> _rising = [];
+        private HashSet<long>? _seen;
+        private bool _inOrder = true;
+
+        public string Name { get; set; } = "";
+
+        public bool Add(long position)
+        {
+            if (_inOrder)
+            {
+                if (_rising.Count == 0 || position > _rising[^1])
+                {
+                    _rising.Add(position);
+                    return true;
+                }
+
+                _inOrder = false;
+                _seen ??= [];
+                _seen.UnionWith(_rising);
+            }
+
+            return _seen!.Add(position);
+        }
+
+        public void Reset()
+        {
+            _rising.Clear();
+            _seen?.Clear();
+            _inOrder = true;
+        }
     }
 }
