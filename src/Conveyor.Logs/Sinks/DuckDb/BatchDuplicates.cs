@@ -58,18 +58,20 @@ internal sealed class BatchDuplicates
         return s;
     }
 
-    /// <summary>One stream's positions in this batch: rising so far (only the list), or not (the set decides).</summary>
+    /// <summary>
+    /// One stream's positions in this batch: rising so far (only the list), or not (the set decides). The set is empty
+    /// exactly while they rise: it is filled with the rising positions, at least one, when the first one does not.
+    /// </summary>
     private sealed class Positions
     {
         private readonly List<long> _rising = [];
-        private HashSet<long>? _seen;
-        private bool _inOrder = true;
+        private readonly HashSet<long> _seen = [];
 
         public string Name { get; set; } = "";
 
         public bool Add(long position)
         {
-            if (_inOrder)
+            if (_seen.Count == 0)
             {
                 if (_rising.Count == 0 || position > _rising[^1])
                 {
@@ -77,19 +79,16 @@ internal sealed class BatchDuplicates
                     return true;
                 }
 
-                _inOrder = false;
-                _seen ??= [];
                 _seen.UnionWith(_rising);
             }
 
-            return _seen!.Add(position);
+            return _seen.Add(position);
         }
 
         public void Reset()
         {
             _rising.Clear();
-            _seen?.Clear();
-            _inOrder = true;
+            _seen.Clear();
         }
     }
 }
