@@ -315,9 +315,14 @@ public sealed class PostgresSinkTests
             await sink.WriteBatchAsync(TestEvents.Batch("v", 3), default);
         }
 
-        Assert.Equal(2, await PostgresTestServer.ScalarAsync(cs, "SELECT max(version) FROM conveyor_schema"));
+        Assert.Equal(PostgresSchema.CurrentVersion, await PostgresTestServer.ScalarAsync(cs, "SELECT max(version) FROM conveyor_schema"));
         Assert.Equal(3, await PostgresTestServer.ScalarAsync(cs, "SELECT count(*) FROM events"));
         Assert.Equal(1, await PostgresTestServer.ScalarAsync(cs, "SELECT count(*) FROM pg_indexes WHERE schemaname = current_schema() AND indexname = 'events_ts_brin'"));
+
+        // Version 3: ids compare byte by byte, on the old day's partition as on the parent.
+        Assert.Equal(2, await PostgresTestServer.ScalarAsync(
+            cs,
+            "SELECT count(*) FROM information_schema.columns WHERE table_schema = current_schema() AND table_name IN ('events', 'events_p20261120') AND column_name = 'id' AND collation_name = 'C'"));
     }
 
     [Fact]
