@@ -108,6 +108,9 @@ public sealed class LogAttributes : IReadOnlyCollection<KeyValuePair<string, obj
         return true;
     }
 
+    /// <summary>The attribute at <paramref name="index"/> in the order they were set (0 ≤ index &lt; <see cref="Count"/>).</summary>
+    internal KeyValuePair<string, object?> At(int index) => _items[index];
+
     /// <inheritdoc />
     public List<KeyValuePair<string, object?>>.Enumerator GetEnumerator() => _items.GetEnumerator();
 

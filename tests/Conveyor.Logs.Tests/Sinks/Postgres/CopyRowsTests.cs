@@ -1,6 +1,7 @@
 using System.Text;
 using Conveyor.Logs.Model;
 using Conveyor.Logs.Query;
+using Conveyor.Logs.Sinks;
 using Conveyor.Logs.Sinks.Postgres;
 using Conveyor.Logs.Tests.Support;
 
@@ -124,5 +125,57 @@ public sealed class CopyRowsTests
         var back = Assert.Single((await store.SearchAsync(new LogQuery(null))).Events);
         Assert.True(back.Attributes.TryGetString(SemanticNames.UrlOriginal, out var url));
         Assert.Equal("/a\uFFFDb", url);
+    }
+
+    [Fact]
+    public async Task WriteColdInJsonbOrder_KeysSetInAnyOrder_AreWrittenInTheOrderJsonbKeepsWithoutTheHotOnes()
+    {
+        // Keys of random lengths over a two-letter alphabet, so that many tie on length and are ordered by their bytes.
+        var random = new Random(20261204);
+        var events = new List<LogEvent>();
+        for (var i = 0; i < 60; i++)
+        {
+            var e = TestEvents.Access("k", i);
+            for (var k = 0; k < random.Next(0, 20); k++)
+            {
+                var key = new string([.. Enumerable.Range(0, random.Next(1, 6)).Select(_ => random.Next(2) == 0 ? 'a' : 'b')]);
+                e.Attributes.Set(key, (long)k);
+            }
+
+            events.Add(e);
+        }
+
+        var written = new List<string[]>();
+        foreach (var e in events)
+        {
+            var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+            await using (var json = new System.Text.Json.Utf8JsonWriter(buffer))
+            {
+                CopyRows.WriteColdInJsonbOrder(json, e.Attributes);
+            }
+
+            using var doc = System.Text.Json.JsonDocument.Parse(buffer.WrittenMemory);
+            var keys = doc.RootElement.EnumerateObject().Select(p => p.Name).ToArray();
+            Assert.DoesNotContain(SemanticNames.HttpResponseStatusCode, keys);
+            Assert.DoesNotContain(SemanticNames.ClientAddress, keys);
+            var hot = default(StoredEvent.HotColumns);
+            Assert.Equal(e.Attributes.Count(a => !StoredEvent.TakeHot(a, ref hot)), keys.Length);
+            written.Add(keys);
+        }
+
+        var cs = await PostgresTestServer.CreateSchemaAsync();
+        await using (var sink = await PostgresSink.OpenAsync(new PostgresSinkOptions { ConnectionString = cs }))
+        {
+            await sink.WriteBatchAsync(events, default);
+        }
+
+        await using var c = new Npgsql.NpgsqlConnection(cs);
+        await c.OpenAsync();
+        for (var i = 0; i < events.Count; i++)
+        {
+            await using var cmd = new Npgsql.NpgsqlCommand("SELECT ARRAY(SELECT jsonb_object_keys(attributes)) FROM events WHERE id = @id", c);
+            cmd.Parameters.AddWithValue("id", events[i].Id);
+            Assert.Equal(written[i], (string[])(await cmd.ExecuteScalarAsync())!);
+        }
     }
 }
