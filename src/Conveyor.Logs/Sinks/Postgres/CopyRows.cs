@@ -45,8 +45,11 @@ internal static class CopyRows
         buffer.Advance(2);
     }
 
-    /// <summary>One event's tuple; <paramref name="json"/> is any writer, reset onto <paramref name="buffer"/> for each JSON field.</summary>
-    public static void WriteRow(LogEvent e, ArrayBufferWriter<byte> buffer, Utf8JsonWriter json)
+    /// <summary>
+    /// One event's tuple; <paramref name="json"/> is any writer, reset onto <paramref name="buffer"/> for each JSON
+    /// field; <paramref name="coldKeys"/> is one writer's (a batch's) memory of the order its last row's keys went in.
+    /// </summary>
+    public static void WriteRow(LogEvent e, ArrayBufferWriter<byte> buffer, Utf8JsonWriter json, ColdKeys coldKeys)
     {
         BinaryPrimitives.WriteInt16BigEndian(buffer.GetSpan(2), FieldCount);
         buffer.Advance(2);
@@ -61,10 +64,17 @@ internal static class CopyRows
         WriteInt(buffer, e.SeverityNumber);
         WriteText(buffer, e.SeverityText);
 
+        // One look at each attribute fills the hot columns and marks the ones the JSON leaves out (the first 64; an
+        // event with more is ordered without the marks, see ColdKeys).
         var hot = default(StoredEvent.HotColumns);
-        foreach (var a in e.Attributes)
+        var attributes = e.Attributes;
+        var hotAt = 0UL;
+        for (var i = 0; i < attributes.Count; i++)
         {
-            StoredEvent.TakeHot(a, ref hot);
+            if (StoredEvent.TakeHot(attributes.At(i), ref hot) && i < 64)
+            {
+                hotAt |= 1UL << i;
+            }
         }
 
         WriteInt(buffer, hot.StatusColumn);
@@ -82,10 +92,10 @@ internal static class CopyRows
             WriteText(buffer, e.Body);
         }
 
-        WriteJsonb(buffer, json, e.Attributes, cold: true);
+        WriteJsonb(buffer, json, attributes, coldKeys.Of(attributes, hotAt), all: false);
         if (e.HasResource)
         {
-            WriteJsonb(buffer, json, e.Resource, cold: false);
+            WriteJsonb(buffer, json, e.Resource, cold: default, all: true);
         }
         else
         {
@@ -153,22 +163,30 @@ internal static class CopyRows
 
     /// <summary>
     /// A jsonb field: its length is known only once the JSON is written, so 4 bytes are kept for it and filled after.
-    /// <paramref name="cold"/>: the attributes without the hot ones (<see cref="WriteColdInJsonbOrder"/>).
+    /// <paramref name="all"/>: every attribute, in the order set; otherwise only those at the indexes
+    /// <paramref name="cold"/>, in that order (<see cref="ColdKeys"/>).
     /// </summary>
-    private static void WriteJsonb(ArrayBufferWriter<byte> buffer, Utf8JsonWriter json, LogAttributes attributes, bool cold)
+    private static void WriteJsonb(ArrayBufferWriter<byte> buffer, Utf8JsonWriter json, LogAttributes attributes, ReadOnlySpan<int> cold, bool all)
     {
         var lengthAt = buffer.WrittenCount;
         var head = buffer.GetSpan(5);
         head[4] = 1; // jsonb's binary format version
         buffer.Advance(5);
         json.Reset(buffer);
-        if (cold)
+        if (all)
         {
-            WriteColdInJsonbOrder(json, attributes);
+            LogEventJson.WriteAttributes(json, attributes);
         }
         else
         {
-            LogEventJson.WriteAttributes(json, attributes);
+            json.WriteStartObject();
+            foreach (var i in cold)
+            {
+                var a = attributes.At(i);
+                LogEventJson.WriteMember(json, a.Key, a.Value);
+            }
+
+            json.WriteEndObject();
         }
 
         json.Flush();
@@ -179,53 +197,90 @@ internal static class CopyRows
     }
 
     /// <summary>
-    /// The attributes without the hot ones, as one object whose keys come in jsonb's own order. jsonb keeps an
-    /// object's keys sorted (shorter first, then bytewise) and sorts what it is given; PostgreSQL's sort makes one pass
-    /// over input already in order and stops there. Sorting an access-log event's eight cold keys took ~5 % of the
-    /// server's CPU per row (a profile under 1M corpus lines); here it costs a few compares of short strings.
+    /// Which attributes of a row go into its JSON, and in what order: every one but the hot ones, keys in jsonb's own
+    /// order. jsonb keeps an object's keys sorted (shorter first, then bytewise) and sorts what it is given;
+    /// PostgreSQL's sort makes one pass over input already in order and stops there. Sorting an access-log event's
+    /// eight cold keys took ~5 % of the server's CPU per row (a profile under 1M corpus lines). The order of the last
+    /// row is kept: the events of one source set the same keys in the same order, so the next row's order is found by
+    /// comparing its keys with the last row's by reference, and sorted only when they differ. One per writer; not
+    /// thread-safe.
     /// </summary>
-    internal static void WriteColdInJsonbOrder(Utf8JsonWriter json, LogAttributes attributes)
+    internal sealed class ColdKeys
     {
-        var n = attributes.Count;
-        Span<int> order = n <= 64 ? stackalloc int[n] : new int[n];
-        var cold = 0;
-        var ignored = default(StoredEvent.HotColumns);
-        for (var i = 0; i < n; i++)
+        private string[] _keys = new string[16];
+        private int[] _order = new int[16];
+        private int _count = -1;
+        private ulong _hotAt;
+        private int _cold;
+
+        /// <summary>
+        /// The indexes of the cold attributes, in jsonb's key order. <paramref name="hotAt"/> has a bit set for each
+        /// of the first 64 attributes that its column holds (<see cref="StoredEvent.TakeHot"/>); an event with more
+        /// attributes is looked at again here and not kept.
+        /// </summary>
+        public ReadOnlySpan<int> Of(LogAttributes attributes, ulong hotAt)
         {
-            var a = attributes.At(i);
-            if (StoredEvent.TakeHot(a, ref ignored))
+            var n = attributes.Count;
+            if (n == _count && hotAt == _hotAt && SameKeys(attributes))
             {
-                continue;
+                return _order.AsSpan(0, _cold);
             }
 
-            // Insertion: events of one source set their attributes in one order, so each row takes the same few moves.
-            var j = cold++;
-            while (j > 0 && JsonbKeyOrder(attributes.At(order[j - 1]).Key, a.Key) > 0)
+            if (_keys.Length < n)
             {
-                order[j] = order[j - 1];
-                j--;
+                _keys = new string[n];
+                _order = new int[n];
             }
 
-            order[j] = i;
+            var ignored = default(StoredEvent.HotColumns);
+            _cold = 0;
+            for (var i = 0; i < n; i++)
+            {
+                var a = attributes.At(i);
+                _keys[i] = a.Key;
+                if (i < 64 ? (hotAt & (1UL << i)) != 0 : StoredEvent.TakeHot(a, ref ignored))
+                {
+                    continue;
+                }
+
+                var j = _cold++;
+                while (j > 0 && Compare(attributes.At(_order[j - 1]).Key, a.Key) > 0)
+                {
+                    _order[j] = _order[j - 1];
+                    j--;
+                }
+
+                _order[j] = i;
+            }
+
+            // An event past 64 attributes was looked at in full: its order is right for it alone.
+            _count = n <= 64 ? n : -1;
+            _hotAt = hotAt;
+            return _order.AsSpan(0, _cold);
         }
 
-        json.WriteStartObject();
-        foreach (var i in order[..cold])
+        /// <summary>
+        /// jsonb's key order: UTF-8 length, then bytes. For ASCII keys (every semantic name) that is the string's
+        /// length, then ordinal order; a non-ASCII key may land out of place, which costs the server its sort, never a
+        /// wrong row.
+        /// </summary>
+        internal static int Compare(string a, string b)
         {
-            var a = attributes.At(i);
-            LogEventJson.WriteMember(json, a.Key, a.Value);
+            var byLength = a.Length.CompareTo(b.Length);
+            return byLength != 0 ? byLength : string.CompareOrdinal(a, b);
         }
 
-        json.WriteEndObject();
-    }
+        private bool SameKeys(LogAttributes attributes)
+        {
+            for (var i = 0; i < _count; i++)
+            {
+                if (!ReferenceEquals(_keys[i], attributes.At(i).Key))
+                {
+                    return false;
+                }
+            }
 
-    /// <summary>
-    /// jsonb's key order: UTF-8 length, then bytes. For ASCII keys (every semantic name) that is the string's length,
-    /// then ordinal order; a non-ASCII key may land out of place, which costs the server its sort, never a wrong row.
-    /// </summary>
-    internal static int JsonbKeyOrder(string a, string b)
-    {
-        var byLength = a.Length.CompareTo(b.Length);
-        return byLength != 0 ? byLength : string.CompareOrdinal(a, b);
+            return true;
+        }
     }
 }

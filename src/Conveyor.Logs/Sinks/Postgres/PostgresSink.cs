@@ -494,9 +494,10 @@ public sealed class PostgresSink : ILogSink, ILogRetention
             using var json = new Utf8JsonWriter(rows, LogEventJson.WriterOptions);
             await using var copy = await connection.BeginRawBinaryCopyAsync($"COPY {table} ({Columns}) FROM STDIN (FORMAT BINARY)", ct).ConfigureAwait(false);
             CopyRows.WriteHeader(rows);
+            var coldKeys = new CopyRows.ColdKeys();
             foreach (var e in batch)
             {
-                CopyRows.WriteRow(e, rows, json);
+                CopyRows.WriteRow(e, rows, json, coldKeys);
                 if (rows.WrittenCount >= CopyChunkBytes)
                 {
                     await copy.WriteAsync(rows.WrittenMemory, ct).ConfigureAwait(false);
