@@ -28,9 +28,11 @@ runuser -u postgres -- "$PG_BIN/initdb" -D "$work/pg/data" -U postgres -A trust 
 runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$work/pg/data" -l "$work/pg/server.log" -w start -o \
   "-p $PG_PORT -k $work/pg -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c shared_buffers=512MB -c max_wal_size=4GB" >/dev/null
 psql_() { "$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -qAtX "$@"; }
-# the postmaster and its children (backends, WAL writer, checkpointer …), in clock ticks
+# the postmaster, its children (backends, WAL writer, checkpointer …) and the children it has reaped (a backend that
+# exited between two readings), in clock ticks
 server_ticks() {
   local t=0 p pm; pm=$(head -1 "$work/pg/data/postmaster.pid")
+  t=$(awk '{print $16+$17}' "/proc/$pm/stat")
   for p in "$pm" $(pgrep -P "$pm" || true); do t=$((t + $(awk '{print $14+$15}' "/proc/$p/stat" 2>/dev/null || echo 0))); done
   echo "$t"
 }
