@@ -51,6 +51,17 @@ public interface ILogSink : IAsyncDisposable
     ValueTask WritePreparedAsync(PreparedBatch batch, CancellationToken cancellationToken) =>
         WriteBatchAsync(batch.Events, cancellationToken);
 
+    /// <summary>
+    /// <see cref="WriteBatchAsync"/> of a sink that <see cref="PreparesBatches"/>: the batch prepared, then written
+    /// (what the sink lane does in two steps on different workers, done here in turn).
+    /// </summary>
+    static async ValueTask PrepareAndWriteAsync(ILogSink sink, IReadOnlyList<LogEvent> batch, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(sink);
+        var prepared = await sink.PrepareBatchAsync(batch, cancellationToken).ConfigureAwait(false);
+        await sink.WritePreparedAsync(prepared, cancellationToken).ConfigureAwait(false);
+    }
+
     /// <summary>Stores dead-letter records so they stay searchable.</summary>
     /// <exception cref="SinkException">The records were not (completely) stored.</exception>
     ValueTask WriteDeadLettersAsync(IReadOnlyList<DeadLetter> batch, CancellationToken cancellationToken);

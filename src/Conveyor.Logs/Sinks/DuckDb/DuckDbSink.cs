@@ -234,11 +234,8 @@ public sealed class DuckDbSink : ILogSink, ILogRetention
     public bool PreparesBatches => true;
 
     /// <summary>Prepares and writes <paramref name="batch"/> (see <see cref="PrepareBatchAsync"/>).</summary>
-    public async ValueTask WriteBatchAsync(IReadOnlyList<LogEvent> batch, CancellationToken cancellationToken)
-    {
-        var prepared = await PrepareBatchAsync(batch, cancellationToken).ConfigureAwait(false);
-        await WritePreparedAsync(prepared, cancellationToken).ConfigureAwait(false);
-    }
+    public ValueTask WriteBatchAsync(IReadOnlyList<LogEvent> batch, CancellationToken cancellationToken) =>
+        ILogSink.PrepareAndWriteAsync(this, batch, cancellationToken);
 
     /// <summary>
     /// Everything of a batch write that does not touch the connection (<see cref="DuckDbBatch"/>): the rows' column

@@ -72,11 +72,8 @@ public sealed class NdjsonSink : ILogSink
     public bool PreparesBatches => true;
 
     /// <inheritdoc />
-    public async ValueTask WriteBatchAsync(IReadOnlyList<LogEvent> batch, CancellationToken cancellationToken)
-    {
-        var prepared = await PrepareBatchAsync(batch, cancellationToken).ConfigureAwait(false);
-        await WritePreparedAsync(prepared, cancellationToken).ConfigureAwait(false);
-    }
+    public ValueTask WriteBatchAsync(IReadOnlyList<LogEvent> batch, CancellationToken cancellationToken) =>
+        ILogSink.PrepareAndWriteAsync(this, batch, cancellationToken);
 
     /// <summary>
     /// Serialises <paramref name="batch"/> into a pooled buffer, one line per event, off the serialised write: the JSON
