@@ -153,13 +153,24 @@ public sealed class CopyRowsTests
             events.Add(e);
         }
 
+        // Past 64 attributes the hot ones are found again by the order itself: a hot attribute set 71st stays out.
+        var wide = TestEvents.Access("wide", 0);
+        wide.Attributes.Remove(SemanticNames.ClientAddress);
+        for (var k = 0; k < 70; k++)
+        {
+            wide.Attributes.Set($"w{k}", (long)k);
+        }
+
+        wide.Attributes.Set(SemanticNames.ClientAddress, "10.9.9.9");
+        events.Add(wide);
+
         var coldKeys = new CopyRows.ColdKeys();
         var written = new List<string[]>();
         foreach (var e in events)
         {
             var hot = default(StoredEvent.HotColumns);
             var hotAt = 0UL;
-            for (var i = 0; i < e.Attributes.Count; i++)
+            for (var i = 0; i < e.Attributes.Count && i < 64; i++)
             {
                 hotAt |= StoredEvent.TakeHot(e.Attributes.At(i), ref hot) ? 1UL << i : 0;
             }
