@@ -54,8 +54,8 @@ internal static class CopyRows
         BinaryPrimitives.WriteInt16BigEndian(buffer.GetSpan(2), FieldCount);
         buffer.Advance(2);
 
-        // The attributes' JSON is written where its field goes, so the hot columns come from the same pass; the
-        // fields before it do not depend on it, the ones after do (status … user_agent come from the pass).
+        // The hot columns (status … user_agent) come from one look at the attributes, which also marks the ones the
+        // attributes' JSON, written where its field goes, leaves out.
         WriteText(buffer, e.Id);
         WriteTimestamp(buffer, e.EffectiveTimestamp.UtcDateTime);
         WriteInt(buffer, e.Timestamp is { } t ? StoredEvent.OffsetMinutes(t) : null);
@@ -64,18 +64,9 @@ internal static class CopyRows
         WriteInt(buffer, e.SeverityNumber);
         WriteText(buffer, e.SeverityText);
 
-        // One look at each attribute fills the hot columns and marks the ones the JSON leaves out (the first 64; an
-        // event with more is ordered without the marks, see ColdKeys).
         var hot = default(StoredEvent.HotColumns);
         var attributes = e.Attributes;
-        var hotAt = 0UL;
-        for (var i = 0; i < attributes.Count; i++)
-        {
-            if (StoredEvent.TakeHot(attributes.At(i), ref hot) && i < 64)
-            {
-                hotAt |= 1UL << i;
-            }
-        }
+        var hotAt = TakeHot(attributes, ref hot);
 
         WriteInt(buffer, hot.StatusColumn);
         WriteText(buffer, hot.Method);
@@ -92,10 +83,21 @@ internal static class CopyRows
             WriteText(buffer, e.Body);
         }
 
-        WriteJsonb(buffer, json, attributes, coldKeys.Of(attributes, hotAt), all: false);
+        var at = BeginJsonb(buffer, json);
+        json.WriteStartObject();
+        foreach (var i in coldKeys.Of(attributes, hotAt))
+        {
+            var a = attributes.At(i);
+            LogEventJson.WriteMember(json, a.Key, a.Value);
+        }
+
+        json.WriteEndObject();
+        EndJsonb(buffer, json, at);
         if (e.HasResource)
         {
-            WriteJsonb(buffer, json, e.Resource, cold: default, all: true);
+            at = BeginJsonb(buffer, json);
+            LogEventJson.WriteAttributes(json, e.Resource);
+            EndJsonb(buffer, json, at);
         }
         else
         {
@@ -162,33 +164,39 @@ internal static class CopyRows
     }
 
     /// <summary>
-    /// A jsonb field: its length is known only once the JSON is written, so 4 bytes are kept for it and filled after.
-    /// <paramref name="all"/>: every attribute, in the order set; otherwise only those at the indexes
-    /// <paramref name="cold"/>, in that order (<see cref="ColdKeys"/>).
+    /// One look at each attribute: the hot ones fill <paramref name="hot"/>, and the returned bits mark which of the
+    /// first 64 the JSON leaves out (what <see cref="ColdKeys.Of"/> takes; an event with more is looked at again there).
     /// </summary>
-    private static void WriteJsonb(ArrayBufferWriter<byte> buffer, Utf8JsonWriter json, LogAttributes attributes, ReadOnlySpan<int> cold, bool all)
+    internal static ulong TakeHot(LogAttributes attributes, ref StoredEvent.HotColumns hot)
+    {
+        var hotAt = 0UL;
+        for (var i = 0; i < attributes.Count; i++)
+        {
+            if (StoredEvent.TakeHot(attributes.At(i), ref hot) && i < 64)
+            {
+                hotAt |= 1UL << i;
+            }
+        }
+
+        return hotAt;
+    }
+
+    /// <summary>
+    /// Starts a jsonb field whose JSON <paramref name="json"/> then writes: its length is known only once the JSON is
+    /// written, so 4 bytes are kept for it, and <see cref="EndJsonb"/> fills them. Returns where the field starts.
+    /// </summary>
+    private static int BeginJsonb(ArrayBufferWriter<byte> buffer, Utf8JsonWriter json)
     {
         var lengthAt = buffer.WrittenCount;
         var head = buffer.GetSpan(5);
         head[4] = 1; // jsonb's binary format version
         buffer.Advance(5);
         json.Reset(buffer);
-        if (all)
-        {
-            LogEventJson.WriteAttributes(json, attributes);
-        }
-        else
-        {
-            json.WriteStartObject();
-            foreach (var i in cold)
-            {
-                var a = attributes.At(i);
-                LogEventJson.WriteMember(json, a.Key, a.Value);
-            }
+        return lengthAt;
+    }
 
-            json.WriteEndObject();
-        }
-
+    private static void EndJsonb(ArrayBufferWriter<byte> buffer, Utf8JsonWriter json, int lengthAt)
+    {
         json.Flush();
 
         // ArrayBufferWriter's written bytes stay where they are: the length goes into the 4 bytes kept for it.
@@ -215,8 +223,8 @@ internal static class CopyRows
 
         /// <summary>
         /// The indexes of the cold attributes, in jsonb's key order. <paramref name="hotAt"/> has a bit set for each
-        /// of the first 64 attributes that its column holds (<see cref="StoredEvent.TakeHot"/>); an event with more
-        /// attributes is looked at again here and not kept.
+        /// of the first 64 attributes that its column holds (<see cref="TakeHot"/>); an event with more attributes is
+        /// looked at again here and not kept.
         /// </summary>
         public ReadOnlySpan<int> Of(LogAttributes attributes, ulong hotAt)
         {

@@ -169,11 +169,7 @@ public sealed class CopyRowsTests
         foreach (var e in events)
         {
             var hot = default(StoredEvent.HotColumns);
-            var hotAt = 0UL;
-            for (var i = 0; i < e.Attributes.Count && i < 64; i++)
-            {
-                hotAt |= StoredEvent.TakeHot(e.Attributes.At(i), ref hot) ? 1UL << i : 0;
-            }
+            var hotAt = CopyRows.TakeHot(e.Attributes, ref hot);
 
             var keys = coldKeys.Of(e.Attributes, hotAt).ToArray().Select(i => e.Attributes.At(i).Key).ToArray();
             Assert.DoesNotContain(SemanticNames.ClientAddress, keys);
