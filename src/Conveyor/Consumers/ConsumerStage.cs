@@ -51,10 +51,14 @@ public class ConsumerStage<TIn> : IAsyncDisposable
     private long _resubmitted;
     private long _leftCount;
 
-    // Ordered hand-off (null when off): the take lock numbers batches in take order; under _turnLock, _turn is the
+    // Ordered hand-off (_ordered): the take lock numbers batches in take order; under _turnLock, _turn is the
     // number whose hand-on may run now, _endedEarly holds numbers above it already ended (they handed nothing on:
     // cancelled, or dead-lettered whole), _turnWaiters the hand-ons waiting for their number to come up.
+    // Lingering batches (BatchLinger > 0) are taken under the lock too, ordered or not: workers that each waited for
+    // their own batch would share the arrivals, so each batch filled at 1/N of the rate and the linger ended most of
+    // them part-full. Taken one at a time, a batch fills as fast as items come, and the others wait holding nothing.
     private readonly SemaphoreSlim? _takeLock;
+    private readonly bool _ordered;
     private readonly Lock _turnLock = new();
     private readonly HashSet<long> _endedEarly = [];
     private readonly Dictionary<long, TaskCompletionSource> _turnWaiters = [];
@@ -77,7 +81,8 @@ public class ConsumerStage<TIn> : IAsyncDisposable
         _retry = BuildRetry(options);
 
         // One worker takes and hands on in order by itself; an adaptive stage may grow past one, so it counts.
-        _takeLock = options.Ordered && most > 1 ? new SemaphoreSlim(1, 1) : null;
+        _ordered = options.Ordered && most > 1;
+        _takeLock = _ordered || (most > 1 && options.BatchLinger > TimeSpan.Zero) ? new SemaphoreSlim(1, 1) : null;
     }
 
     /// <summary>The stage's name.</summary>
@@ -254,7 +259,7 @@ public class ConsumerStage<TIn> : IAsyncDisposable
     /// </summary>
     internal ValueTask WaitTurnAsync(long sequence, CancellationToken cancellationToken)
     {
-        if (_takeLock is null)
+        if (!_ordered)
         {
             return default;
         }
@@ -324,8 +329,8 @@ public class ConsumerStage<TIn> : IAsyncDisposable
     }
 
     /// <summary>
-    /// Takes the next batch. Ordered, the take and its number are one step under the take lock, so numbers follow
-    /// the buffer's order; a worker waiting for the lock holds nothing, so cancelling it loses nothing.
+    /// Takes the next batch, under the take lock when there is one. Ordered, the take and its number are one step under
+    /// it, so numbers follow the buffer's order; a worker waiting for the lock holds nothing, so cancelling it loses nothing.
     /// </summary>
     private async ValueTask<(int Count, long Sequence)> ReadAsync(List<TIn> batch, CancellationToken cancellationToken)
     {
@@ -339,7 +344,7 @@ public class ConsumerStage<TIn> : IAsyncDisposable
         try
         {
             var n = await _input.ReadBatchAsync(batch, _options.BatchMaxItems, _options.BatchMaxBytes, _options.BatchLinger, cancellationToken).ConfigureAwait(false);
-            return (n, n > 0 ? _nextSequence++ : -1);
+            return (n, _ordered && n > 0 ? _nextSequence++ : -1);
         }
         finally
         {
@@ -461,7 +466,7 @@ public class ConsumerStage<TIn> : IAsyncDisposable
             {
                 // Whatever became of the batch (handed on, dead-lettered, left, or a dead-letter handler that faulted
                 // the stage), its successors must not wait for it any longer.
-                if (_takeLock is not null)
+                if (_ordered)
                 {
                     EndTurn(sequence);
                 }

@@ -342,6 +342,38 @@ public sealed class ConsumerStageTests
     }
 
     [Fact]
+    public async Task ForEachBatch_UnorderedWorkersWithALinger_FillOneBatchAtATime()
+    {
+        // Items arrive one by one while four workers wait for a batch and the (fake) linger never runs out: each batch
+        // must take eight, not share them with the other workers' batches. (Without the take lock, which waiting
+        // worker wins an item is a race, so a split shows in some rounds and not others.)
+        var time = new FakeTimeProvider();
+        var buffer = new BoundedBuffer<int>(new BufferOptions<int> { Capacity = 100, TimeProvider = time });
+        var batches = new ConcurrentQueue<int>();
+        var stage = Stage.ForEachBatch(buffer.Reader, (batch, _) =>
+        {
+            batches.Enqueue(batch.Count);
+            return ValueTask.CompletedTask;
+        }, new StageOptions<int> { Workers = 4, BatchMaxItems = 8, BatchLinger = TimeSpan.FromSeconds(1), TimeProvider = time });
+
+        const int Rounds = 20;
+        for (var round = 0; round < Rounds; round++)
+        {
+            for (var i = 0; i < 8; i++)
+            {
+                await buffer.Writer.WriteAsync(i);
+                await TestWait.UntilAsync(() => buffer.Count == 0, "a worker takes the item");
+            }
+
+            await TestWait.UntilAsync(() => batches.Count == round + 1, "the batch of eight is handed on without the linger running out");
+        }
+
+        buffer.Writer.Complete();
+        await TestWait.Within(stage.Completion);
+        Assert.Equal(Enumerable.Repeat(8, Rounds), batches);
+    }
+
+    [Fact]
     public async Task DrainAsync_BeforeDeadline_ProcessesEverythingAndFlushesPartialBatch()
     {
         var time = new FakeTimeProvider();
